@@ -1,0 +1,73 @@
+"""Workflow functions injected into pipeline.star.
+
+Each module here builds its builtins from one capability it is handed (a git source,
+a job-state source, an output sink), never from the outside world directly. The
+`Host` bundles those capabilities for one evaluation.
+"""
+
+from __future__ import annotations
+
+import os
+
+from pipeline_builtins.coordinator import coordinator_builtins
+from pipeline_builtins.git import git_builtins
+from pipeline_builtins.output import output_builtins
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+    from engine.capabilities.base import GitSource, JobState
+    from pipeline_builtins.jobs import JobCollector
+    from pipeline_builtins.output import Output
+
+    Builtin = Callable[..., Any]
+
+# Every name a pipeline sees besides Starlark's own (fail, struct, json, ...).
+PREDECLARED = (
+    "trigger_job",
+    "submit_job",
+    "changed_files",
+    "git_info",
+    "is_job_running",
+    "get_job_result",
+    "log_next_job",
+    "print",
+    "ctx",
+)
+
+CONTEXT_KEYS = ("job_id", "branch", "commit", "ref")
+
+
+class Host:
+    """The capabilities one evaluation may use, plus the collected jobs."""
+
+    __slots__ = ("collector", "context", "git", "job_state", "output")
+
+    def __init__(self, git: GitSource, job_state: JobState, output: Output,
+                 collector: JobCollector, context: dict[str, str | None] | None = None) -> None:
+        self.git = git
+        self.job_state = job_state
+        self.output = output
+        self.collector = collector
+        self.context = context or {}
+
+    def callables(self) -> dict[str, Builtin]:
+        """The Python-implemented builtins, by the name the prelude binds them to."""
+        table: dict[str, Builtin] = {"_emit": self.collector.emit}
+        table.update(git_builtins(self.git))
+        table.update(coordinator_builtins(self.job_state))
+        table.update(output_builtins(self.output))
+        return table
+
+    def context_values(self) -> dict[str, str | None]:
+        """`ctx` data fields; missing keys read as None."""
+        return {key: self.context.get(key) for key in CONTEXT_KEYS}
+
+
+def prelude_source() -> str:
+    """The Starlark half of the builtins."""
+    path = os.path.join(os.path.dirname(__file__), "prelude.star")
+    with open(path, encoding="utf-8") as handle:
+        return handle.read()

@@ -1,0 +1,73 @@
+"""`trigger_job` / `submit_job`: check each call at once and collect the jobs."""
+
+from __future__ import annotations
+
+from engine.diagnostics import Diagnostic, Frame, Location
+from engine.interpreter.starlark_text import callsite_column, parse_frames
+from engine.jobs import Job
+from engine.validate import RESERVED_ENV_PREFIXES, JobError, normalize_job
+from pipeline_builtins.errors import BuiltinError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class JobCollector:
+    """Receives every `trigger_job` call of one evaluation, in order."""
+
+    def __init__(
+        self,
+        sources: dict[str, str],
+        max_jobs: int,
+        reserved_env_prefixes: tuple[str, ...] = RESERVED_ENV_PREFIXES,
+    ) -> None:
+        self.sources = sources
+        self.max_jobs = max_jobs
+        self.reserved_env_prefixes = reserved_env_prefixes
+        self.jobs: list[Job] = []
+        self._by_name: dict[str, Job] = {}
+        self._calls_per_line: dict[tuple[str, int], int] = {}
+        # Set when a call is refused: the exact place and message, which the generic
+        # error text (pointing into the prelude) cannot give.
+        self.failure: Diagnostic | None = None
+
+    def emit(
+        self,
+        job_name: Any,
+        env: Any,
+        depends_on: Any,
+        condition: Any,
+        fields: Any,
+        call_stack: str,
+    ) -> Any:
+        """Called by the prelude's `trigger_job`; returns the job name."""
+        frames = parse_frames(call_stack, self.sources)
+        location = frames[-1].location if frames else Location("<unknown>")
+        if location.line > 0:
+            key = (location.file, location.line)
+            seen = self._calls_per_line.get(key, 0)
+            self._calls_per_line[key] = seen + 1
+            col = callsite_column(self.sources.get(location.file), location.line,
+                                  occurrence=seen)
+            location = Location(location.file, location.line, col)
+            frames[-1] = Frame(location, frames[-1].function, frames[-1].source)
+        stack = tuple(frames)
+        try:
+            if len(self.jobs) >= self.max_jobs:
+                raise JobError(f"job limit of {self.max_jobs} jobs exceeded")
+            extra = fields if isinstance(fields, dict) else {}
+            normalized = normalize_job(
+                job_name, env, depends_on, condition, extra, self.reserved_env_prefixes
+            )
+            name = normalized["job_name"]
+            first = self._by_name.get(name)
+            if first is not None:
+                raise JobError(f'job "{name}" is triggered twice (first at {first.location})')
+        except JobError as err:
+            self.failure = Diagnostic(location, str(err), stack=stack)
+            raise BuiltinError(str(err)) from None
+        job = Job(name, normalized, location, stack)
+        self.jobs.append(job)
+        self._by_name[name] = job
+        return name

@@ -1,0 +1,34 @@
+"""`print` and `log_next_job`: text for the person reading the ingest log."""
+
+from __future__ import annotations
+
+from engine.capabilities.base import Protocol
+from pipeline_builtins.errors import BuiltinError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+
+class Output(Protocol):
+    """Where a pipeline's text goes (the parent's stderr, in order)."""
+
+    def write(self, text: str) -> None:
+        """Show one line of pipeline output."""
+        ...
+
+
+def output_builtins(out: Output) -> dict[str, Callable[..., Any]]:
+    """Build `print` and `log_next_job` over an output sink."""
+
+    def print_(text: str) -> None:
+        out.write(str(text))
+
+    def log_next_job(job_name: str, reason: str = "") -> None:
+        if not isinstance(job_name, str):
+            raise BuiltinError("log_next_job: job_name must be a string")
+        suffix = f" (reason: {reason})" if reason else ""
+        out.write(f"next job: {job_name}{suffix}")
+
+    return {"_print": print_, "log_next_job": log_next_job}

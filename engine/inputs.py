@@ -1,0 +1,142 @@
+"""The inputs snapshot: everything one run reads from the environment, taken once.
+
+Nothing downstream reads `os.environ` again. The API token is taken out of the
+environment here, so that neither git nor the sandbox ever inherits it.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+
+from engine.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
+from engine.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+DEFAULT_SRC = "/job/src"
+DEFAULT_TRIGGERS = "/job/triggers.json"
+TOKEN_VAR = "REACTORCIDE_API_TOKEN"
+
+# ctx field -> environment variables tried in order (documented first, then the
+# names the worker really sets).
+CONTEXT_ENV = {
+    "job_id": ("REACTORCIDE_JOB_ID",),
+    "branch": ("REACTORCIDE_GIT_BRANCH", "REACTORCIDE_BRANCH"),
+    "commit": ("REACTORCIDE_GIT_COMMIT", "REACTORCIDE_SHA"),
+    "ref": ("REACTORCIDE_GIT_REF",),
+}
+
+_MENTIONS_CTX = re.compile(r"\bctx\b")
+
+
+class Secret:
+    """A value that must never be shown: its repr and str hide it."""
+
+    __slots__ = ("value",)
+
+    def __init__(self, value: str) -> None:
+        self.value = value
+
+    def __str__(self) -> str:
+        return "[redacted]"
+
+    __repr__ = __str__
+
+
+class Inputs(Record):
+    """What one run evaluates and where its result goes. Paths are strings."""
+
+    __slots__ = (
+        "context",
+        "coordinator_url",
+        "pipeline_name",
+        "pipeline_path",
+        "pipeline_text",
+        "src_dir",
+        "token",
+        "triggers_file",
+        "workflow_id",
+    )
+
+    def __init__(self, *, src_dir: str, pipeline_path: str, pipeline_name: str,
+                 pipeline_text: str, triggers_file: str, context: dict[str, str | None],
+                 coordinator_url: str | None, token: Secret | None,
+                 workflow_id: str | None) -> None:
+        self.src_dir = src_dir
+        self.pipeline_path = pipeline_path
+        self.pipeline_name = pipeline_name
+        self.pipeline_text = pipeline_text
+        self.triggers_file = triggers_file
+        self.context = context
+        self.coordinator_url = coordinator_url
+        self.token = token
+        self.workflow_id = workflow_id
+
+    def needs_repository_context(self) -> bool:
+        """True when ctx is used and some of its git facts are not in the environment."""
+        # ref is derived from the branch when only the branch is known.
+        missing = any(self.context.get(k) is None for k in ("branch", "commit"))
+        return missing and bool(_MENTIONS_CTX.search(self.pipeline_text))
+
+
+def _get(env: Mapping[str, str], *names: str) -> str | None:
+    for name in names:
+        value = env.get(name)
+        if value:
+            return value
+    return None
+
+
+def take_token(environ: dict[str, str] | os._Environ[str]) -> Secret | None:
+    """Remove the API token from the environment and return it wrapped."""
+    value = environ.pop(TOKEN_VAR, None)
+    return Secret(value) if value else None
+
+
+def snapshot(
+    *,
+    src: str | os.PathLike[str] | None,
+    pipeline: str | os.PathLike[str] | None,
+    triggers_file: str | os.PathLike[str] | None,
+    env: Mapping[str, str],
+    token: Secret | None,
+) -> Inputs:
+    """Read the pipeline file and the environment once; raise UsageError when unusable."""
+    src_dir = os.fspath(src or env.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
+    pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")
+    if not os.path.isfile(pipeline_path):
+        if not os.path.exists(pipeline_path):
+            raise UsageError(f"pipeline file not found (source directory {src_dir})",
+                             pipeline_path)
+        raise UsageError("pipeline path is not a file", pipeline_path)
+    try:
+        with open(pipeline_path, "rb") as handle:
+            raw = handle.read()
+    except OSError as err:
+        raise UsageError(f"cannot read the pipeline: {err.strerror}", pipeline_path) from None
+    name = pipeline_path
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as err:
+        line = raw[: err.start].count(b"\n") + 1
+        col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
+        raise PipelineFailed(
+            [Diagnostic(Location(name, line, col), "the pipeline is not valid UTF-8")]
+        ) from None
+    context = {key: _get(env, *names) for key, names in CONTEXT_ENV.items()}
+    return Inputs(
+        src_dir=src_dir,
+        pipeline_path=pipeline_path,
+        pipeline_name=name,
+        pipeline_text=text,
+        triggers_file=os.fspath(
+            triggers_file or env.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
+        ),
+        context=context,
+        coordinator_url=_get(env, "REACTORCIDE_COORDINATOR_URL"),
+        token=token,
+        workflow_id=_get(env, "RC_WF_ID"),
+    )

@@ -1,0 +1,153 @@
+"""Evaluate one pipeline with starlark-pyo3. Runs only inside the sandboxed child."""
+
+from __future__ import annotations
+
+import time
+
+from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
+from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, parse_frames, pointers
+from engine.jobs import Job
+from engine.limits import Limits
+from engine.record import Record
+from pipeline_builtins import PREDECLARED, prelude_source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+    from pipeline_builtins import Host
+
+PRELUDE_MODULE = "@engine//prelude"
+
+
+class PipelineSource(Record):
+    """One pipeline file: the name shown in messages and its text."""
+
+    __slots__ = ("name", "text")
+
+    def __init__(self, name: str, text: str) -> None:
+        self.name = name
+        self.text = text
+
+
+class LoadRefused(Exception):
+    """A load() the engine does not allow."""
+
+
+def _starlark() -> Any:
+    import starlark
+
+    return starlark
+
+
+def dialect() -> Any:
+    """The language accepted: Starlark with top-level if/for, def and lambda."""
+    sl = _starlark()
+    d = sl.Dialect.extended()
+    d.enable_load = True  # so that load() reaches our loader and gets a clear error
+    return d
+
+
+_GLOBALS: dict[str, Any] = {}
+
+
+def pipeline_globals() -> Any:
+    """Starlark's standard functions plus struct, json and the functional helpers."""
+    if "pipeline" not in _GLOBALS:
+        sl = _starlark()
+        ext = sl.LibraryExtension
+        _GLOBALS["pipeline"] = sl.Globals.extended_by(
+            [ext.StructType, ext.Json, ext.Map, ext.Filter, ext.Partial, ext.Typing]
+        )
+    return _GLOBALS["pipeline"]
+
+
+def prelude_globals() -> Any:
+    """The prelude's globals: the pipeline's plus `call_stack`, which only it may use."""
+    sl = _starlark()
+    ext = sl.LibraryExtension
+    return sl.Globals.extended_by([ext.StructType, ext.Json, ext.CallStack])
+
+
+def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float) -> list[Job]:
+    """Run the pipeline; return its jobs in call order or raise PipelineFailed."""
+    sl = _starlark()
+    sources = {source.name: source.text}
+    state = {"cancelled": False}
+
+    def check_cancelled() -> bool:
+        if time.monotonic() > deadline:
+            state["cancelled"] = True
+            return True
+        return False
+
+    try:
+        ast = sl.parse(source.name, source.text, dialect())
+    except sl.StarlarkError as err:
+        raise PipelineFailed([_translate(str(err), sources, host, limits, False)]) from None
+
+    prelude = sl.Module()
+    for name, fn in host.callables().items():
+        prelude.add_callable(name, fn)
+    prelude["_context"] = host.context_values()
+    sl.eval(prelude, sl.parse(PRELUDE_FILE, prelude_source(), dialect()), prelude_globals())
+    frozen = prelude.freeze()
+
+    def boot_loader(module: str) -> Any:
+        if module == PRELUDE_MODULE:
+            return frozen
+        raise LoadRefused(module)
+
+    def user_loader(module: str) -> Any:
+        raise LoadRefused(f"load() is not supported yet (tried to load {module!r})")
+
+    main = sl.Module()
+    names = ", ".join(f'"{n}"' for n in PREDECLARED)
+    boot = sl.parse("<engine boot>", f'load("{PRELUDE_MODULE}", {names})', dialect())
+    user_globals = pipeline_globals()
+    sl.eval(main, boot, user_globals, sl.FileLoader(boot_loader))
+
+    options = sl.EvalOptions(
+        check_cancelled=check_cancelled, max_callstack_size=limits.max_callstack
+    )
+    try:
+        sl.eval_with(options, main, ast, user_globals, sl.FileLoader(user_loader))
+    except sl.StarlarkError as err:
+        if host.collector.failure is not None:
+            raise PipelineFailed([host.collector.failure]) from None
+        raise PipelineFailed(
+            [_translate(str(err), sources, host, limits, state["cancelled"])]
+        ) from None
+    return host.collector.jobs
+
+
+def _translate(
+    text: str, sources: dict[str, str], host: Host, limits: Limits, cancelled: bool
+) -> Diagnostic:
+    frames = parse_frames(text, sources)
+    user_pointers = [p for p in pointers(text) if p.file != PRELUDE_FILE]
+    if user_pointers:
+        location = user_pointers[0]
+    elif frames:
+        location = frames[-1].location
+    else:
+        location = Location(next(iter(sources)))
+    if frames and (frames[-1].location.file, frames[-1].location.line) == (
+        location.file,
+        location.line,
+    ):
+        last = frames[-1]
+        frames[-1] = Frame(location, last.function, last.source)
+    message = message_of(text)
+    if cancelled and "cancelled" in message.lower():
+        message = f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded"
+    elif "call stack overflow" in message.lower():
+        message = (
+            f"call-stack limit of {limits.max_callstack} frames exceeded "
+            "(unbounded recursion?)"
+        )
+    return Diagnostic(location, message, stack=tuple(frames))
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"

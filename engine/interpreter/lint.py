@@ -1,0 +1,128 @@
+"""`check`: parse and lint pipelines without running them. Runs inside the sandbox."""
+
+from __future__ import annotations
+
+from engine.diagnostics import Diagnostic, Location
+from engine.interpreter.evaluate import (
+    PRELUDE_MODULE,
+    dialect,
+    pipeline_globals,
+    prelude_globals,
+)
+from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, pointers
+from pipeline_builtins import PREDECLARED, prelude_source
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note"}
+
+
+def lint_sources(sources: list[dict[str, str]], _predeclared_ok: bool = True) -> list[Diagnostic]:
+    """Every problem found in the given files, in file order then position order."""
+    out: list[Diagnostic] = []
+    for source in sources:
+        out.extend(_lint_one(source["name"], source["text"]))
+    return out
+
+
+def _lint_one(name: str, text: str) -> list[Diagnostic]:
+    import starlark as sl
+
+    try:
+        ast = sl.parse(name, text, dialect())
+    except sl.StarlarkError as err:
+        where = pointers(str(err))
+        return [Diagnostic(where[0] if where else Location(name), message_of(str(err)))]
+    found: list[Diagnostic] = []
+    for load in ast.loads():
+        found.append(_load_refused(name, text, load))
+    found.extend(_name_errors(name, text))
+    for lint in ast.lint():
+        severity = _SEVERITY.get(str(lint.severity).rsplit(".", 1)[-1])
+        if severity is None:
+            continue
+        found.append(
+            Diagnostic(_lint_location(name, str(lint.resolved_location)),
+                       f"{lint.problem} [{lint.short_name}]", severity)
+        )
+    found.sort(key=lambda d: (d.location.line, d.location.col))
+    return found
+
+
+_MAX_NAME_ROUNDS = 100
+
+
+def _name_errors(name: str, text: str) -> list[Diagnostic]:
+    """Unresolved names, with the builtins known.
+
+    The builtins reach a pipeline through a load of the prelude, so the same load is
+    appended (after the last line, so no position moves) and resolved against the
+    prelude's interface. The type checker stops at some unresolved names (it calls them
+    an internal error); each such name is then defined at the end and the check rerun,
+    so that every one is reported.
+    """
+    import starlark as sl
+
+    names = ", ".join(f'"{n}"' for n in PREDECLARED)
+    suffix = f'\nload("{PRELUDE_MODULE}", {names})\n'
+    prelude = sl.parse(PRELUDE_FILE, prelude_source(), dialect())
+    _, interface, _ = prelude.typecheck(prelude_globals(), {})
+    found: list[Diagnostic] = []
+    seen: set[tuple[int, int]] = set()
+    for _ in range(_MAX_NAME_ROUNDS):
+        ast = sl.parse(name, text + suffix, dialect())
+        errors, _, _ = ast.typecheck(pipeline_globals(), {PRELUDE_MODULE: interface})
+        retry = False
+        for problem in errors:
+            where = pointers(str(problem))
+            location = where[0] if where else Location(name)
+            if (location.line, location.col) in seen or location.line > text.count("\n") + 1:
+                continue
+            seen.add((location.line, location.col))
+            message = message_of(str(problem))
+            if message.startswith("Internal error: unresolved ident"):
+                ident = _identifier_at(text, location)
+                if ident:
+                    suffix += f"{ident} = None\n"
+                    retry = True
+                message = f"Variable `{ident}` not found" if ident else "undefined name"
+            found.append(Diagnostic(location, message))
+        if not retry:
+            break
+    return found
+
+
+def _identifier_at(text: str, location: Location) -> str:
+    lines = text.splitlines()
+    if not 0 < location.line <= len(lines):
+        return ""
+    ident = ""
+    for char in lines[location.line - 1][max(location.col - 1, 0):]:
+        if not (char.isalnum() or char == "_"):
+            break
+        ident += char
+    return ident
+
+
+def _load_refused(name: str, text: str, load: Any) -> Diagnostic:
+    module = str(getattr(load, "module_id", "?"))
+    line = 0
+    for i, source_line in enumerate(text.splitlines(), start=1):
+        if "load(" in source_line and module in source_line:
+            line = i
+            break
+    col = text.splitlines()[line - 1].index("load(") + 1 if line else 0
+    return Diagnostic(Location(name, line, col),
+                      f"load() is not supported yet (tried to load {module!r})")
+
+
+def _lint_location(name: str, resolved: str) -> Location:
+    # "file:LINE:COL-COL" or "file:LINE:COL-LINE:COL"
+    head = resolved[len(name) + 1:] if resolved.startswith(name + ":") else resolved
+    parts = head.split("-", 1)[0].split(":")
+    try:
+        return Location(name, int(parts[0]), int(parts[1]))
+    except (IndexError, ValueError):
+        return Location(name)

@@ -1,0 +1,105 @@
+"""Reading locations and call stacks out of starlark-pyo3's error and call-stack text.
+
+The binding reports errors only as text: a `Traceback` block of `* file:line, in name`
+frames, an `error: ...` message, and one or more ` --> file:line:col` pointers
+(innermost first). These helpers turn that text into `Diagnostic` parts.
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.diagnostics import Frame, Location
+
+PRELUDE_FILE = "<engine prelude>"
+
+_FRAME_RE = re.compile(r"^\s*\* (.*):(\d+), in (.*)$")
+_POINTER_RE = re.compile(r"^\s*--> (.*?):(\d+):(\d+)(?:-\d+(?::\d+)?)?\s*$")
+_CALLSITE_RE = re.compile(
+    r"(?:\b[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?\b(?:trigger_job|submit_job)\s*\("
+)
+
+
+def parse_frames(text: str, sources: dict[str, str]) -> list[Frame]:
+    """Frames of a `Traceback`/`call_stack()` text, outermost first, engine frames dropped.
+
+    Columns are recovered from the source line (the text carries none).
+    """
+    frames: list[Frame] = []
+    lines = text.splitlines()
+    for i, line in enumerate(lines):
+        match = _FRAME_RE.match(line)
+        if not match:
+            continue
+        file, lineno, func = match.group(1), int(match.group(2)), match.group(3)
+        if file == PRELUDE_FILE:
+            continue
+        source = ""
+        if i + 1 < len(lines) and not _FRAME_RE.match(lines[i + 1]):
+            candidate = lines[i + 1].strip()
+            if not candidate.startswith("error:"):
+                source = candidate
+        col = callsite_column(sources.get(file), lineno, fallback=False)
+        frames.append(Frame(Location(file, lineno, col), func, source))
+    return frames
+
+
+def callsite_column(
+    source: str | None, line: int, fallback: bool = True, occurrence: int = 0
+) -> int:
+    """Column of the job-creating call on `line`; else (with `fallback`) of its code.
+
+    0 when unknown. On a line holding several such calls, `occurrence` picks one
+    (counted modulo their number, so repeated runs of the line cycle through them).
+    """
+    if source is None or line <= 0:
+        return 0
+    lines = source.splitlines()
+    if line > len(lines):
+        return 0
+    text = lines[line - 1]
+    matches = list(_CALLSITE_RE.finditer(text))
+    if matches:
+        return matches[occurrence % len(matches)].start() + 1
+    if not fallback:
+        return 0
+    stripped = len(text) - len(text.lstrip())
+    return stripped + 1
+
+
+def pointers(text: str) -> list[Location]:
+    """Every ` --> file:line:col` pointer in an error text, innermost first."""
+    out: list[Location] = []
+    for line in text.splitlines():
+        match = _POINTER_RE.match(line)
+        if match:
+            out.append(Location(match.group(1), int(match.group(2)), int(match.group(3))))
+    return out
+
+
+_OWN_ERROR_PREFIXES = ("BuiltinError: ", "JobError: ", "LoadRefused: ")
+
+
+def message_of(text: str) -> str:
+    """The human message of an error text: the `error:` lines, without engine class names."""
+    lines = text.splitlines()
+    collected: list[str] = []
+    capturing = False
+    for line in lines:
+        if not capturing and line.startswith("error: "):
+            capturing = True
+            line = line[len("error: "):]
+        elif capturing and _POINTER_RE.match(line):
+            break
+        if capturing:
+            collected.append(line)
+    message = "\n".join(collected).strip() if collected else text.strip()
+    # An error raised in a loaded module arrives wrapped: unwrap repeatedly.
+    changed = True
+    while changed:
+        changed = False
+        for prefix in ("StarlarkError: ", "error: ", *_OWN_ERROR_PREFIXES):
+            if message.startswith(prefix):
+                message = message[len(prefix):]
+                changed = True
+    return message

@@ -1,0 +1,55 @@
+"""The idempotency key of a triggers document, derived from the run's inputs.
+
+Same job id, same pipeline sources, same commit, same jobs and same previous file
+content give the same id; any difference gives another. When appending to an existing
+file, its id is one of the inputs, so the combined document gets a new id of its own
+(the coordinator must not take it for the earlier, smaller submission).
+"""
+
+from __future__ import annotations
+
+import json
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def _sha256(data: bytes) -> bytes:
+    # The builtin module avoids loading OpenSSL through hashlib (milliseconds at start-up).
+    try:
+        from _sha256 import sha256  # type: ignore[import-not-found, unused-ignore]
+    except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
+        from hashlib import sha256
+    return bytes(sha256(data).digest())
+
+
+def derive(
+    *,
+    job_id: str | None,
+    sources: dict[str, str],
+    commit: str | None,
+    jobs: list[dict[str, Any]],
+    previous: str | None,
+) -> str:
+    """A UUID-shaped (version 8) id from a SHA-256 of the canonical inputs."""
+    material = json.dumps(
+        {
+            "job_id": job_id,
+            "sources": {
+                name: _sha256(text.encode("utf-8")).hex()
+                for name, text in sorted(sources.items())
+            },
+            "commit": commit,
+            "jobs": jobs,
+            "previous": previous,
+        },
+        sort_keys=True,
+        ensure_ascii=False,
+        separators=(",", ":"),
+    )
+    digest = bytearray(_sha256(material.encode("utf-8"))[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom
+    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -1,0 +1,79 @@
+"""The job graph as a person or a machine reads it: stages, dependencies, conditions."""
+
+from __future__ import annotations
+
+import json
+
+from engine.jobs import Job
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+def stages(jobs: list[Job]) -> list[list[Job]]:
+    """Topological levels: a job's stage is one more than its latest dependency's.
+
+    Dependencies on jobs outside `jobs` (already in the triggers file) do not delay.
+    Assumes the graph has no cycle (validation runs first).
+    """
+    names = {job.name for job in jobs}
+    waiting = {job.name: [d for d in job.depends_on if d in names] for job in jobs}
+    dependents: dict[str, list[str]] = {job.name: [] for job in jobs}
+    for name, deps in waiting.items():
+        for dep in deps:
+            dependents[dep].append(name)
+    pending = {name: len(deps) for name, deps in waiting.items()}
+    level: dict[str, int] = {}
+    ready = [job.name for job in jobs if not pending[job.name]]
+    while ready:
+        name = ready.pop()
+        level[name] = 1 + max((level[d] for d in waiting[name]), default=0)
+        for child in dependents[name]:
+            pending[child] -= 1
+            if not pending[child]:
+                ready.append(child)
+    for job in jobs:  # only reached on a cycle, which validation reports
+        level.setdefault(job.name, 1)
+    count = max(level.values(), default=0)
+    out: list[list[Job]] = [[] for _ in range(count)]
+    for job in jobs:
+        out[level[job.name] - 1].append(job)
+    return out
+
+
+def render_text(jobs: list[Job], note: str = "") -> str:
+    """A readable plan, one stage after another."""
+    levels = stages(jobs)
+    noun = "job" if len(jobs) == 1 else "jobs"
+    head = f"{len(jobs)} {noun} in {len(levels)} stage{'s' if len(levels) != 1 else ''}"
+    lines = [head + (f" ({note})" if note else "")]
+    width = max((len(job.name) for job in jobs), default=0)
+    for number, level in enumerate(levels, start=1):
+        lines.append(f"stage {number}")
+        for job in level:
+            detail = ""
+            if job.depends_on:
+                detail = f"  after {', '.join(job.depends_on)} [{job.fields['condition']}]"
+            lines.append(f"  {job.name.ljust(width)}{detail}  ({job.location})")
+    return "\n".join(lines) + "\n"
+
+
+def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str) -> str:
+    """The plan for machines: each job as written, with its stage and source location."""
+    levels = stages(jobs)
+    stage_of = {job.name: n for n, level in enumerate(levels, start=1) for job in level}
+    doc: dict[str, Any] = {
+        "operation_id": operation_id,
+        "triggers_file": triggers_file,
+        "stages": [[job.name for job in level] for level in levels],
+        "jobs": [
+            {
+                "job": job.to_document(),
+                "stage": stage_of[job.name],
+                "location": job.location.to_json(),
+            }
+            for job in jobs
+        ],
+    }
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

@@ -1,0 +1,156 @@
+"""The sandboxed child: drop what it does not need, evaluate, report, exit.
+
+Runs in a forked process. It never returns: it always ends with `os._exit`, so no
+buffer or handler inherited from the parent runs twice.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+
+from engine.sandbox import protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, NoReturn
+
+EXIT_REPORTED = 0
+EXIT_UNREPORTED = 70
+
+
+def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) -> None:
+    """Apply OS limits and drop inherited state before any pipeline code runs."""
+    memory = int(limits["memory_mb"]) * 1024 * 1024
+    cpu = int(limits["cpu_seconds"])
+    if memory <= _address_space_in_use():
+        # A limit below what the loaded interpreter already maps cannot be applied
+        # meaningfully: every allocation would fail somewhere arbitrary.
+        raise MemoryError("the memory limit is below what the sandbox needs to start")
+    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
+    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+    # The environment may hold the API token: the child gets none of it.
+    os.environ.clear()
+    os.environ["RUST_BACKTRACE"] = "0"
+    null = os.open(os.devnull, os.O_RDWR)
+    os.dup2(null, 0)
+    os.dup2(null, 1)
+    os.dup2(stderr_fd, 2)
+    keep = {0, 1, 2, *keep_fds}
+    for fd in _open_fds():
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    os.chdir("/")
+
+
+def _address_space_in_use() -> int:
+    try:
+        with open("/proc/self/statm") as handle:
+            pages = int(handle.read().split()[0])
+    except (OSError, ValueError, IndexError):
+        return 0
+    return pages * os.sysconf("SC_PAGE_SIZE")
+
+
+def _open_fds() -> list[int]:
+    try:
+        return [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return list(range(3, 256))
+
+
+def warm_up() -> None:
+    """Load the interpreter and build its globals before any request arrives."""
+    from engine.interpreter import evaluate
+
+    evaluate.pipeline_globals()
+    import pipeline_builtins.jobs  # noqa: F401
+
+
+def child_main(to_parent: int, from_parent: int, stderr_fd: int) -> NoReturn:
+    """Entry point of the forked child: warm up, wait for the request, run it."""
+    try:
+        warm_up()
+        request = protocol.receive(from_parent)
+        if request is None:  # the parent decided not to use this child
+            os._exit(EXIT_REPORTED)
+        harden(request["limits"], (to_parent, from_parent), stderr_fd)
+        reply = _run(request, to_parent, from_parent)
+        protocol.send(to_parent, reply)
+    except MemoryError:
+        _try_send(to_parent, {"type": "limit", "limit": "memory"})
+        os._exit(EXIT_UNREPORTED)
+    except BaseException as err:  # a Rust panic is a BaseException
+        if looks_like_memory(str(err)):
+            _try_send(to_parent, {"type": "limit", "limit": "memory"})
+        else:
+            _try_send(to_parent, {"type": "crash", "message": f"{type(err).__name__}: {err}"})
+        os._exit(EXIT_UNREPORTED)
+    os._exit(EXIT_REPORTED)
+
+
+def looks_like_memory(text: str) -> bool:
+    """Whether a failure's text says that an allocation or a mapping was refused."""
+    lowered = text.lower()
+    return any(
+        marker in lowered
+        for marker in ("memory", "failed to map segment", "cannot allocate", "enomem")
+    )
+
+
+def _try_send(fd: int, message: dict[str, Any]) -> None:
+    with contextlib.suppress(BaseException):
+        protocol.send(fd, message)
+
+
+def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str, Any]:
+    from engine.diagnostics import PipelineFailed
+    from engine.limits import Limits
+
+    limits = Limits.from_json(request["limits"])
+    mode = request.get("mode")
+    if mode not in ("check", "evaluate"):
+        return {"type": "crash", "message": f"unknown request mode {mode!r}"}
+    try:
+        if mode == "check":
+            from engine.interpreter.lint import lint_sources
+
+            diagnostics = lint_sources(request["sources"], request.get("predeclared_ok", True))
+            return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
+        jobs = _evaluate(request, limits, to_parent, from_parent)
+    except PipelineFailed as failure:
+        return {"type": "failed", "diagnostics": [d.to_json() for d in failure.diagnostics]}
+    return {"type": "result", "jobs": jobs}
+
+
+def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
+              from_parent: int) -> list[dict[str, Any]]:
+    from engine.capabilities.remote import Channel, RemoteGit, RemoteJobState, RemoteOutput
+    from engine.interpreter.evaluate import PipelineSource, evaluate
+    from pipeline_builtins import Host
+    from pipeline_builtins.jobs import JobCollector
+
+    source = PipelineSource(request["source"]["name"], request["source"]["text"])
+    channel = Channel(to_parent, from_parent)
+    host = Host(
+        git=RemoteGit(channel),
+        job_state=RemoteJobState(channel),
+        output=RemoteOutput(channel),
+        collector=JobCollector({source.name: source.text}, limits.max_jobs),
+        context=request.get("context", {}),
+    )
+    jobs = evaluate(source, host, limits, float(request["deadline"]))
+    return [
+        {
+            "fields": job.fields,
+            "location": job.location.to_json(),
+            "stack": [
+                {"location": f.location.to_json(), "function": f.function, "source": f.source}
+                for f in job.stack
+            ],
+        }
+        for job in jobs
+    ]

@@ -1,0 +1,257 @@
+"""The parent side of the sandbox: fork the child, answer its questions, enforce limits.
+
+Pipeline code never runs in this process. The child is forked (cheap: no second
+interpreter start), drops its environment and applies OS limits before it parses
+anything; this process keeps the token, the repository and the network, answers the
+child's capability calls itself, and kills the child at the wall-clock deadline plus a
+short grace if a single long operation never yields.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import select
+import signal
+import sys
+import time
+
+from engine.capabilities.base import CapabilityError, Protocol
+from engine.diagnostics import Diagnostic, Location, PipelineFailed
+from engine.limits import Limits
+from engine.record import Record
+from engine.sandbox import protocol
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+
+class Services(Protocol):
+    """What the parent answers the child with."""
+
+    def answer(self, capability: str, method: str, args: list[Any]) -> Any:
+        """Answer one capability call or raise CapabilityError."""
+        ...
+
+    def show(self, text: str) -> None:
+        """Show one line of pipeline output."""
+        ...
+
+
+class Usage(Record):
+    """What one evaluation used, for reporting against the limits."""
+
+    __slots__ = ("cpu_seconds", "peak_memory_mb", "wall_seconds")
+
+    def __init__(self, wall_seconds: float = 0.0, cpu_seconds: float = 0.0,
+                 peak_memory_mb: float = 0.0) -> None:
+        self.wall_seconds = wall_seconds
+        self.cpu_seconds = cpu_seconds
+        self.peak_memory_mb = peak_memory_mb
+
+
+class ChildReport(Record):
+    """The child's final message plus what it used."""
+
+    __slots__ = ("message", "usage")
+
+    def __init__(self, message: dict[str, Any], usage: Usage) -> None:
+        self.message = message
+        self.usage = usage
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g} s"
+
+
+class Sandbox:
+    """A forked child that warms up (imports the interpreter) while the parent works.
+
+    Forking early lets the child's start-up overlap the parent's own; the child runs no
+    pipeline code and applies its limits only once `run` hands it a request.
+    """
+
+    def __init__(self) -> None:
+        from engine.sandbox.child import child_main
+
+        child_read, self._write_fd = os.pipe()
+        self._read_fd, child_write = os.pipe()
+        self._stderr_fd = _stderr_capture()
+        sys.stdout.flush()
+        sys.stderr.flush()
+        pid = os.fork()
+        if pid == 0:  # pragma: no cover - the child never returns
+            try:
+                os.close(self._read_fd)
+                os.close(self._write_fd)
+                child_main(child_write, child_read, self._stderr_fd)
+            finally:
+                os._exit(70)
+        self.pid = pid
+        os.close(child_read)
+        os.close(child_write)
+        self._done = False
+
+    def run(
+        self, request: dict[str, Any], limits: Limits, services: Services, where: str
+    ) -> ChildReport:
+        """Evaluate one request; raise PipelineFailed on a limit or a crash."""
+        if self._done:
+            raise RuntimeError("a sandbox runs one request only")
+        self._done = True
+        start = time.monotonic()
+        deadline = start + limits.wall_seconds
+        request = {**request, "limits": limits.to_json(), "deadline": deadline}
+        try:
+            try:
+                protocol.send(self._write_fd, request)
+            except OSError:
+                final, killed = None, False  # the child died before it could listen
+            else:
+                final, killed = _serve(
+                    self.pid, self._read_fd, self._write_fd, services, deadline, limits
+                )
+        finally:
+            os.close(self._read_fd)
+            os.close(self._write_fd)
+        _, status, rusage = os.wait4(self.pid, 0)
+        usage = Usage(
+            wall_seconds=time.monotonic() - start,
+            cpu_seconds=rusage.ru_utime + rusage.ru_stime,
+            peak_memory_mb=rusage.ru_maxrss / 1024.0,
+        )
+        crash_text = _read_capture(self._stderr_fd)
+        if killed:
+            raise _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded "
+                         "(a single operation ran past the deadline and was stopped)")
+        if final is None or final.get("type") in ("limit", "crash"):
+            raise _explain_death(where, status, final, crash_text, limits)
+        return ChildReport(final, usage)
+
+    def discard(self) -> None:
+        """Stop a child that will not be used."""
+        if self._done:
+            return
+        self._done = True
+        _kill(self.pid)
+        os.close(self._read_fd)
+        os.close(self._write_fd)
+        os.waitpid(self.pid, 0)
+        os.close(self._stderr_fd)
+
+
+def run_child(
+    request: dict[str, Any], limits: Limits, services: Services, where: str
+) -> ChildReport:
+    """Run one request in a fresh sandboxed child; raise PipelineFailed on any limit."""
+    return Sandbox().run(request, limits, services, where)
+
+
+def _stderr_capture() -> int:
+    try:
+        return os.memfd_create("engine-sandbox-stderr", 0)
+    except (AttributeError, OSError):  # pragma: no cover - non-Linux
+        return os.open(os.devnull, os.O_WRONLY)
+
+
+def _read_capture(fd: int, limit: int = 64 * 1024) -> str:
+    try:
+        os.lseek(fd, 0, os.SEEK_SET)
+        return os.read(fd, limit).decode("utf-8", "replace")
+    except OSError:
+        return ""
+    finally:
+        os.close(fd)
+
+
+def _serve(
+    pid: int,
+    read_fd: int,
+    write_fd: int,
+    services: Services,
+    deadline: float,
+    limits: Limits,
+) -> tuple[dict[str, Any] | None, bool]:
+    reader = protocol.FrameReader()
+    final: dict[str, Any] | None = None
+    hard_deadline = deadline + limits.kill_grace_seconds
+    while True:
+        remaining = hard_deadline - time.monotonic()
+        if remaining <= 0:
+            _kill(pid)
+            return None, True
+        ready, _, _ = select.select([read_fd], [], [], remaining)
+        if not ready:
+            continue
+        chunk = os.read(read_fd, 1 << 20)
+        if not chunk:
+            return final, False
+        try:
+            messages = reader.feed(chunk)
+        except protocol.ProtocolError:
+            _kill(pid)
+            return {"type": "crash", "message": "the sandbox sent a malformed message"}, False
+        for message in messages:
+            kind = message.get("type")
+            if kind == "print":
+                services.show(str(message.get("text", "")))
+            elif kind == "call":
+                protocol.send(write_fd, _answer(services, message))
+            else:
+                final = message
+
+
+def _answer(services: Services, message: dict[str, Any]) -> dict[str, Any]:
+    from engine.capabilities.remote import REMOTE_METHODS
+
+    capability = str(message.get("capability"))
+    method = str(message.get("method"))
+    args = message.get("args")
+    if method not in REMOTE_METHODS.get(capability, frozenset()) or not isinstance(args, list):
+        return {"error": f"unknown capability call {capability}.{method}"}
+    try:
+        return {"value": services.answer(capability, method, args)}
+    except CapabilityError as err:
+        return {"error": str(err)}
+
+
+def _kill(pid: int) -> None:
+    with contextlib.suppress(ProcessLookupError):
+        os.kill(pid, signal.SIGKILL)
+
+
+def _limit(where: str, message: str) -> PipelineFailed:
+    return PipelineFailed([Diagnostic(Location(where), message)])
+
+
+def looks_like_memory(text: str) -> bool:
+    """Whether a failure's text says that an allocation or a mapping was refused."""
+    from engine.sandbox.child import looks_like_memory as check
+
+    return check(text)
+
+
+def _explain_death(
+    where: str, status: int, final: dict[str, Any] | None, crash_text: str, limits: Limits
+) -> PipelineFailed:
+    memory = f"memory limit of {limits.memory_mb} MiB exceeded"
+    if final is not None and final.get("type") == "limit":
+        return _limit(where, memory)
+    if os.WIFSIGNALED(status):
+        sig = os.WTERMSIG(status)
+        if sig == signal.SIGXCPU:
+            return _limit(where, f"CPU-time limit of {_seconds(limits.cpu_seconds)} exceeded")
+        if looks_like_memory(crash_text) or sig == signal.SIGKILL:
+            return _limit(where, memory)
+        name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
+        return _limit(where, f"the sandbox crashed (signal {name})")
+    if looks_like_memory(crash_text) or (
+        final is not None and looks_like_memory(str(final.get("message", "")))
+    ):
+        return _limit(where, memory)
+    detail = ""
+    if final is not None and final.get("type") == "crash":
+        detail = f": {str(final.get('message', ''))[:500]}"
+    code = os.WEXITSTATUS(status) if os.WIFEXITED(status) else status
+    return _limit(where, f"the sandbox failed (exit status {code}){detail}")

@@ -1,0 +1,100 @@
+"""Length-prefixed JSON messages between the parent and the sandboxed child."""
+
+from __future__ import annotations
+
+import json
+import os
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+HEADER = 4
+# A frame larger than this is refused: the parent never buffers unbounded child output.
+MAX_FRAME = 64 * 1024 * 1024
+
+
+class ProtocolError(Exception):
+    """The other side sent something that is not a valid message."""
+
+
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as bytes on the wire."""
+    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    return len(body).to_bytes(HEADER, "big") + body
+
+
+def write_all(fd: int, data: bytes) -> None:
+    """Write every byte to a blocking descriptor."""
+    view = memoryview(data)
+    while view:
+        written = os.write(fd, view)
+        view = view[written:]
+
+
+def send(fd: int, message: dict[str, Any]) -> None:
+    """Send one message on a blocking descriptor."""
+    write_all(fd, encode(message))
+
+
+def _read_exact(fd: int, size: int) -> bytes | None:
+    chunks: list[bytes] = []
+    remaining = size
+    while remaining:
+        chunk = os.read(fd, min(remaining, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        remaining -= len(chunk)
+    return b"".join(chunks)
+
+
+def receive(fd: int) -> dict[str, Any] | None:
+    """Read one message from a blocking descriptor; None at end of stream."""
+    header = _read_exact(fd, HEADER)
+    if header is None:
+        return None
+    size = int.from_bytes(header, "big")
+    if size > MAX_FRAME:
+        raise ProtocolError(f"message of {size} bytes exceeds {MAX_FRAME}")
+    body = _read_exact(fd, size)
+    if body is None:
+        raise ProtocolError("stream ended inside a message")
+    return _decode(body)
+
+
+def _decode(body: bytes) -> dict[str, Any]:
+    try:
+        message = json.loads(body)
+    except ValueError as err:
+        raise ProtocolError(f"malformed message: {err}") from None
+    if not isinstance(message, dict):
+        raise ProtocolError("message is not an object")
+    return message
+
+
+class FrameReader:
+    """Incremental decoder for a non-blocking reader: feed bytes, take whole messages."""
+
+    def __init__(self) -> None:
+        self._buffer = bytearray()
+
+    def feed(self, data: bytes) -> list[dict[str, Any]]:
+        """Add bytes; return the messages now complete."""
+        self._buffer += data
+        out: list[dict[str, Any]] = []
+        while len(self._buffer) >= HEADER:
+            size = int.from_bytes(self._buffer[:HEADER], "big")
+            if size > MAX_FRAME:
+                raise ProtocolError(f"message of {size} bytes exceeds {MAX_FRAME}")
+            if len(self._buffer) < HEADER + size:
+                break
+            body = bytes(self._buffer[HEADER : HEADER + size])
+            del self._buffer[: HEADER + size]
+            out.append(_decode(body))
+        return out
+
+    @property
+    def pending(self) -> int:
+        """Bytes received that do not yet form a whole message."""
+        return len(self._buffer)

@@ -1,0 +1,90 @@
+"""The parent's answers to the sandbox: git, the coordinator and pipeline output.
+
+Each distinct question is answered once per run and the answer reused, so the
+evaluation sees one consistent snapshot.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+from engine.capabilities.base import CapabilityError, GitSource, JobState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+
+class UnconfiguredJobState:
+    """Job-state lookups when no coordinator is configured: a clear error, never False."""
+
+    def __init__(self, reason: str) -> None:
+        self.reason = reason
+
+    def is_job_running(self, job_name: str) -> bool:
+        raise CapabilityError(self.reason)
+
+    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
+        raise CapabilityError(self.reason)
+
+
+class PrintSink:
+    """Pipeline output to a stream, in order, cut off past a byte budget."""
+
+    def __init__(self, stream: TextIO | None, limit: int, redact: tuple[str, ...] = ()) -> None:
+        self.stream = stream
+        self.limit = limit
+        self.used = 0
+        self.truncated = False
+        self.redact = tuple(r for r in redact if r)
+
+    def write(self, text: str) -> None:
+        """Show one line unless the budget is spent."""
+        for secret in self.redact:
+            text = text.replace(secret, "[redacted]")
+        size = len(text.encode("utf-8")) + 1
+        if self.truncated:
+            return
+        if self.used + size > self.limit:
+            self.truncated = True
+            self._emit(f"[print output truncated: limit of {self.limit} bytes reached]")
+            return
+        self.used += size
+        self._emit(text)
+
+    def _emit(self, text: str) -> None:
+        stream = self.stream or sys.stderr
+        stream.write(text + "\n")
+        stream.flush()
+
+
+class HostServices:
+    """Answers capability calls from the sandbox with the given backends."""
+
+    def __init__(self, git: GitSource, job_state: JobState, output: PrintSink) -> None:
+        self.backends: dict[str, Any] = {"git": git, "job_state": job_state}
+        self.output = output
+        self.answers: dict[str, Any] = {}
+        self.calls = 0
+
+    def answer(self, capability: str, method: str, args: list[Any]) -> Any:
+        """Answer one call, from the cache when the same question was asked before."""
+        key = json.dumps([capability, method, args], sort_keys=True)
+        if key in self.answers:
+            cached = self.answers[key]
+            if isinstance(cached, CapabilityError):
+                raise cached
+            return cached
+        self.calls += 1
+        try:
+            value = getattr(self.backends[capability], method)(*args)
+        except CapabilityError as err:
+            self.answers[key] = err
+            raise
+        self.answers[key] = value
+        return value
+
+    def show(self, text: str) -> None:
+        """Forward one line of pipeline output."""
+        self.output.write(text)

@@ -1,0 +1,157 @@
+"""The triggers file: read what is there, merge, and write atomically under a lock.
+
+Format: `{"type": "trigger_job", "operation_id": ..., "jobs": [...]}`, keys in a fixed
+order, 2-space indent, UTF-8, final newline. Writes go to a temporary file in the same
+directory, are fsynced and renamed over the target while an exclusive lock on the
+directory is held, so concurrent ingests into one file lose no job and a reader never
+sees half a file.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import json
+import os
+from contextlib import contextmanager
+
+from engine.diagnostics import UsageError
+from engine.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+    from typing import Any
+
+TYPE = "trigger_job"
+_TOP_KEYS = ("type", "operation_id", "jobs")
+
+
+class Existing(Record):
+    """A valid triggers file found on disk."""
+
+    __slots__ = ("jobs", "operation_id")
+
+    def __init__(self, operation_id: str | None, jobs: list[dict[str, Any]]) -> None:
+        self.operation_id = operation_id
+        self.jobs = jobs
+
+    @property
+    def names(self) -> list[str]:
+        """Job names already in the file."""
+        return [str(job["job_name"]) for job in self.jobs]
+
+
+def read_existing(path: str) -> Existing | None:
+    """The file's content, None when absent; UsageError when it is anything but valid."""
+    try:
+        with open(path, "rb") as handle:
+            raw = handle.read()
+    except FileNotFoundError:
+        return None
+    except OSError as err:
+        raise UsageError(f"cannot read the triggers file: {err.strerror}", path) from None
+    return parse_existing(raw, path)
+
+
+def parse_existing(raw: bytes, where: str) -> Existing:
+    """Validate the shape of an existing triggers document."""
+
+    def bad(why: str) -> UsageError:
+        return UsageError(f"existing triggers file is not valid ({why}); it was left untouched",
+                          where)
+
+    try:
+        doc = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError) as err:
+        raise bad(f"not JSON: {err}") from None
+    if not isinstance(doc, dict):
+        raise bad("not a JSON object")
+    unknown = sorted(set(doc) - set(_TOP_KEYS))
+    if unknown:
+        raise bad(f"unexpected key {unknown[0]!r}")
+    if doc.get("type") != TYPE:
+        raise bad(f'"type" must be "{TYPE}"')
+    operation_id = doc.get("operation_id")
+    if operation_id is not None and not isinstance(operation_id, str):
+        raise bad('"operation_id" must be a string')
+    jobs = doc.get("jobs")
+    if not isinstance(jobs, list):
+        raise bad('"jobs" must be a list')
+    from engine.validate import JobError, normalize_job
+
+    seen: set[str] = set()
+    for index, job in enumerate(jobs):
+        if not isinstance(job, dict):
+            raise bad(f"jobs[{index}] is not an object")
+        fields = dict(job)
+        try:
+            normalize_job(
+                fields.pop("job_name", None),
+                fields.pop("env", None),
+                fields.pop("depends_on", None),
+                fields.pop("condition", None),
+                fields,
+            )
+        except JobError as err:
+            raise bad(f"jobs[{index}]: {err}") from None
+        if job["job_name"] in seen:
+            raise bad(f'job "{job["job_name"]}" appears twice')
+        seen.add(job["job_name"])
+    return Existing(operation_id, jobs)
+
+
+def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
+    """The exact bytes of a triggers document."""
+    doc = {"type": TYPE, "operation_id": operation_id, "jobs": jobs}
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
+@contextmanager
+def locked(path: str) -> Iterator[None]:
+    """Hold an exclusive lock on the triggers file's directory.
+
+    The directory is locked rather than the file, because the file is replaced by
+    rename and a lock on the old inode would not exclude the next writer.
+    """
+    directory = os.path.dirname(path) or "."
+    try:
+        fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    except OSError as err:
+        raise UsageError(
+            f"cannot open the triggers file's directory: {err.strerror}", path
+        ) from None
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
+
+
+def write_atomic(path: str, data: bytes) -> None:
+    """Replace `path` with `data`: temp file in the same directory, fsync, rename."""
+    directory = os.path.dirname(path) or "."
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o644)
+    except OSError as err:
+        raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
+    try:
+        view = memoryview(data)
+        while view:
+            view = view[os.write(fd, view):]
+        os.fsync(fd)
+        os.close(fd)
+        fd = -1
+        os.replace(tmp, path)
+    except OSError as err:
+        raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
+    finally:
+        if fd >= 0:
+            os.close(fd)
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        os.fsync(dir_fd)
+    finally:
+        os.close(dir_fd)

@@ -1,0 +1,256 @@
+"""Validation of jobs: one job's fields on its own, then the graph of all jobs.
+
+The same rules run twice: in the sandbox at the `trigger_job` call (so the error points
+at the caller's line at once) and in the parent on everything the sandbox returned (the
+parent never trusts the child).
+"""
+
+from __future__ import annotations
+
+import re
+
+from engine.jobs import (
+    AUTHORITY_FIELDS,
+    CONDITIONS,
+    FORBIDDEN_KEYS,
+    OPTIONAL_FIELDS,
+    SOURCE_TYPES,
+    Job,
+)
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+JOB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
+ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
+MAX_JOB_NAME = 255
+RESERVED_ENV_PREFIXES = ("REACTORCIDE_", "RC_WF_")
+
+
+class JobError(ValueError):
+    """A job is invalid; the message names the job and the rule."""
+
+
+def _type_name(value: Any) -> str:
+    if value is None:
+        return "None"
+    if isinstance(value, bool):
+        return "bool"
+    return {int: "int", float: "float", str: "string", list: "list", dict: "dict"}.get(
+        type(value), type(value).__name__
+    )
+
+
+def check_job_name(name: Any) -> str:
+    """Return the name when valid, else raise JobError."""
+    if not isinstance(name, str):
+        raise JobError(f"job_name must be a string, got {_type_name(name)}")
+    if not name:
+        raise JobError("job_name must not be empty")
+    if len(name) > MAX_JOB_NAME:
+        raise JobError(f"job_name is {len(name)} characters long; the limit is {MAX_JOB_NAME}")
+    if not JOB_NAME_RE.match(name):
+        raise JobError(
+            f"job_name {name!r} is not allowed: use letters, digits, '.', '_' and '-', "
+            "starting with a letter or digit"
+        )
+    return name
+
+
+def normalize_job(
+    name: Any,
+    env: Any,
+    depends_on: Any,
+    condition: Any,
+    extra: dict[str, Any],
+    reserved_env_prefixes: tuple[str, ...] = RESERVED_ENV_PREFIXES,
+) -> dict[str, Any]:
+    """Check one `trigger_job` call's arguments and return the job's fields.
+
+    Raises JobError naming the job and the first broken rule.
+    """
+    job = check_job_name(name)
+    fields: dict[str, Any] = {"job_name": job}
+
+    try:
+        fields["env"] = _check_env(env, reserved_env_prefixes)
+        fields["depends_on"] = _check_depends_on(depends_on)
+        fields["condition"] = _check_condition(condition)
+        for key in sorted(extra):
+            fields[key] = _check_field(key, extra[key], reserved_env_prefixes)
+    except JobError as err:
+        raise JobError(f'job "{job}": {err}') from None
+    return fields
+
+
+def _check_env(env: Any, reserved: tuple[str, ...]) -> dict[str, str]:
+    if env is None:
+        return {}
+    if not isinstance(env, dict):
+        raise JobError(f"env must be a dict of strings, got {_type_name(env)}")
+    out: dict[str, str] = {}
+    for key, value in env.items():
+        _check_env_name(key, "env key", reserved)
+        if not isinstance(value, str):
+            raise JobError(f"env[{key!r}] must be a string, got {_type_name(value)}")
+        out[key] = value
+    return out
+
+
+def _check_env_name(key: Any, what: str, reserved: tuple[str, ...]) -> str:
+    if not isinstance(key, str):
+        raise JobError(f"{what} must be a string, got {_type_name(key)}")
+    if not ENV_NAME_RE.match(key):
+        raise JobError(
+            f"{what} {key!r} is not a valid variable name (letters, digits and '_', "
+            "not starting with a digit)"
+        )
+    for prefix in reserved:
+        if key.startswith(prefix):
+            raise JobError(f"{what} {key!r} uses the reserved prefix {prefix!r}")
+    if key in FORBIDDEN_KEYS:
+        raise JobError(f"{what} {key!r} is refused: the coordinator rejects the key {key!r}")
+    return key
+
+
+def _check_depends_on(depends_on: Any) -> list[str]:
+    if depends_on is None:
+        return []
+    if not isinstance(depends_on, list):
+        raise JobError(f"depends_on must be a list of job names, got {_type_name(depends_on)}")
+    seen: set[str] = set()
+    for dep in depends_on:
+        if not isinstance(dep, str):
+            raise JobError(f"depends_on must hold job names (strings), got {_type_name(dep)}")
+        try:
+            check_job_name(dep)
+        except JobError as err:
+            raise JobError(f"depends_on: {err}") from None
+        if dep in seen:
+            raise JobError(f"depends_on lists {dep!r} twice")
+        seen.add(dep)
+    return list(depends_on)
+
+
+def _check_condition(condition: Any) -> str:
+    if condition is None:
+        return "all_success"
+    if condition not in CONDITIONS:
+        raise JobError(
+            f"condition {condition!r} is not one of {', '.join(CONDITIONS)}"
+        )
+    return str(condition)
+
+
+def _check_field(key: str, value: Any, reserved: tuple[str, ...]) -> Any:
+    if key in AUTHORITY_FIELDS:
+        raise JobError(f"field {key!r} is set by the platform and may not be set by a pipeline")
+    if key in FORBIDDEN_KEYS:
+        raise JobError(f"field {key!r} is refused: the coordinator rejects the key {key!r}")
+    kind = OPTIONAL_FIELDS.get(key)
+    if kind is None:
+        raise JobError(f"unknown field {key!r}")
+    if value is None:
+        return None
+    if kind == "str":
+        if not isinstance(value, str):
+            raise JobError(f"{key} must be a string, got {_type_name(value)}")
+    elif kind == "int":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise JobError(f"{key} must be an int, got {_type_name(value)}")
+    elif kind == "timeout":
+        if not isinstance(value, int) or isinstance(value, bool):
+            raise JobError(f"{key} must be an int (seconds), got {_type_name(value)}")
+        if value <= 0:
+            raise JobError(f"{key} must be greater than 0, got {value}")
+    elif kind == "source_type":
+        if value not in SOURCE_TYPES:
+            raise JobError(f"{key} {value!r} is not one of {', '.join(SOURCE_TYPES)}")
+    elif kind == "str_list":
+        if not isinstance(value, list):
+            raise JobError(f"{key} must be a list of strings, got {_type_name(value)}")
+        for item in value:
+            if not isinstance(item, str):
+                raise JobError(f"{key} must hold only strings, got {_type_name(item)}")
+    elif kind == "env_name":
+        _check_env_name(value, key, reserved)
+    elif kind == "map":
+        _check_map(key, value)
+    return value
+
+
+def _check_map(key: str, value: Any) -> None:
+    if not isinstance(value, dict):
+        raise JobError(f"{key} must be a dict, got {_type_name(value)}")
+    for k, v in value.items():
+        if not isinstance(k, str):
+            raise JobError(f"{key} keys must be strings, got {_type_name(k)}")
+        if k in FORBIDDEN_KEYS:
+            raise JobError(f"{key} key {k!r} is refused: the coordinator rejects the key {k!r}")
+        if not isinstance(v, (str, int, float, bool)):
+            raise JobError(
+                f"{key}[{k!r}] must be a string, number or bool, got {_type_name(v)}"
+            )
+
+
+def graph_problems(jobs: list[Job], existing: list[str]) -> list[tuple[Job, str]]:
+    """Problems that need every job: duplicate names, unknown dependencies, cycles.
+
+    `existing` names the jobs already in the triggers file, which new jobs may depend on.
+    """
+    problems: list[tuple[Job, str]] = []
+    known = set(existing)
+    first: dict[str, Job] = {}
+    for job in jobs:
+        if job.name in known and job.name not in first:
+            problems.append((job, f'job "{job.name}" is already in the triggers file'))
+        elif job.name in first:
+            where = first[job.name].location
+            problems.append((job, f'job "{job.name}" is triggered twice (first at {where})'))
+        first.setdefault(job.name, job)
+    names = known | set(first)
+    for job in jobs:
+        for dep in job.depends_on:
+            if dep not in names:
+                problems.append(
+                    (job, f'job "{job.name}" depends on "{dep}", which no trigger creates')
+                )
+    for cycle in find_cycles(jobs):
+        owner = first[cycle[0]]
+        path = " -> ".join([*cycle, cycle[0]])
+        problems.append((owner, f"dependency cycle: {path}"))
+    return problems
+
+
+def find_cycles(jobs: list[Job]) -> list[list[str]]:
+    """Each dependency cycle once, as the list of job names on it."""
+    graph: dict[str, list[str]] = {}
+    for job in jobs:
+        graph.setdefault(job.name, job.depends_on)
+    state: dict[str, int] = {}  # 1 = on the current path, 2 = done
+    cycles: list[list[str]] = []
+    for root in graph:
+        if state.get(root):
+            continue
+        path: list[str] = []
+        iters = [(root, iter(graph[root]))]
+        state[root] = 1
+        path.append(root)
+        while iters:
+            node, children = iters[-1]
+            child = next(children, None)
+            if child is None:
+                state[node] = 2
+                path.pop()
+                iters.pop()
+                continue
+            if child not in graph:
+                continue
+            if state.get(child) == 1:
+                cycles.append(path[path.index(child):])
+            elif not state.get(child):
+                state[child] = 1
+                path.append(child)
+                iters.append((child, iter(graph[child])))
+    return cycles

@@ -1,0 +1,26 @@
+# Tasks of the project. Run through the virtualenv made by the README's set-up command.
+
+set shell := ["bash", "-euo", "pipefail", "-c"]
+
+python := if path_exists(".venv/bin/python") == "true" { ".venv/bin/python" } else { "python3" }
+
+# List the tasks.
+default:
+    @just --list
+
+# Build a small real git repository, run a bundled example against it, print the plan.
+demo:
+    {{python}} -m examples.demo
+
+# Lint, type-check and run every test.
+test: lint
+    {{python}} -m pytest -q
+
+# ruff and mypy over the whole project.
+lint:
+    {{python}} -m ruff check .
+    {{python}} -m mypy
+
+# Start-up and scale benchmarks (numbers go to stdout; never asserted in tests).
+bench:
+    {{python}} -m tests.bench.run_bench

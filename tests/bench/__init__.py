@@ -1,0 +1,1 @@
+"""Start-up and scale benchmarks, run by `just bench` (never collected by pytest)."""

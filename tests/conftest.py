@@ -1,0 +1,77 @@
+"""Shared pytest fixtures. Fixtures only: helpers live in tests/support."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
+from tests.support.gitrepo import GitRepo, make_repo
+from tests.support.tls import make_self_signed_cert
+
+_PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
+
+GitRepoFactory = Callable[..., GitRepo]
+
+
+def _bypass_proxies(monkeypatch: pytest.MonkeyPatch) -> None:
+    for name in _PROXY_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
+    monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
+
+
+# --- coordinator -----------------------------------------------------------------
+
+
+@pytest.fixture
+def coordinator_token() -> str:
+    """The bearer token the fake coordinators accept."""
+    return DEFAULT_TOKEN
+
+
+@pytest.fixture
+def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
+    """A fresh self-signed (cert_path, key_path) for 127.0.0.1 and localhost."""
+    return make_self_signed_cert(tmp_path / "tls")
+
+
+@pytest.fixture
+def coordinator(
+    tls_cert: tuple[Path, Path], coordinator_token: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeCoordinator]:
+    """An HTTPS fake coordinator whose certificate requests trusts (REQUESTS_CA_BUNDLE)."""
+    _bypass_proxies(monkeypatch)
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", str(tls_cert[0]))
+    with FakeCoordinator(coordinator_token, tls=tls_cert) as server:
+        yield server
+
+
+@pytest.fixture
+def http_coordinator(
+    coordinator_token: str, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[FakeCoordinator]:
+    """A plain-http fake coordinator."""
+    _bypass_proxies(monkeypatch)
+    with FakeCoordinator(coordinator_token) as server:
+        yield server
+
+
+# --- git ---------------------------------------------------------------------------
+
+
+@pytest.fixture
+def git_repo_factory(tmp_path: Path) -> GitRepoFactory:
+    """A callable ``(commits, branch="main", name=None) -> GitRepo`` building under tmp_path."""
+    counter = 0
+
+    def build(
+        commits: list[dict[str, str | None]], branch: str = "main", name: str | None = None
+    ) -> GitRepo:
+        nonlocal counter
+        counter += 1
+        return make_repo(tmp_path / "repos" / (name or f"repo{counter}"), commits, branch)
+
+    return build

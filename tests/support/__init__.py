@@ -1,0 +1,1 @@
+"""Helpers shared by the tests: fake coordinator, TLS material, git repositories."""
