@@ -6,85 +6,55 @@ a limit); 2 usage or environment error; 3 an internal error of the engine.
 
 from __future__ import annotations
 
-import argparse
 import os
 import sys
-
-from engine.diagnostics import Diagnostic, EngineFailure, UsageError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
     from typing import TextIO
 
+    from engine.arguments import Arguments
+    from engine.diagnostics import Diagnostic
     from engine.sandbox.parent import Sandbox
+    from engine.secret import Secret
 
-COMMANDS = ("ingest", "check", "plan")
 EXIT_OK, EXIT_PIPELINE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
-
-
-class _Parser(argparse.ArgumentParser):
-    def error(self, message: str) -> None:  # type: ignore[override]
-        raise UsageError(f"{message} (see --help)", self.prog)
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The argument parser of every command."""
-    parser = _Parser(prog="python -m engine", description=(
-        "Evaluate a repository's pipeline.star in a sandbox and write the triggers file."
-    ))
-    sub = parser.add_subparsers(dest="command", parser_class=_Parser)
-
-    def run_options(p: argparse.ArgumentParser) -> None:
-        p.add_argument("--src", help="source checkout (default $REACTORCIDE_CODE_DIR, "
-                       "else /job/src)")
-        p.add_argument("--pipeline", help="pipeline file (default <src>/pipeline.star)")
-        p.add_argument("--triggers-file", help="triggers file (default "
-                       "$REACTORCIDE_TRIGGERS_FILE, else /job/triggers.json)")
-        p.add_argument("--allow-insecure-transport", action="store_true",
-                       help="allow plain http to the coordinator (the token is then sent "
-                       "unencrypted)")
-
-    ingest = sub.add_parser("ingest", help="evaluate and write the triggers (the default)")
-    run_options(ingest)
-    ingest.add_argument("--dry-run", action="store_true",
-                        help="evaluate and validate, print the plan, write nothing")
-    plan = sub.add_parser("plan", help="evaluate and print the job graph; write nothing")
-    run_options(plan)
-    plan.add_argument("--format", choices=("text", "json"), default="text")
-    check = sub.add_parser("check", help="parse and lint pipelines without running them")
-    check.add_argument("files", nargs="+", metavar="FILE")
-    return parser
 
 
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run one command; return its exit code. Never lets a traceback reach the user."""
-    out = stdout or sys.stdout
-    err = stderr or sys.stderr
-    args_list = list(sys.argv[1:] if argv is None else argv)
-    if not args_list or (args_list[0] not in COMMANDS and args_list[0] not in ("-h", "--help")):
-        args_list.insert(0, "ingest")
-    from engine.inputs import take_token
-    from engine.sandbox.parent import Sandbox
+    from engine.secret import take_token
 
     token = take_token(os.environ)
+    # Forked before anything else, so that the interpreter loads in the child while
+    # this process parses arguments and reads its inputs.
+    from engine.sandbox.parent import Sandbox
+
+    sandbox = Sandbox()
+    out = stdout or sys.stdout
+    err = stderr or sys.stderr
     redact = token.value if token else None
     sources: dict[str, str] = {}
-    # Forked first, so that the interpreter loads while the arguments are parsed.
-    sandbox = Sandbox()
+    from engine import arguments
+    from engine.diagnostics import EngineFailure
+
+    command = "ingest"
     try:
-        args = build_parser().parse_args(args_list)
-        if args.command == "check":
-            return _check(args.files, out, err, sources, sandbox)
+        args = arguments.parse(list(sys.argv[1:] if argv is None else argv))
+        command = args.command
+        if command == "check":
+            return _check(args.positionals, out, err, sources, sandbox)
         return _run(args, token, out, err, sources, sandbox)
+    except arguments.HelpRequested as help_:
+        out.write(str(help_))
+        return EXIT_OK
     except EngineFailure as failure:
         _report(failure.diagnostics, err, sources, redact)
-        if failure.exit_code == EXIT_PIPELINE and args_list[0] != "check":
+        if failure.exit_code == EXIT_PIPELINE and command != "check":
             err.write("nothing was written\n")
         return failure.exit_code
-    except SystemExit as exit_:  # --help
-        return int(exit_.code or 0)
     except KeyboardInterrupt:
         err.write("interrupted; nothing was written\n")
         return EXIT_INTERNAL
@@ -107,26 +77,28 @@ def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
     err.flush()
 
 
-def _run(args: argparse.Namespace, token: object, out: TextIO, err: TextIO,
+def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
          sources: dict[str, str], sandbox: Sandbox) -> int:
     from engine.ingest import RunOptions, run, warnings_for
-    from engine.inputs import Secret, snapshot
+    from engine.inputs import snapshot
 
     inputs = snapshot(
-        src=args.src,
-        pipeline=args.pipeline,
-        triggers_file=args.triggers_file,
+        src=args.value("--src"),
+        pipeline=args.value("--pipeline"),
+        triggers_file=args.value("--triggers-file"),
         env=os.environ,
-        token=token if isinstance(token, Secret) else None,
+        token=token,
     )
     sources[inputs.pipeline_name] = inputs.pipeline_text
-    dry_run = args.command == "plan" or bool(getattr(args, "dry_run", False))
-    options = RunOptions(dry_run=dry_run, allow_insecure_transport=args.allow_insecure_transport)
+    dry_run = args.command == "plan" or args.flag("--dry-run")
+    options = RunOptions(
+        dry_run=dry_run, allow_insecure_transport=args.flag("--allow-insecure-transport")
+    )
     outcome = run(inputs, options, err, sandbox)
     secret = inputs.token.value if inputs.token else None
     _report(warnings_for(outcome.jobs), err, sources, secret)
     path = inputs.triggers_file
-    if args.command == "plan" and args.format == "json":
+    if args.command == "plan" and args.value("--format") == "json":
         from engine.plan import render_json
 
         out.write(render_json(outcome.jobs, outcome.operation_id, path))
@@ -154,7 +126,7 @@ def _run(args: argparse.Namespace, token: object, out: TextIO, err: TextIO,
 
 def _check(files: list[str], out: TextIO, err: TextIO, sources: dict[str, str],
            sandbox: Sandbox) -> int:
-    from engine.diagnostics import PipelineFailed
+    from engine.diagnostics import Diagnostic, PipelineFailed, UsageError
     from engine.limits import Limits
 
     payload = []

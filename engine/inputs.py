@@ -1,7 +1,7 @@
 """The inputs snapshot: everything one run reads from the environment, taken once.
 
-Nothing downstream reads `os.environ` again. The API token is taken out of the
-environment here, so that neither git nor the sandbox ever inherits it.
+Nothing downstream reads `os.environ` again. The API token was already taken out of
+the environment (`engine.secret`) and arrives here wrapped.
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ import re
 
 from engine.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
 from engine.record import Record
+from engine.secret import Secret
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -18,7 +19,6 @@ if TYPE_CHECKING:
 
 DEFAULT_SRC = "/job/src"
 DEFAULT_TRIGGERS = "/job/triggers.json"
-TOKEN_VAR = "REACTORCIDE_API_TOKEN"
 
 # ctx field -> environment variables tried in order (documented first, then the
 # names the worker really sets).
@@ -30,20 +30,6 @@ CONTEXT_ENV = {
 }
 
 _MENTIONS_CTX = re.compile(r"\bctx\b")
-
-
-class Secret:
-    """A value that must never be shown: its repr and str hide it."""
-
-    __slots__ = ("value",)
-
-    def __init__(self, value: str) -> None:
-        self.value = value
-
-    def __str__(self) -> str:
-        return "[redacted]"
-
-    __repr__ = __str__
 
 
 class Inputs(Record):
@@ -88,12 +74,6 @@ def _get(env: Mapping[str, str], *names: str) -> str | None:
         if value:
             return value
     return None
-
-
-def take_token(environ: dict[str, str] | os._Environ[str]) -> Secret | None:
-    """Remove the API token from the environment and return it wrapped."""
-    value = environ.pop(TOKEN_VAR, None)
-    return Secret(value) if value else None
 
 
 def snapshot(

@@ -106,9 +106,9 @@ def _check_env_name(key: Any, what: str, reserved: tuple[str, ...]) -> str:
             f"{what} {key!r} is not a valid variable name (letters, digits and '_', "
             "not starting with a digit)"
         )
-    for prefix in reserved:
-        if key.startswith(prefix):
-            raise JobError(f"{what} {key!r} uses the reserved prefix {prefix!r}")
+    if reserved and key.startswith(reserved):
+        prefix = next(p for p in reserved if key.startswith(p))
+        raise JobError(f"{what} {key!r} uses the reserved prefix {prefix!r}")
     if key in FORBIDDEN_KEYS:
         raise JobError(f"{what} {key!r} is refused: the coordinator rejects the key {key!r}")
     return key

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 from engine.diagnostics import Diagnostic, Frame, Location
 from engine.interpreter.starlark_text import callsite_column, parse_frames
 from engine.jobs import Job
@@ -32,16 +34,12 @@ class JobCollector:
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
 
-    def emit(
-        self,
-        job_name: Any,
-        env: Any,
-        depends_on: Any,
-        condition: Any,
-        fields: Any,
-        call_stack: str,
-    ) -> Any:
-        """Called by the prelude's `trigger_job`; returns the job name."""
+    def emit(self, arguments: str, call_stack: str) -> Any:
+        """Called by the prelude's `trigger_job` with its arguments as a JSON array.
+
+        Returns the job name.
+        """
+        job_name, env, depends_on, condition, fields = json.loads(arguments)
         frames = parse_frames(call_stack, self.sources)
         location = frames[-1].location if frames else Location("<unknown>")
         if location.line > 0:

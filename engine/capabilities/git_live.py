@@ -56,15 +56,13 @@ class LiveGit:
     """Answers git questions by running git in the source checkout."""
 
     def __init__(self, src_dir: str | os.PathLike[str]) -> None:
-        from pathlib import Path
-
-        self.src_dir = Path(src_dir)
+        self.src_dir = os.fspath(src_dir)
         self._empty_tree: str | None = None
 
     def _base(self, base_dir: str | None) -> Path:
         from pathlib import Path
 
-        root = self.src_dir.resolve()
+        root = Path(self.src_dir).resolve()
         if base_dir is None:
             return root
         candidate = Path(base_dir)

@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 _SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note"}
 
 
-def lint_sources(sources: list[dict[str, str]], _predeclared_ok: bool = True) -> list[Diagnostic]:
+def lint_sources(sources: list[dict[str, str]]) -> list[Diagnostic]:
     """Every problem found in the given files, in file order then position order."""
     out: list[Diagnostic] = []
     for source in sources:

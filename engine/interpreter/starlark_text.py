@@ -7,13 +7,15 @@ frames, an `error: ...` message, and one or more ` --> file:line:col` pointers
 
 from __future__ import annotations
 
+import functools
 import re
 
 from engine.diagnostics import Frame, Location
 
 PRELUDE_FILE = "<engine prelude>"
 
-_FRAME_RE = re.compile(r"^\s*\* (.*):(\d+), in (.*)$")
+# A frame line, then (optionally) the frame's source line, indented deeper.
+_FRAME_RE = re.compile(r"^[ \t]*\* (.*):(\d+), in (.*)$(?:\n[ \t]+(?!\* )(\S.*)$)?", re.M)
 _POINTER_RE = re.compile(r"^\s*--> (.*?):(\d+):(\d+)(?:-\d+(?::\d+)?)?\s*$")
 _CALLSITE_RE = re.compile(
     r"(?:\b[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?\b(?:trigger_job|submit_job)\s*\("
@@ -26,21 +28,13 @@ def parse_frames(text: str, sources: dict[str, str]) -> list[Frame]:
     Columns are recovered from the source line (the text carries none).
     """
     frames: list[Frame] = []
-    lines = text.splitlines()
-    for i, line in enumerate(lines):
-        match = _FRAME_RE.match(line)
-        if not match:
-            continue
-        file, lineno, func = match.group(1), int(match.group(2)), match.group(3)
+    for match in _FRAME_RE.finditer(text):
+        file = match.group(1)
         if file == PRELUDE_FILE:
             continue
-        source = ""
-        if i + 1 < len(lines) and not _FRAME_RE.match(lines[i + 1]):
-            candidate = lines[i + 1].strip()
-            if not candidate.startswith("error:"):
-                source = candidate
-        col = callsite_column(sources.get(file), lineno, fallback=False)
-        frames.append(Frame(Location(file, lineno, col), func, source))
+        line = int(match.group(2))
+        col = callsite_column(sources.get(file), line, fallback=False)
+        frames.append(Frame(Location(file, line, col), match.group(3), match.group(4) or ""))
     return frames
 
 
@@ -54,17 +48,26 @@ def callsite_column(
     """
     if source is None or line <= 0:
         return 0
-    lines = source.splitlines()
+    calls, code = _columns(source, line)
+    if calls:
+        return calls[occurrence % len(calls)]
+    return code if fallback else 0
+
+
+@functools.lru_cache(maxsize=4096)
+def _columns(source: str, line: int) -> tuple[tuple[int, ...], int]:
+    """Columns of the job-creating calls on a line, and of its first code character."""
+    lines = _lines(source)
     if line > len(lines):
-        return 0
+        return (), 0
     text = lines[line - 1]
-    matches = list(_CALLSITE_RE.finditer(text))
-    if matches:
-        return matches[occurrence % len(matches)].start() + 1
-    if not fallback:
-        return 0
-    stripped = len(text) - len(text.lstrip())
-    return stripped + 1
+    calls = tuple(m.start() + 1 for m in _CALLSITE_RE.finditer(text))
+    return calls, len(text) - len(text.lstrip()) + 1
+
+
+@functools.lru_cache(maxsize=64)
+def _lines(source: str) -> list[str]:
+    return source.splitlines()
 
 
 def pointers(text: str) -> list[Location]:

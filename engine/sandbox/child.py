@@ -118,7 +118,7 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
         if mode == "check":
             from engine.interpreter.lint import lint_sources
 
-            diagnostics = lint_sources(request["sources"], request.get("predeclared_ok", True))
+            diagnostics = lint_sources(request["sources"])
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
         jobs = _evaluate(request, limits, to_parent, from_parent)
     except PipelineFailed as failure:
@@ -147,10 +147,7 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         {
             "fields": job.fields,
             "location": job.location.to_json(),
-            "stack": [
-                {"location": f.location.to_json(), "function": f.function, "source": f.source}
-                for f in job.stack
-            ],
+            "stack": [frame.to_json() for frame in job.stack],
         }
         for job in jobs
     ]

@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import os
 import select
-import signal
 import sys
 import time
 
@@ -217,6 +216,8 @@ def _answer(services: Services, message: dict[str, Any]) -> dict[str, Any]:
 
 
 def _kill(pid: int) -> None:
+    import signal
+
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, signal.SIGKILL)
 
@@ -235,6 +236,8 @@ def looks_like_memory(text: str) -> bool:
 def _explain_death(
     where: str, status: int, final: dict[str, Any] | None, crash_text: str, limits: Limits
 ) -> PipelineFailed:
+    import signal
+
     memory = f"memory limit of {limits.memory_mb} MiB exceeded"
     if final is not None and final.get("type") == "limit":
         return _limit(where, memory)

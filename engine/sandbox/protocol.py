@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import os
 
 TYPE_CHECKING = False
@@ -20,6 +19,8 @@ class ProtocolError(Exception):
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message as bytes on the wire."""
+    import json  # imported on first use: the parent forks before it needs json
+
     body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
     return len(body).to_bytes(HEADER, "big") + body
 
@@ -64,6 +65,8 @@ def receive(fd: int) -> dict[str, Any] | None:
 
 
 def _decode(body: bytes) -> dict[str, Any]:
+    import json
+
     try:
         message = json.loads(body)
     except ValueError as err:

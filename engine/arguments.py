@@ -1,0 +1,144 @@
+"""Command-line arguments, declared as data.
+
+A small parser of its own rather than argparse: argparse and what it pulls in
+(gettext, shutil, locale, compression modules) cost milliseconds of every ingest's
+start-up, and the command line here is small and fixed.
+"""
+
+from __future__ import annotations
+
+from engine.diagnostics import UsageError
+
+PROG = "python -m engine"
+
+_RUN_OPTIONS: dict[str, tuple[str | None, str]] = {
+    # option: (metavar, or None for a flag; help)
+    "--src": ("DIR", "source checkout (default $REACTORCIDE_CODE_DIR, else /job/src)"),
+    "--pipeline": ("FILE", "pipeline file (default <src>/pipeline.star)"),
+    "--triggers-file": (
+        "FILE",
+        "triggers file (default $REACTORCIDE_TRIGGERS_FILE, else /job/triggers.json)",
+    ),
+    "--allow-insecure-transport": (
+        None,
+        "allow plain http to the coordinator (the token then travels unencrypted)",
+    ),
+}
+
+COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] = {
+    # command: (summary, options, positional metavar or None)
+    "ingest": (
+        "evaluate the pipeline and write the triggers file (the default command)",
+        {
+            **_RUN_OPTIONS,
+            "--dry-run": (None, "evaluate and validate, print the plan, write nothing"),
+        },
+        None,
+    ),
+    "plan": (
+        "evaluate the pipeline and print the job graph; write nothing",
+        {**_RUN_OPTIONS, "--format": ("text|json", "output format (default text)")},
+        None,
+    ),
+    "check": ("parse and lint pipeline files without running them", {}, "FILE..."),
+}
+
+_CHOICES = {"--format": ("text", "json")}
+
+
+class Arguments:
+    """The parsed command line: the command, option values by name, positionals."""
+
+    __slots__ = ("command", "options", "positionals")
+
+    def __init__(self, command: str, options: dict[str, str | bool | None],
+                 positionals: list[str]) -> None:
+        self.command = command
+        self.options = options
+        self.positionals = positionals
+
+    def value(self, option: str) -> str | None:
+        """An option's value, None when not given."""
+        value = self.options.get(option)
+        return value if isinstance(value, str) else None
+
+    def flag(self, option: str) -> bool:
+        """Whether a flag was given."""
+        return self.options.get(option) is True
+
+
+class HelpRequested(Exception):
+    """`--help` was asked for; the text is the exception's message."""
+
+
+def parse(argv: list[str]) -> Arguments:
+    """Parse a command line; the command defaults to `ingest`."""
+    args = list(argv)
+    command = "ingest"
+    if args and args[0] in COMMANDS:
+        command = args.pop(0)
+    elif args and args[0] in ("-h", "--help"):
+        raise HelpRequested(overview())
+    _, spec, positional = COMMANDS[command]
+    options: dict[str, str | bool | None] = {}
+    positionals: list[str] = []
+    while args:
+        arg = args.pop(0)
+        if arg in ("-h", "--help"):
+            raise HelpRequested(command_help(command))
+        if arg == "--":
+            positionals.extend(args)
+            break
+        if not arg.startswith("-") or arg == "-":
+            positionals.append(arg)
+            continue
+        name, has_value, inline = arg.partition("=")
+        if name not in spec:
+            raise UsageError(f"{command}: unknown option {name} (see --help)", PROG)
+        metavar = spec[name][0]
+        if metavar is None:
+            if has_value:
+                raise UsageError(f"{command}: {name} takes no value", PROG)
+            options[name] = True
+            continue
+        if has_value:
+            value = inline
+        elif args:
+            value = args.pop(0)
+        else:
+            raise UsageError(f"{command}: {name} needs a value ({metavar})", PROG)
+        if name in _CHOICES and value not in _CHOICES[name]:
+            allowed = ", ".join(_CHOICES[name])
+            raise UsageError(f"{command}: {name} must be one of {allowed}, not {value!r}", PROG)
+        options[name] = value
+    if positional is None and positionals:
+        raise UsageError(f"{command}: unexpected argument {positionals[0]!r} (see --help)", PROG)
+    if positional is not None and not positionals:
+        raise UsageError(f"{command}: expected {positional} (see --help)", PROG)
+    return Arguments(command, options, positionals)
+
+
+def overview() -> str:
+    """Help for the whole program."""
+    lines = [
+        f"usage: {PROG} [COMMAND] [OPTIONS]",
+        "",
+        "Evaluate a repository's pipeline.star in a sandbox and write the triggers file.",
+        "",
+        "commands:",
+    ]
+    lines += [f"  {name:8} {summary}" for name, (summary, _, _) in COMMANDS.items()]
+    lines += ["", f"'{PROG} COMMAND --help' lists a command's options."]
+    return "\n".join(lines) + "\n"
+
+
+def command_help(command: str) -> str:
+    """Help for one command."""
+    summary, spec, positional = COMMANDS[command]
+    usage = f"usage: {PROG} {command} [OPTIONS]" + (f" {positional}" if positional else "")
+    lines = [usage, "", summary, "", "options:"]
+    for name, (metavar, text) in spec.items():
+        label = f"{name} {metavar}" if metavar else name
+        lines.append(f"  {label:34} {text}")
+    lines.append(f"  {'-h, --help':34} show this help")
+    return "\n".join(lines) + "\n"
