@@ -7,14 +7,14 @@ import sys
 
 from engine import operation_id, triggers_file
 from engine.capabilities.base import CapabilityError, JobState
-from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
+from engine.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.inputs import Inputs
 from engine.jobs import Job
 from engine.limits import Limits
 from engine.record import Record
 from engine.sandbox.parent import Sandbox, Usage
-from engine.services import HostServices, PrintSink, UnconfiguredJobState
-from engine.validate import JobError, graph_problems, normalize_job
+from engine.services import DeferredJobState, HostServices, PrintSink, UnconfiguredJobState
+from engine.validate import JobError, graph_problems, normalize_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -58,27 +58,31 @@ def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
         return UnconfiguredJobState(
             "the coordinator is not configured: REACTORCIDE_API_TOKEN is not set"
         )
-    from engine.capabilities.coordinator_http import HttpJobState
+    url, token = inputs.coordinator_url, inputs.token.value
 
-    try:
+    def build() -> JobState:
+        from engine.capabilities.coordinator_http import HttpJobState
+
         return HttpJobState(
-            inputs.coordinator_url,
-            inputs.token.value,
+            url,
+            token,
             allow_insecure_transport=options.allow_insecure_transport,
             workflow_id=inputs.workflow_id,
         )
-    except CapabilityError as err:
-        # Refused configuration (plain http, a malformed URL): reported at the line of
-        # the first call that needs the coordinator, like any other capability error.
-        return UnconfiguredJobState(str(err))
+
+    return DeferredJobState(build)
 
 
-def _context(inputs: Inputs, git: Any) -> dict[str, str | None]:
+def _context(inputs: Inputs, services: HostServices) -> dict[str, str | None]:
+    """`ctx` values: the environment's, completed from the repository when needed.
+
+    Asked through the services, so that a later `git_info()` gets the same answer.
+    """
     context = dict(inputs.context)
     info: dict[str, Any] = {}
     if inputs.needs_repository_context():
         try:
-            info = git.info(None)
+            info = services.answer("git", "info", [None])
         except CapabilityError:
             info = {}
     context["branch"] = context.get("branch") or info.get("branch")
@@ -106,7 +110,7 @@ def evaluate(
     redact = (inputs.token.value,) if inputs.token else ()
     sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact)
     services = HostServices(git, job_state_for(inputs, options), sink)
-    context = _context(inputs, services.backends["git"])
+    context = _context(inputs, services)
     request = {
         "mode": "evaluate",
         "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
@@ -137,17 +141,13 @@ def _jobs_from_child(items: list[Any], limits: Limits, where: str) -> list[Job]:
     jobs: list[Job] = []
     problems: list[Diagnostic] = []
     for item in items:
-        fields = dict(item.get("fields", {}))
+        if not isinstance(item, dict):
+            malformed = Diagnostic(Location(where), "the sandbox returned a malformed job")
+            raise PipelineFailed([malformed])
         location = Location.from_json(item.get("location"))
         stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
         try:
-            normalized = normalize_job(
-                fields.pop("job_name", None),
-                fields.pop("env", None),
-                fields.pop("depends_on", None),
-                fields.pop("condition", None),
-                fields,
-            )
+            normalized = normalize_document(item.get("fields"))
         except JobError as err:
             problems.append(Diagnostic(location, str(err), stack=stack))
             continue
@@ -159,13 +159,9 @@ def _jobs_from_child(items: list[Any], limits: Limits, where: str) -> list[Job]:
 
 def _graph_diagnostics(jobs: list[Job], existing: list[str]) -> list[Diagnostic]:
     return [
-        Diagnostic(job.location, message, stack=_stack(job))
+        Diagnostic(job.location, message, stack=job.stack)
         for job, message in graph_problems(jobs, existing)
     ]
-
-
-def _stack(job: Job) -> tuple[Frame, ...]:
-    return job.stack
 
 
 def warnings_for(jobs: list[Job]) -> list[Diagnostic]:

@@ -13,6 +13,7 @@ from engine.capabilities.base import CapabilityError, GitSource, JobState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TextIO
 
 
@@ -27,6 +28,27 @@ class UnconfiguredJobState:
 
     def get_job_result(self, job_name: str) -> dict[str, Any] | None:
         raise CapabilityError(self.reason)
+
+
+class DeferredJobState:
+    """A job-state backend built on first use, so that a run that never asks the
+    coordinator never loads the HTTP client; a refused configuration surfaces as the
+    first call's error, at the caller's line."""
+
+    def __init__(self, build: Callable[[], JobState]) -> None:
+        self._build = build
+        self._backend: JobState | None = None
+
+    def _get(self) -> JobState:
+        if self._backend is None:
+            self._backend = self._build()
+        return self._backend
+
+    def is_job_running(self, job_name: str) -> bool:
+        return self._get().is_job_running(job_name)
+
+    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
+        return self._get().get_job_result(job_name)
 
 
 class PrintSink:

@@ -77,21 +77,14 @@ def parse_existing(raw: bytes, where: str) -> Existing:
     jobs = doc.get("jobs")
     if not isinstance(jobs, list):
         raise bad('"jobs" must be a list')
-    from engine.validate import JobError, normalize_job
+    from engine.validate import JobError, normalize_document
 
     seen: set[str] = set()
     for index, job in enumerate(jobs):
         if not isinstance(job, dict):
             raise bad(f"jobs[{index}] is not an object")
-        fields = dict(job)
         try:
-            normalize_job(
-                fields.pop("job_name", None),
-                fields.pop("env", None),
-                fields.pop("depends_on", None),
-                fields.pop("condition", None),
-                fields,
-            )
+            normalize_document(job)
         except JobError as err:
             raise bad(f"jobs[{index}]: {err}") from None
         if job["job_name"] in seen:

@@ -84,6 +84,20 @@ def normalize_job(
     return fields
 
 
+def normalize_document(job: Any) -> dict[str, Any]:
+    """Check a job given as a triggers-file object (all fields in one mapping)."""
+    if not isinstance(job, dict):
+        raise JobError(f"a job must be an object, got {_type_name(job)}")
+    fields = dict(job)
+    return normalize_job(
+        fields.pop("job_name", None),
+        fields.pop("env", None),
+        fields.pop("depends_on", None),
+        fields.pop("condition", None),
+        fields,
+    )
+
+
 def _check_env(env: Any, reserved: tuple[str, ...]) -> dict[str, str]:
     if env is None:
         return {}
