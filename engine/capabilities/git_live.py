@@ -146,7 +146,9 @@ class LiveGit:
 
     def info(self, base_dir: str | None) -> dict[str, Any]:
         cwd = self._base(base_dir)
-        self._require_repo(cwd)
+        if self._try(cwd, "rev-parse", "--git-dir") is None:
+            # Not a checkout (a copied source, say): every fact is unknown, not an error.
+            return dict.fromkeys(("branch", "commit", "short_commit", "tag", "remote_url"))
         commit = self._try(cwd, "rev-parse", "--verify", "-q", "HEAD")
         branch = self._try(cwd, "symbolic-ref", "--short", "-q", "HEAD")
         tags = self._try(cwd, "tag", "--points-at", "HEAD", "--sort=-v:refname")

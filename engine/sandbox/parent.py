@@ -111,6 +111,11 @@ class Sandbox:
                 final, killed = _serve(
                     self.pid, self._read_fd, self._write_fd, services, deadline, limits
                 )
+        except BaseException:
+            _kill(self.pid)  # interrupted, or a bug on this side: never leave it running
+            os.waitpid(self.pid, 0)
+            os.close(self._stderr_fd)
+            raise
         finally:
             os.close(self._read_fd)
             os.close(self._write_fd)
