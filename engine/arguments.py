@@ -23,6 +23,7 @@ _RUN_OPTIONS: dict[str, tuple[str | None, str]] = {
         None,
         "allow plain http to the coordinator (the token then travels unencrypted)",
     ),
+    "--policy": ("FILE", "operator policy (TOML); repeatable, the stricter value wins"),
 }
 
 COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] = {
@@ -32,6 +33,11 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
         {
             **_RUN_OPTIONS,
             "--dry-run": (None, "evaluate and validate, print the plan, write nothing"),
+            "--submit": (
+                None,
+                "after writing, POST the triggers file to the coordinator (needs "
+                "REACTORCIDE_JOB_ID); on failure exit 1 and keep the file for the worker",
+            ),
         },
         None,
     ),
@@ -40,10 +46,26 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
         {**_RUN_OPTIONS, "--format": ("text|json", "output format (default text)")},
         None,
     ),
-    "check": ("parse and lint pipeline files without running them", {}, "FILE..."),
+    "check": (
+        "parse and lint pipeline files without running them",
+        {
+            "--capabilities": (None, "list the builtins each file can call and the files "
+                               "it loads, for review"),
+            "--src": ("DIR", "source root that //-loads resolve in (default: each file's "
+                      "directory)"),
+            "--policy": _RUN_OPTIONS["--policy"],
+        },
+        "FILE...",
+    ),
+    "policy": (
+        "print the effective policy as TOML ('policy show')",
+        {"--policy": _RUN_OPTIONS["--policy"]},
+        "show",
+    ),
 }
 
 _CHOICES = {"--format": ("text", "json")}
+_REPEATABLE = frozenset({"--policy"})
 
 
 class Arguments:
@@ -51,7 +73,7 @@ class Arguments:
 
     __slots__ = ("command", "options", "positionals")
 
-    def __init__(self, command: str, options: dict[str, str | bool | None],
+    def __init__(self, command: str, options: dict[str, str | bool | list[str] | None],
                  positionals: list[str]) -> None:
         self.command = command
         self.options = options
@@ -65,6 +87,11 @@ class Arguments:
     def flag(self, option: str) -> bool:
         """Whether a flag was given."""
         return self.options.get(option) is True
+
+    def values(self, option: str) -> list[str]:
+        """Every value of a repeatable option, in order."""
+        value = self.options.get(option)
+        return list(value) if isinstance(value, list) else []
 
 
 class HelpRequested(Exception):
@@ -80,7 +107,7 @@ def parse(argv: list[str]) -> Arguments:
     elif args and args[0] in ("-h", "--help"):
         raise HelpRequested(overview())
     _, spec, positional = COMMANDS[command]
-    options: dict[str, str | bool | None] = {}
+    options: dict[str, str | bool | list[str] | None] = {}
     positionals: list[str] = []
     while args:
         arg = args.pop(0)
@@ -110,11 +137,17 @@ def parse(argv: list[str]) -> Arguments:
         if name in _CHOICES and value not in _CHOICES[name]:
             allowed = ", ".join(_CHOICES[name])
             raise UsageError(f"{command}: {name} must be one of {allowed}, not {value!r}", PROG)
-        options[name] = value
+        if name in _REPEATABLE:
+            previous = options.get(name)
+            options[name] = [*(previous if isinstance(previous, list) else []), value]
+        else:
+            options[name] = value
     if positional is None and positionals:
         raise UsageError(f"{command}: unexpected argument {positionals[0]!r} (see --help)", PROG)
     if positional is not None and not positionals:
         raise UsageError(f"{command}: expected {positional} (see --help)", PROG)
+    if command == "policy" and positionals != ["show"]:
+        raise UsageError("policy: the only action is 'show' (see --help)", PROG)
     return Arguments(command, options, positionals)
 
 

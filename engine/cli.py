@@ -16,6 +16,9 @@ if TYPE_CHECKING:
 
     from engine.arguments import Arguments
     from engine.diagnostics import Diagnostic
+    from engine.ingest import RunOptions
+    from engine.inputs import Inputs
+    from engine.policy import Policy
     from engine.sandbox.parent import Sandbox
     from engine.secret import Secret
 
@@ -45,13 +48,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         args = arguments.parse(list(sys.argv[1:] if argv is None else argv))
         command = args.command
         if command == "check":
-            return _check(args.positionals, out, err, sources, sandbox)
+            return _check(args, out, err, sources, sandbox)
+        if command == "policy":
+            return _policy_show(args, out)
         return _run(args, token, out, err, sources, sandbox)
     except arguments.HelpRequested as help_:
         out.write(str(help_))
         return EXIT_OK
     except EngineFailure as failure:
-        _report(failure.diagnostics, err, sources, redact)
+        _report(failure.diagnostics, err, {**sources, **failure.sources}, redact)
+        if failure.usage is not None:
+            err.write(f"{failure.usage}\n")
         if failure.exit_code == EXIT_PIPELINE and command != "check":
             err.write("nothing was written\n")
         return failure.exit_code
@@ -92,19 +99,26 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     sources[inputs.pipeline_name] = inputs.pipeline_text
     dry_run = args.command == "plan" or args.flag("--dry-run")
     options = RunOptions(
-        dry_run=dry_run, allow_insecure_transport=args.flag("--allow-insecure-transport")
+        dry_run=dry_run,
+        allow_insecure_transport=args.flag("--allow-insecure-transport"),
+        policy=_policy(args),
     )
+    submit = args.flag("--submit")
+    if submit:
+        _check_submit(inputs, options)
     outcome = run(inputs, options, err, sandbox)
     secret = inputs.token.value if inputs.token else None
-    _report(warnings_for(outcome.jobs), err, sources, secret)
+    _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, secret)
+    err.write(f"{outcome.usage}\n")
     path = inputs.triggers_file
     if args.command == "plan" and args.value("--format") == "json":
         from engine.plan import render_json
 
-        out.write(render_json(outcome.jobs, outcome.operation_id, path))
+        out.write(render_json(outcome.jobs, outcome.operation_id, path, outcome.usage))
         return EXIT_OK
     if not outcome.jobs:
-        out.write(f"the pipeline triggered no jobs; {path} was not written\n")
+        nothing_sent = "; nothing was submitted" if submit else ""
+        out.write(f"the pipeline triggered no jobs; {path} was not written{nothing_sent}\n")
         return EXIT_OK
     if dry_run:
         from engine.plan import render_text
@@ -121,15 +135,79 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         out.write(
             f"wrote {len(outcome.jobs)} jobs to {path} (operation_id {outcome.operation_id})\n"
         )
+    if submit:
+        return _submit(inputs, options, out, err)
     return EXIT_OK
 
 
-def _check(files: list[str], out: TextIO, err: TextIO, sources: dict[str, str],
+def _check_submit(inputs: Inputs, options: RunOptions) -> None:
+    """Refuse --submit before evaluating when it cannot work (exit 2, nothing written)."""
+    from engine.arguments import PROG
+    from engine.diagnostics import UsageError
+    from engine.submit import SubmitError, check_target
+
+    if options.dry_run:
+        raise UsageError("ingest: --submit cannot be combined with --dry-run", PROG)
+    try:
+        check_target(
+            inputs.coordinator_url,
+            inputs.token.value if inputs.token else None,
+            inputs.context.get("job_id"),
+            allow_insecure_transport=options.allow_insecure_transport,
+        )
+    except SubmitError as error:
+        raise UsageError(str(error), PROG) from None
+
+
+def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> int:
+    """POST the written triggers file; on failure keep it for the worker (exit 1)."""
+    from engine.submit import SubmitError, submit_file
+
+    path = inputs.triggers_file
+    secret = inputs.token.value if inputs.token else ""
+    try:
+        created = submit_file(
+            inputs.coordinator_url or "",
+            secret,
+            inputs.context.get("job_id") or "",
+            path,
+            allow_insecure_transport=options.allow_insecure_transport,
+        )
+    except SubmitError as error:
+        err.write(_redact(f"{path}: error: {error}", secret) + "\n")
+        err.write(f"{path} is kept for the worker to pick up\n")
+        return EXIT_PIPELINE
+    if created:
+        out.write(f"submitted {path}: the coordinator created {len(created)} jobs: "
+                  f"{' '.join(created)}\n")
+    else:
+        out.write(f"submitted {path}: the coordinator created no new jobs (this "
+                  "operation_id had been submitted before)\n")
+    return EXIT_OK
+
+
+def _policy(args: Arguments) -> Policy:
+    from engine.policy import load_policy, policy_files
+
+    return load_policy(policy_files(args.values("--policy"), os.environ))
+
+
+def _policy_show(args: Arguments, out: TextIO) -> int:
+    from engine.policy import render_toml
+
+    out.write(render_toml(_policy(args)))
+    return EXIT_OK
+
+
+def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
            sandbox: Sandbox) -> int:
     from engine.diagnostics import Diagnostic, PipelineFailed, UsageError
-    from engine.limits import Limits
+    from engine.pipeline_files import collect, render_capabilities, tree_for
 
-    payload = []
+    files = args.positionals
+    policy = _policy(args)
+    problems: list[Diagnostic] = []
+    reports: list[str] = []
     for name in files:
         try:
             with open(name, encoding="utf-8") as handle:
@@ -138,18 +216,29 @@ def _check(files: list[str], out: TextIO, err: TextIO, sources: dict[str, str],
             raise UsageError("file not found", name) from None
         except (OSError, UnicodeDecodeError) as error:
             raise UsageError(f"cannot read: {error}", name) from None
-        sources[name] = text
-        payload.append({"name": name, "text": text})
-    request = {"mode": "check", "sources": payload}
-    report = sandbox.run(request, Limits(), _NoServices(), files[0])
-    diagnostics = [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])]
+        texts, names, refused = collect(name, text, tree_for(name, args.value("--src"), policy))
+        for loaded, loaded_text in texts.items():
+            sources.setdefault(loaded, loaded_text)
+        problems.extend(refused)
+        reports.append(render_capabilities(name, texts, names, refused, policy))
+    if args.flag("--capabilities"):
+        out.write("".join(reports))
+        return EXIT_OK
+    payload = [{"name": name, "text": text} for name, text in sources.items()]
+    report = sandbox.run({"mode": "check", "sources": payload}, policy.limits, _NoServices(),
+                         files[0])
+    order = {name: index for index, name in enumerate(sources)}
+    diagnostics = sorted(
+        problems + [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])],
+        key=lambda d: (order.get(d.location.file, len(order)), d.location.line, d.location.col),
+    )
     _report(diagnostics, err, sources, None)
     errors = sum(1 for d in diagnostics if d.severity == "error")
     if errors:
         raise PipelineFailed([])
-    noun = "file" if len(files) == 1 else "files"
+    noun = "file" if len(sources) == 1 else "files"
     warnings = len(diagnostics) - errors
-    out.write(f"checked {len(files)} {noun}: no errors"
+    out.write(f"checked {len(sources)} {noun}: no errors"
               + (f", {warnings} warning{'s' if warnings != 1 else ''}\n" if warnings else "\n"))
     return EXIT_OK
 

@@ -139,6 +139,10 @@ class EngineFailure(Exception):
     def __init__(self, diagnostics: list[Diagnostic]) -> None:
         super().__init__("\n".join(d.message for d in diagnostics))
         self.diagnostics = diagnostics
+        # Filled in on the way up when known: what the run used, and the texts of the
+        # files the diagnostics point into (for the caret under the column).
+        self.usage: object | None = None
+        self.sources: dict[str, str] = {}
 
 
 class PipelineFailed(EngineFailure):

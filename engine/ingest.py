@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import sys
 
 from engine import operation_id, triggers_file
@@ -11,10 +12,13 @@ from engine.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.inputs import Inputs
 from engine.jobs import Job
 from engine.limits import Limits
+from engine.policy import Policy, default_policy
 from engine.record import Record
 from engine.sandbox.parent import Sandbox, Usage
 from engine.services import DeferredJobState, HostServices, PrintSink, UnconfiguredJobState
-from engine.validate import JobError, graph_problems, normalize_document
+from engine.sources import SourceTree
+from engine.usage import RunUsage
+from engine.validate import JobError, JobRules, graph_problems, normalize_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -22,30 +26,40 @@ if TYPE_CHECKING:
 
 
 class RunOptions(Record):
-    """How to run: write or only show, transport permissions, limits."""
+    """How to run: write or only show, transport permissions, the operator's policy.
 
-    __slots__ = ("allow_insecure_transport", "dry_run", "limits")
+    `limits`, when given, replaces the policy's limits (for embedding and tests).
+    """
+
+    __slots__ = ("allow_insecure_transport", "dry_run", "limits", "policy")
 
     def __init__(self, *, dry_run: bool = False, allow_insecure_transport: bool = False,
-                 limits: Limits | None = None) -> None:
+                 policy: Policy | None = None, limits: Limits | None = None) -> None:
         self.dry_run = dry_run
         self.allow_insecure_transport = allow_insecure_transport
-        self.limits = limits or Limits()
+        self.policy = policy or default_policy()
+        self.limits = limits or self.policy.limits
 
 
 class Outcome(Record):
-    """What a run decided."""
+    """What a run decided, what it used, and the pipeline files it read."""
 
-    __slots__ = ("document", "existing_count", "jobs", "operation_id", "usage", "written")
+    __slots__ = ("document", "existing_count", "jobs", "operation_id", "sources", "usage",
+                 "written")
 
     def __init__(self, jobs: list[Job], operation_id: str | None, document: bytes | None,
-                 written: bool, existing_count: int, usage: Usage) -> None:
+                 written: bool, existing_count: int, usage: RunUsage,
+                 sources: dict[str, str] | None = None) -> None:
         self.jobs = jobs
         self.operation_id = operation_id
         self.document = document
         self.written = written
         self.existing_count = existing_count
         self.usage = usage
+        self.sources = sources or {}
+
+
+_MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
 
 
 def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
@@ -61,13 +75,15 @@ def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
     url, token = inputs.coordinator_url, inputs.token.value
 
     def build() -> JobState:
-        from engine.capabilities.coordinator_http import HttpJobState
+        from engine.capabilities.coordinator_http import HttpJobState, budget_for
 
         return HttpJobState(
             url,
             token,
             allow_insecure_transport=options.allow_insecure_transport,
             workflow_id=inputs.workflow_id,
+            job_id=inputs.context.get("job_id"),
+            budget_seconds=budget_for(options.limits.wall_seconds),
         )
 
     return DeferredJobState(build)
@@ -95,44 +111,98 @@ def _context(inputs: Inputs, services: HostServices) -> dict[str, str | None]:
     return context
 
 
+class Evaluation(Record):
+    """What the sandbox decided: checked jobs, what it used, the `ctx` values it saw and
+    the text of every pipeline file it read (the pipeline and what it loaded)."""
+
+    __slots__ = ("context", "jobs", "protections", "sources", "usage")
+
+    def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, str | None],
+                 sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
+        self.jobs = jobs
+        self.usage = usage
+        self.context = context
+        self.sources = sources
+        self.protections = protections
+
+
 def evaluate(
     inputs: Inputs,
     options: RunOptions,
     stderr: TextIO | None = None,
     sandbox: Sandbox | None = None,
-) -> tuple[list[Job], Usage, dict[str, str | None]]:
-    """Run the pipeline in the sandbox: its jobs, checked one by one, its usage, and the
-    `ctx` values it saw (from the environment, completed from the repository)."""
-    from engine.capabilities.git_live import LiveGit, scrub_git_environment
+) -> Evaluation:
+    """Run the pipeline in the sandbox and check every job it triggered."""
+    from engine.capabilities.git_live import (
+        LiveGit,
+        mentions_git,
+        scrub_git_environment,
+        start_preload,
+    )
 
-    scrub_git_environment(inputs.src_dir)
-    git = LiveGit(inputs.src_dir)
+    scrub_git_environment(inputs.src_dir)  # first: GitPython reads GIT_* when imported
+    sandbox = sandbox or Sandbox()  # forked before any thread exists
+    if mentions_git(inputs.pipeline_text) or inputs.needs_repository_context():
+        start_preload()  # GitPython loads while the sandbox starts the pipeline
+    if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
+        from engine import preload
+
+        preload.start("requests")
+    policy = options.policy
+    git = LiveGit(
+        inputs.src_dir,
+        on_missing_history=str(policy.get("git", "on_missing_history")),
+        env_branch=inputs.context.get("branch"),
+    )
     redact = (inputs.token.value,) if inputs.token else ()
     sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact)
-    services = HostServices(git, job_state_for(inputs, options), sink)
+    tree = SourceTree(
+        inputs.src_dir,
+        inputs.pipeline_path,
+        inputs.pipeline_name,
+        enabled=bool(policy.get("load", "enabled")),
+        max_files=int(policy.get("load", "max_files")),
+    )
+    services = HostServices(git, job_state_for(inputs, options), sink, tree)
     context = _context(inputs, services)
     request = {
         "mode": "evaluate",
         "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
         "context": context,
+        "rules": policy.job_rules.to_json(),
+        "disabled": list(policy.disabled_builtins),
     }
-    report = (sandbox or Sandbox()).run(
-        request, options.limits, services, inputs.pipeline_name
-    )
-    message = report.message
-    if message.get("type") == "failed":
-        raise PipelineFailed(
-            [Diagnostic.from_json(d) for d in message.get("diagnostics", [])]
+    sources = {inputs.pipeline_name: inputs.pipeline_text}
+    try:
+        report = sandbox.run(request, options.limits, services, inputs.pipeline_name)
+        message = report.message
+        usage = RunUsage(report.usage, options.limits)
+        if message.get("type") == "failed":
+            failure = PipelineFailed(
+                [Diagnostic.from_json(d) for d in message.get("diagnostics", [])]
+            )
+            failure.usage = usage
+            raise failure
+        if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
+            raise PipelineFailed(
+                [Diagnostic(Location(inputs.pipeline_name), "the sandbox returned no result")]
+            )
+        jobs = _jobs_from_child(
+            message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name
         )
-    if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
-        raise PipelineFailed(
-            [Diagnostic(Location(inputs.pipeline_name), "the sandbox returned no result")]
-        )
-    jobs = _jobs_from_child(message["jobs"], options.limits, inputs.pipeline_name)
-    return jobs, report.usage, context
+    except PipelineFailed as failure:
+        failure.sources = {**sources, **tree.texts}
+        raise
+    finally:
+        for warning in git.warnings:  # shown even when the pipeline fails
+            (stderr or sys.stderr).write(f"{inputs.pipeline_name}: warning: {warning}\n")
+    protections = tuple(str(p) for p in message.get("protections", []))
+    return Evaluation(jobs, report.usage, context, {**sources, **tree.texts}, protections)
 
 
-def _jobs_from_child(items: list[Any], limits: Limits, where: str) -> list[Job]:
+def _jobs_from_child(
+    items: list[Any], limits: Limits, rules: JobRules, where: str
+) -> list[Job]:
     """Rebuild and re-check the child's jobs: the parent never trusts the sandbox."""
     if len(items) > limits.max_jobs:
         raise PipelineFailed(
@@ -147,7 +217,7 @@ def _jobs_from_child(items: list[Any], limits: Limits, where: str) -> list[Job]:
         location = Location.from_json(item.get("location"))
         stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
         try:
-            normalized = normalize_document(item.get("fields"))
+            normalized = normalize_document(item.get("fields"), rules)
         except JobError as err:
             problems.append(Diagnostic(location, str(err), stack=stack))
             continue
@@ -188,37 +258,43 @@ def run(
 
     `sandbox` may be a child forked earlier, so that its start-up overlapped ours.
     """
-    jobs, usage, context = evaluate(inputs, options, stderr, sandbox)
+    evaluation = evaluate(inputs, options, stderr, sandbox)
     path = inputs.triggers_file
-    if options.dry_run or not jobs:
-        existing = triggers_file.read_existing(path)
-        return _decide(inputs, options, jobs, existing, usage, context, write=False)
-    with triggers_file.locked(path):
-        existing = triggers_file.read_existing(path)
-        return _decide(inputs, options, jobs, existing, usage, context, write=True)
+    try:
+        if options.dry_run or not evaluation.jobs:
+            existing = triggers_file.read_existing(path)
+            return _decide(inputs, options, evaluation, existing, write=False)
+        with triggers_file.locked(path):
+            existing = triggers_file.read_existing(path)
+            return _decide(inputs, options, evaluation, existing, write=True)
+    except PipelineFailed as failure:
+        failure.sources = evaluation.sources
+        failure.usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs))
+        raise
 
 
 def _decide(
     inputs: Inputs,
     options: RunOptions,
-    jobs: list[Job],
+    evaluation: Evaluation,
     existing: triggers_file.Existing | None,
-    usage: Usage,
-    context: dict[str, str | None],
     *,
     write: bool,
 ) -> Outcome:
+    jobs = evaluation.jobs
     existing_jobs = existing.jobs if existing else []
     problems = _graph_diagnostics(jobs, existing.names if existing else [])
     if problems:
         raise PipelineFailed(problems)
     if not jobs:
-        return Outcome(jobs, None, None, False, len(existing_jobs), usage)
+        usage = RunUsage(evaluation.usage, options.limits, 0, 0, evaluation.protections)
+        return Outcome(jobs, None, None, False, len(existing_jobs), usage, evaluation.sources)
     new_docs = [job.to_document() for job in jobs]
     op_id = operation_id.derive(
-        job_id=context.get("job_id"),
-        sources={_relative_name(inputs): inputs.pipeline_text},
-        commit=context.get("commit"),
+        job_id=evaluation.context.get("job_id"),
+        sources={_relative_name(inputs, name): text
+                 for name, text in evaluation.sources.items()},
+        commit=evaluation.context.get("commit"),
         jobs=new_docs,
         previous=(existing.operation_id or "") if existing else None,
     )
@@ -231,11 +307,16 @@ def _decide(
         )])
     if write:
         triggers_file.write_atomic(inputs.triggers_file, data)
-    return Outcome(jobs, op_id, data, write, len(existing_jobs), usage)
+    usage = RunUsage(evaluation.usage, options.limits, len(jobs), len(data),
+                     evaluation.protections)
+    return Outcome(jobs, op_id, data, write, len(existing_jobs), usage, evaluation.sources)
 
 
-def _relative_name(inputs: Inputs) -> str:
+def _relative_name(inputs: Inputs, name: str) -> str:
+    """A file's name for the operation_id: relative to the source, so that the same
+    checkout in another directory gives the same id."""
+    path = inputs.pipeline_path if name == inputs.pipeline_name else name
     try:
-        return os.path.relpath(inputs.pipeline_path, inputs.src_dir)
+        return os.path.relpath(path, inputs.src_dir)
     except ValueError:
-        return os.path.basename(inputs.pipeline_path)
+        return os.path.basename(path)

@@ -10,6 +10,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from engine.usage import RunUsage
+
 
 def stages(jobs: list[Job]) -> list[list[Job]]:
     """Topological levels: a job's stage is one more than its latest dependency's.
@@ -59,8 +61,10 @@ def render_text(jobs: list[Job], note: str = "") -> str:
     return "\n".join(lines) + "\n"
 
 
-def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str) -> str:
-    """The plan for machines: each job as written, with its stage and source location."""
+def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str,
+                usage: RunUsage | None = None) -> str:
+    """The plan for machines: each job as written, with its stage and source location,
+    and what the run used against each limit."""
     levels = stages(jobs)
     stage_of = {job.name: n for n, level in enumerate(levels, start=1) for job in level}
     doc: dict[str, Any] = {
@@ -76,4 +80,6 @@ def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str) -
             for job in jobs
         ],
     }
+    if usage is not None:
+        doc["usage"] = usage.to_json()
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

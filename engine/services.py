@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
-from engine.capabilities.base import CapabilityError, GitSource, JobState
+from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -23,10 +23,10 @@ class UnconfiguredJobState:
     def __init__(self, reason: str) -> None:
         self.reason = reason
 
-    def is_job_running(self, job_name: str) -> bool:
+    def is_job_running(self, job_name: str, *scope: str) -> bool:
         raise CapabilityError(self.reason)
 
-    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
+    def get_job_result(self, job_name: str, *scope: str) -> dict[str, Any] | None:
         raise CapabilityError(self.reason)
 
 
@@ -44,11 +44,12 @@ class DeferredJobState:
             self._backend = self._build()
         return self._backend
 
-    def is_job_running(self, job_name: str) -> bool:
-        return self._get().is_job_running(job_name)
+    # `scope` is forwarded only when the pipeline named one (see JobState).
+    def is_job_running(self, job_name: str, *scope: str) -> bool:
+        return self._get().is_job_running(job_name, *scope)
 
-    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
-        return self._get().get_job_result(job_name)
+    def get_job_result(self, job_name: str, *scope: str) -> dict[str, Any] | None:
+        return self._get().get_job_result(job_name, *scope)
 
 
 class PrintSink:
@@ -84,8 +85,11 @@ class PrintSink:
 class HostServices:
     """Answers capability calls from the sandbox with the given backends."""
 
-    def __init__(self, git: GitSource, job_state: JobState, output: PrintSink) -> None:
+    def __init__(self, git: GitSource, job_state: JobState, output: PrintSink,
+                 sources: SourceReader | None = None) -> None:
         self.backends: dict[str, Any] = {"git": git, "job_state": job_state}
+        if sources is not None:
+            self.backends["source"] = sources
         self.output = output
         self.answers: dict[str, Any] = {}
         self.calls = 0

@@ -17,6 +17,7 @@ from engine.jobs import (
     SOURCE_TYPES,
     Job,
 )
+from engine.record import Record
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,6 +31,96 @@ RESERVED_ENV_PREFIXES = ("REACTORCIDE_", "RC_WF_")
 
 class JobError(ValueError):
     """A job is invalid; the message names the job and the rule."""
+
+
+class JobRules(Record):
+    """An operator's rules for jobs (see engine.policy); the defaults allow what the
+    coordinator accepts.
+
+    `allowed_images` and `allowed_source_urls` are layers of glob patterns: a value must
+    match one pattern of every layer (no layer: anything).
+    """
+
+    __slots__ = (
+        "allowed_conditions",
+        "allowed_images",
+        "allowed_source_urls",
+        "max_priority",
+        "max_timeout",
+        "reserved_env_prefixes",
+    )
+
+    def __init__(
+        self,
+        *,
+        allowed_images: tuple[tuple[str, ...], ...] = (),
+        allowed_source_urls: tuple[tuple[str, ...], ...] = (),
+        allowed_conditions: tuple[str, ...] = CONDITIONS,
+        max_priority: int | None = None,
+        max_timeout: int | None = None,
+        reserved_env_prefixes: tuple[str, ...] = RESERVED_ENV_PREFIXES,
+    ) -> None:
+        self.allowed_images = allowed_images
+        self.allowed_source_urls = allowed_source_urls
+        self.allowed_conditions = allowed_conditions
+        self.max_priority = max_priority
+        self.max_timeout = max_timeout
+        self.reserved_env_prefixes = reserved_env_prefixes
+
+    def to_json(self) -> dict[str, Any]:
+        """The rules as a JSON-ready mapping (to hand them to the sandbox)."""
+        return {name: getattr(self, name) for name in self.__slots__}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> JobRules:
+        """Inverse of `to_json`."""
+        return cls(
+            allowed_images=tuple(tuple(layer) for layer in data["allowed_images"]),
+            allowed_source_urls=tuple(tuple(layer) for layer in data["allowed_source_urls"]),
+            allowed_conditions=tuple(data["allowed_conditions"]),
+            max_priority=data["max_priority"],
+            max_timeout=data["max_timeout"],
+            reserved_env_prefixes=tuple(data["reserved_env_prefixes"]),
+        )
+
+    def check(self, fields: dict[str, Any]) -> None:
+        """Raise JobError naming the first policy rule the job's fields break."""
+        condition = fields.get("condition")
+        if condition not in self.allowed_conditions:
+            raise JobError(f"condition {condition!r} is not allowed by the policy "
+                           "(jobs.allowed_conditions)")
+        priority = fields.get("priority")
+        if self.max_priority is not None and priority is not None and (
+            priority > self.max_priority
+        ):
+            raise JobError(f"priority {priority} is above the policy's maximum of "
+                           f"{self.max_priority} (jobs.max_priority)")
+        timeout = fields.get("timeout")
+        if self.max_timeout is not None and timeout is not None and timeout > self.max_timeout:
+            raise JobError(f"timeout {timeout} is above the policy's maximum of "
+                           f"{self.max_timeout} s (jobs.max_timeout)")
+        _check_allowed(fields, ("container_image",), self.allowed_images,
+                       "jobs.allowed_images")
+        _check_allowed(fields, ("source_url", "ci_source_url"), self.allowed_source_urls,
+                       "jobs.allowed_source_urls")
+
+
+def _check_allowed(fields: dict[str, Any], keys: tuple[str, ...],
+                   layers: tuple[tuple[str, ...], ...], rule: str) -> None:
+    if not layers:
+        return
+    from fnmatch import fnmatchcase
+
+    for key in keys:
+        value = fields.get(key)
+        if value is None:
+            continue
+        for layer in layers:
+            if not any(fnmatchcase(value, pattern) for pattern in layer):
+                raise JobError(f"{key} {value!r} is not allowed by the policy ({rule})")
+
+
+DEFAULT_RULES = JobRules()
 
 
 def _type_name(value: Any) -> str:
@@ -64,27 +155,30 @@ def normalize_job(
     depends_on: Any,
     condition: Any,
     extra: dict[str, Any],
-    reserved_env_prefixes: tuple[str, ...] = RESERVED_ENV_PREFIXES,
+    rules: JobRules | None = None,
 ) -> dict[str, Any]:
     """Check one `trigger_job` call's arguments and return the job's fields.
 
-    Raises JobError naming the job and the first broken rule.
+    Raises JobError naming the job and the first broken rule, the policy's included.
     """
+    rules = rules or DEFAULT_RULES
+    reserved = rules.reserved_env_prefixes
     job = check_job_name(name)
     fields: dict[str, Any] = {"job_name": job}
 
     try:
-        fields["env"] = _check_env(env, reserved_env_prefixes)
+        fields["env"] = _check_env(env, reserved)
         fields["depends_on"] = _check_depends_on(depends_on)
         fields["condition"] = _check_condition(condition)
         for key in sorted(extra):
-            fields[key] = _check_field(key, extra[key], reserved_env_prefixes)
+            fields[key] = _check_field(key, extra[key], reserved)
+        rules.check(fields)
     except JobError as err:
         raise JobError(f'job "{job}": {err}') from None
     return fields
 
 
-def normalize_document(job: Any) -> dict[str, Any]:
+def normalize_document(job: Any, rules: JobRules | None = None) -> dict[str, Any]:
     """Check a job given as a triggers-file object (all fields in one mapping)."""
     if not isinstance(job, dict):
         raise JobError(f"a job must be an object, got {_type_name(job)}")
@@ -95,6 +189,7 @@ def normalize_document(job: Any) -> dict[str, Any]:
         fields.pop("depends_on", None),
         fields.pop("condition", None),
         fields,
+        rules,
     )
 
 

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import os
 
+from engine.capabilities.base import CapabilityError
 from pipeline_builtins.coordinator import coordinator_builtins
+from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
 from pipeline_builtins.output import output_builtins
 
@@ -18,7 +20,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from engine.capabilities.base import GitSource, JobState
+    from engine.capabilities.base import GitSource, JobState, SourceReader
     from pipeline_builtins.jobs import JobCollector
     from pipeline_builtins.output import Output
 
@@ -29,6 +31,9 @@ PREDECLARED = (
     "trigger_job",
     "submit_job",
     "changed_files",
+    "changes",
+    "changes_include",
+    "changes_only",
     "git_info",
     "is_job_running",
     "get_job_result",
@@ -39,31 +44,57 @@ PREDECLARED = (
 
 CONTEXT_KEYS = ("job_id", "branch", "commit", "ref")
 
+# Builtins the prelude implements in Starlark over a private Python callable.
+_IMPLEMENTED_BY = {"trigger_job": "_emit", "submit_job": "_emit", "print": "_print"}
+
+
+def _disabled(name: str) -> Builtin:
+    def refuse(*args: Any, **kwargs: Any) -> None:
+        raise BuiltinError(f"{name} is disabled by the platform's policy (builtins.disabled)")
+
+    return refuse
+
 
 class Host:
     """The capabilities one evaluation may use, plus the collected jobs."""
 
-    __slots__ = ("collector", "context", "git", "job_state", "output")
+    __slots__ = ("collector", "context", "disabled", "git", "job_state", "output", "sources")
 
     def __init__(self, git: GitSource, job_state: JobState, output: Output,
-                 collector: JobCollector, context: dict[str, str | None] | None = None) -> None:
+                 collector: JobCollector, context: dict[str, str | None] | None = None,
+                 disabled: tuple[str, ...] = (), sources: SourceReader | None = None) -> None:
         self.git = git
         self.job_state = job_state
         self.output = output
         self.collector = collector
         self.context = context or {}
+        self.disabled = disabled
+        self.sources = sources or NoSources()
 
     def callables(self) -> dict[str, Builtin]:
-        """The Python-implemented builtins, by the name the prelude binds them to."""
+        """The Python-implemented builtins, by the name the prelude binds them to.
+
+        A builtin the policy disables stays visible (so the pipeline still resolves)
+        but fails when called, saying why.
+        """
         table: dict[str, Builtin] = {"_emit": self.collector.emit}
         table.update(git_builtins(self.git))
         table.update(coordinator_builtins(self.job_state))
         table.update(output_builtins(self.output))
+        for name in self.disabled:
+            table[_IMPLEMENTED_BY.get(name, name)] = _disabled(name)
         return table
 
     def context_values(self) -> dict[str, str | None]:
         """`ctx` data fields; missing keys read as None."""
         return {key: self.context.get(key) for key in CONTEXT_KEYS}
+
+
+class NoSources:
+    """No file may be loaded."""
+
+    def read(self, module: str, loading_file: str) -> dict[str, str]:
+        raise CapabilityError(f"cannot load {module!r}: no source directory is available")
 
 
 def prelude_source() -> str:

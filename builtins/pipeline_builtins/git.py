@@ -1,9 +1,17 @@
-"""`changed_files` and `git_info`, answered by a `GitSource` capability."""
+"""The git builtins (`changed_files`, `changes`, `changes_include`, `changes_only`,
+`git_info`), answered by a `GitSource` capability.
+
+Refs are checked and normalized here, so that the same question is always asked the
+same way (and answered once); the glob builtins match in this process against the one
+list of changed paths, so no list crosses into Starlark or to the parent twice.
+"""
 
 from __future__ import annotations
 
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.git_refs import normalize
 from pipeline_builtins.errors import BuiltinError
+from pipeline_builtins.globs import GlobError, all_match, any_match, join_paths
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -12,33 +20,79 @@ if TYPE_CHECKING:
 
     from engine.capabilities.base import GitSource
 
+    Question = tuple[str, str | None, str | None]
 
-def _str_arg(name: str, value: Any, optional: bool = False) -> str | None:
-    if value is None and optional:
-        return None
-    if not isinstance(value, str):
-        raise BuiltinError(f"{name} must be a string")
+
+def _base_dir(value: Any) -> str | None:
+    if value is not None and not isinstance(value, str):
+        raise BuiltinError("base_dir must be a string")
     return value
 
 
 def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
     """Build the git builtins over a git source."""
+    joined: dict[Question, str] = {}
+
+    def question(name: str, from_ref: Any, to_ref: Any, base_dir: Any) -> Question:
+        try:
+            frm, to = normalize(from_ref, to_ref)
+        except CapabilityError as err:
+            raise BuiltinError(f"{name}: {err}") from None
+        return frm, to, _base_dir(base_dir)
+
+    def paths(name: str, asked: Question) -> list[str]:
+        try:
+            return git.changed_files(*asked)
+        except CapabilityError as err:
+            raise BuiltinError(f"{name}: {err}") from None
 
     def changed_files(
-        from_ref: str = "HEAD^", to_ref: str = "HEAD", base_dir: str | None = None
+        from_ref: str = "HEAD^", to_ref: str | None = None, base_dir: str | None = None
     ) -> list[str]:
-        frm = _str_arg("from_ref", from_ref)
-        to = _str_arg("to_ref", to_ref)
-        assert frm is not None and to is not None
+        return paths("changed_files", question("changed_files", from_ref, to_ref, base_dir))
+
+    def changes(
+        from_ref: str = "HEAD^", to_ref: str | None = None, base_dir: str | None = None
+    ) -> list[dict[str, str | None]]:
+        asked = question("changes", from_ref, to_ref, base_dir)
         try:
-            return git.changed_files(frm, to, _str_arg("base_dir", base_dir, optional=True))
+            return git.changes(*asked)
         except CapabilityError as err:
-            raise BuiltinError(f"changed_files: {err}") from None
+            raise BuiltinError(f"changes: {err}") from None
+
+    def matcher(name: str, test: Callable[[tuple[str, ...], str], bool]) -> Callable[..., bool]:
+        def builtin(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
+                    base_dir: str | None = None) -> bool:
+            if not globs:
+                raise BuiltinError(f"{name}: give at least one glob")
+            for glob in globs:
+                if not isinstance(glob, str):
+                    raise BuiltinError(
+                        f"{name}: globs must be strings, got {type(glob).__name__} "
+                        f'(pass a list as separate arguments: {name}(*globs))'
+                    )
+            asked = question(name, from_ref, to_ref, base_dir)
+            text = joined.get(asked)
+            if text is None:
+                text = joined[asked] = join_paths(paths(name, asked))
+            try:
+                return test(globs, text)
+            except GlobError as err:
+                raise BuiltinError(f"{name}: {err}") from None
+
+        builtin.__name__ = name
+        return builtin
 
     def git_info(base_dir: str | None = None) -> dict[str, Any]:
         try:
-            return git.info(_str_arg("base_dir", base_dir, optional=True))
+            return git.info(_base_dir(base_dir))
         except CapabilityError as err:
             raise BuiltinError(f"git_info: {err}") from None
 
-    return {"changed_files": changed_files, "git_info": git_info}
+    return {
+        "changed_files": changed_files,
+        "changes": changes,
+        "changes_include": matcher("changes_include", any_match),
+        "changes_only": matcher("changes_only", all_match),
+        "git_info": git_info,
+    }

@@ -7,7 +7,7 @@ import json
 from engine.diagnostics import Diagnostic, Frame, Location
 from engine.interpreter.starlark_text import callsite_column, parse_frames
 from engine.jobs import Job
-from engine.validate import RESERVED_ENV_PREFIXES, JobError, normalize_job
+from engine.validate import JobError, JobRules, normalize_job
 from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False
@@ -22,11 +22,11 @@ class JobCollector:
         self,
         sources: dict[str, str],
         max_jobs: int,
-        reserved_env_prefixes: tuple[str, ...] = RESERVED_ENV_PREFIXES,
+        rules: JobRules | None = None,
     ) -> None:
         self.sources = sources
         self.max_jobs = max_jobs
-        self.reserved_env_prefixes = reserved_env_prefixes
+        self.rules = rules
         self.jobs: list[Job] = []
         self._by_name: dict[str, Job] = {}
         self._calls_per_line: dict[tuple[str, int], int] = {}
@@ -56,7 +56,7 @@ class JobCollector:
                 raise JobError(f"job limit of {self.max_jobs} jobs exceeded")
             extra = fields if isinstance(fields, dict) else {}
             normalized = normalize_job(
-                job_name, env, depends_on, condition, extra, self.reserved_env_prefixes
+                job_name, env, depends_on, condition, extra, self.rules
             )
             name = normalized["job_name"]
             first = self._by_name.get(name)

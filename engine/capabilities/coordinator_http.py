@@ -1,42 +1,88 @@
-"""Job state read from the Reactorcide coordinator's HTTP API.
+"""Job state read from the Reactorcide coordinator's HTTP API, and triggers submission.
 
-Only read-only lookups plus the triggers submission live here. The API token travels
-only over HTTPS unless the operator passed ``--allow-insecure-transport``; redirects are
-never followed; no message ever contains the token.
+The API token travels only over HTTPS unless the operator passed
+``--allow-insecure-transport``; a redirect is followed only when it stays on the same
+scheme, host and port; no message, log line or recorded error ever contains the token.
 
-``requests`` is imported on first use, never when this module is imported.
+Every request of one client shares one ``requests.Session`` and one time budget:
+connection errors, read timeouts, 429 and 5xx answers are retried with exponential
+backoff and jitter (honouring ``Retry-After``) while the budget allows, so that a run
+fails with a clear message before the sandbox's wall clock would stop it. Jitter only
+changes how long a retry waits, never what is answered or said.
+
+``requests``, ``ssl`` and ``datetime`` are imported on first use, never at import time.
 """
 
 from __future__ import annotations
 
 import json
+import math
 import threading
-from collections.abc import Mapping
-from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
-from urllib.parse import quote, urlsplit
+import time
+from urllib.parse import quote, urljoin, urlsplit
 
 from engine.capabilities.base import CapabilityError
 
+TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import socket
+    from collections.abc import Callable, Mapping
+    from typing import Any
+
     import requests
 
+    Filter = tuple[tuple[str, str], ...]
+    ByName = dict[str, list[dict[str, Any]]]
+
 __all__ = [
+    "DEFAULT_BUDGET_SECONDS",
+    "MAX_PAGE_SIZE",
     "MAX_RESPONSE_BYTES",
     "RUNNING_STATUSES",
+    "SCOPES",
     "TERMINAL_STATUSES",
     "HttpJobState",
+    "budget_for",
+    "check_settings",
     "submit_triggers",
 ]
 
 RUNNING_STATUSES: tuple[str, ...] = ("submitted", "queued", "running", "cancelling")
 TERMINAL_STATUSES: tuple[str, ...] = ("completed", "failed", "cancelled", "timeout")
+SCOPES: tuple[str, ...] = ("workflow", "project", "all")
 MAX_RESPONSE_BYTES = 16 * 1024 * 1024
+# The coordinator serves at most 100 jobs a page and silently uses 20 for a larger limit.
+MAX_PAGE_SIZE = 100
+DEFAULT_BUDGET_SECONDS = 7.0
+RESULT_KEYS: tuple[str, ...] = (
+    "job_id", "name", "status", "exit_code", "started_at", "completed_at",
+)
 
 _INSECURE_OPTION = "--allow-insecure-transport"
+_READ_RIGHT = "read jobs (jobs:read)"
+_SUBMIT_RIGHT = "submit jobs (jobs:submit)"
+_JOB_TOKEN_HINT = "a job's own token usually holds only jobs:submit"
 _CHUNK = 64 * 1024
 _EXCERPT = 200
 _REDACTED = "***"
+_MAX_REDIRECTS = 3
+_MIN_ATTEMPT_SECONDS = 0.05
+_BACKOFF_CAP_SECONDS = 2.0
+_SETS = {"running": RUNNING_STATUSES, "finished": TERMINAL_STATUSES}
+
+# Indirection so that tests can record the waits without patching the time module.
+_sleep: Callable[[float], None] = time.sleep
+
+
+def budget_for(wall_seconds: float) -> float:
+    """A coordinator time budget that leaves the pipeline room within its wall clock."""
+    return wall_seconds - 3.0 if wall_seconds >= 6.0 else wall_seconds / 2.0
+
+
+def check_settings(base_url: str, token: str, *, allow_insecure_transport: bool) -> None:
+    """Refuse an unusable coordinator address or token, without any network traffic."""
+    _check_token(token)
+    _validate_base_url(base_url, allow_insecure_transport)
 
 
 def _scrub(text: str, token: str) -> str:
@@ -47,12 +93,27 @@ def _scrub(text: str, token: str) -> str:
     return text
 
 
-def _describe_timeout(seconds: float) -> str:
-    return f"{seconds:g}s"
+def _check_token(token: str) -> None:
+    if not isinstance(token, str) or not token:
+        raise CapabilityError("the coordinator API token is empty")
+    if token != token.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+        raise CapabilityError(
+            "the coordinator API token contains whitespace or control characters"
+        )
+
+
+class _Transient:
+    """A failure worth retrying: its message, and the wait the server asked for."""
+
+    __slots__ = ("message", "retry_after")
+
+    def __init__(self, message: str, retry_after: float | None = None) -> None:
+        self.message = message
+        self.retry_after = retry_after
 
 
 class _Transport:
-    """One validated coordinator address, one lazily created session."""
+    """One validated coordinator address, one lazily created session, one time budget."""
 
     def __init__(
         self,
@@ -61,17 +122,31 @@ class _Transport:
         *,
         allow_insecure_transport: bool,
         timeout: tuple[float, float],
+        budget_seconds: float,
+        max_attempts: int,
+        backoff_seconds: float,
     ) -> None:
-        if not isinstance(token, str) or not token:
-            raise CapabilityError("the coordinator API token is empty")
-        if token != token.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+        _check_token(token)
+        if budget_seconds <= 0 or max_attempts < 1 or backoff_seconds < 0:
             raise CapabilityError(
-                "the coordinator API token contains whitespace or control characters"
+                "budget_seconds must be positive, max_attempts at least 1 and "
+                "backoff_seconds not negative"
             )
+        if min(timeout) <= 0:
+            raise CapabilityError("the connect and read timeouts must be positive")
         self._token = token
-        self._timeout = timeout
+        self._connect_timeout, self._read_timeout = timeout
+        self._budget = budget_seconds
+        self._max_attempts = max_attempts
+        self._backoff = backoff_seconds
+        self._deadline: float | None = None
         self.base, self.host_port = _validate_base_url(base_url, allow_insecure_transport)
+        self._origin = _origin_of(self.base)
         self._session: requests.Session | None = None
+        self.requests_sent = 0
+
+    def __repr__(self) -> str:
+        return f"<coordinator transport {self.host_port}>"
 
     def _get_session(self) -> requests.Session:
         if self._session is None:
@@ -87,6 +162,8 @@ class _Transport:
 
             session.auth = _auth
             session.headers["Accept"] = "application/json"
+            # Uncompressed, so that the size cap counts what is really read.
+            session.headers["Accept-Encoding"] = "identity"
             session.headers["User-Agent"] = "reactorcide-pipeline-engine"
             self._session = session
         return self._session
@@ -111,61 +188,176 @@ class _Transport:
         params: Mapping[str, str | int] | None = None,
         body: bytes | None = None,
     ) -> Any:
-        """Send one request and return the decoded JSON body of an ``expected`` answer."""
-        import requests  # lazy: importing requests is slow
+        """Send one request, retrying transient failures within the budget; return the
+        decoded JSON body of an ``expected`` answer or raise CapabilityError."""
+        if self._deadline is None:
+            self._deadline = time.monotonic() + self._budget
+        deadline = self._deadline
+        attempt = 0
+        while True:
+            attempt += 1
+            if deadline - time.monotonic() < _MIN_ATTEMPT_SECONDS:
+                raise self.fail(
+                    f"the {self._budget:g}s time budget for coordinator requests is spent; "
+                    f"not {action}"
+                )
+            outcome = self._attempt(method, path, params, body, action, right, expected, deadline)
+            if not isinstance(outcome, _Transient):
+                return outcome
+            reason = self._give_up_reason(outcome, attempt, deadline)
+            if reason is not None:
+                raise self.fail(f"{outcome.message} ({reason})")
+            _sleep(self._delay(attempt, outcome.retry_after))
 
+    def _give_up_reason(self, failure: _Transient, attempt: int, deadline: float) -> str | None:
+        attempts = f"gave up after {attempt} attempt{'s' if attempt != 1 else ''}"
+        if attempt >= self._max_attempts:
+            return attempts
+        remaining = deadline - time.monotonic()
+        if failure.retry_after is not None and failure.retry_after > remaining:
+            return (
+                f"{attempts}: it asked to retry after {math.ceil(failure.retry_after)}s, "
+                f"beyond the {self._budget:g}s time budget"
+            )
+        # The longest wait jitter could pick decides, so that jitter never changes it.
+        if self._longest_delay(attempt, failure.retry_after) + _MIN_ATTEMPT_SECONDS > remaining:
+            return f"{attempts}: another try would not fit the {self._budget:g}s time budget"
+        return None
+
+    def _longest_delay(self, attempt: int, retry_after: float | None) -> float:
+        backoff = min(_BACKOFF_CAP_SECONDS, self._backoff * 2.0 ** (attempt - 1))
+        return max(backoff, retry_after or 0.0)
+
+    def _delay(self, attempt: int, retry_after: float | None) -> float:
+        import random
+
+        backoff = min(_BACKOFF_CAP_SECONDS, self._backoff * 2.0 ** (attempt - 1))
+        jittered = random.uniform(backoff / 2, backoff)
+        return max(jittered, retry_after or 0.0)
+
+    def _attempt(
+        self,
+        method: str,
+        path: str,
+        params: Mapping[str, str | int] | None,
+        body: bytes | None,
+        action: str,
+        right: str,
+        expected: int,
+        deadline: float,
+    ) -> Any:
+        """One try, following allowed redirects: the decoded answer, a _Transient, or a
+        raised CapabilityError for what retrying cannot fix."""
+        import requests  # lazy: importing requests is slow
+        import urllib3.exceptions
+
+        failures = (requests.exceptions.RequestException, urllib3.exceptions.HTTPError, OSError)
         session = self._get_session()
         headers = {"Content-Type": "application/json"} if body is not None else None
-        try:
-            response = session.request(
-                method,
-                self.base + path,
-                params=params,
-                data=body,
-                headers=headers,
-                timeout=self._timeout,
-                allow_redirects=False,
-                stream=True,
-            )
-        except requests.exceptions.RequestException as exc:
-            raise self._transport_error(exc, action) from None
-        try:
-            status = response.status_code
-            if 300 <= status < 400:
-                raise self.fail(
-                    f"redirected ({status}) to {_location_origin(response.headers)} "
-                    f"while {action}; redirects are refused, configure the final "
-                    "coordinator address instead"
+        url = self.base + path
+        for hop in range(_MAX_REDIRECTS + 1):
+            remaining = max(deadline - time.monotonic(), _MIN_ATTEMPT_SECONDS)
+            read_timeout = min(self._read_timeout, remaining)
+            problem: CapabilityError | _Transient | None = None
+            try:
+                self.requests_sent += 1
+                response = session.request(
+                    method,
+                    url,
+                    params=params if hop == 0 else None,
+                    data=body,
+                    headers=headers,
+                    timeout=(min(self._connect_timeout, remaining), read_timeout),
+                    allow_redirects=False,
+                    stream=True,
                 )
-            if status != expected:
-                excerpt = self._excerpt(response)
-                raise self.fail(_status_message(status, expected, action, right, excerpt))
-            raw = self._read_limited(response, action)
-        except requests.exceptions.RequestException as exc:
-            raise self._transport_error(exc, action) from None
-        finally:
-            response.close()
-        try:
-            return json.loads(raw)
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise self.fail(f"answered with malformed JSON while {action}: {exc}") from None
+            except failures as exc:
+                problem = self._transport_error(exc, action, deadline)
+            if problem is not None:
+                return _raise_or_return(problem)
+            try:
+                status = response.status_code
+                if 300 <= status < 400:
+                    url = self._redirect_target(url, response, method, action)
+                    continue
+                if status == 429 or 500 <= status < 600:
+                    return _Transient(
+                        _with_excerpt(
+                            f"answered HTTP {status} while {action}", self._excerpt(response)
+                        ),
+                        _retry_after(response.headers.get("Retry-After")),
+                    )
+                if status != expected:
+                    message = _status_message(status, expected, action, right)
+                    raise self.fail(_with_excerpt(message, self._excerpt(response)))
+                raw = self._read_limited(response, action, deadline, read_timeout)
+            except failures as exc:
+                problem = self._transport_error(exc, action, deadline)
+            finally:
+                response.close()
+            if problem is not None:
+                return _raise_or_return(problem)
+            try:
+                return json.loads(raw)
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                problem = self.fail(f"answered with malformed JSON while {action}: {exc}")
+            raise problem
+        raise self.fail(f"redirected more than {_MAX_REDIRECTS} times while {action}")
 
-    def _read_limited(self, response: requests.Response, action: str) -> bytes:
+    def _redirect_target(
+        self, url: str, response: requests.Response, method: str, action: str
+    ) -> str:
+        status = response.status_code
+        location = response.headers.get("Location")
+        if not location:
+            raise self.fail(f"redirected ({status}) without a Location while {action}")
+        target = urljoin(url, location)
+        origin = _origin_of(target)
+        if origin != self._origin:
+            raise self.fail(
+                f"redirected ({status}) to {_shown_origin(target)} while {action}; "
+                "redirects that leave https or change host are refused: configure the "
+                "final coordinator address instead"
+            )
+        if method != "GET" and status not in (307, 308):
+            raise self.fail(
+                f"redirected ({status}) while {action}; a {status} would turn the {method} "
+                "into a GET, so it is refused"
+            )
+        return target
+
+    def _read_limited(
+        self, response: requests.Response, action: str, deadline: float, read_timeout: float
+    ) -> bytes:
         declared = response.headers.get("Content-Length")
-        if (
-            declared is not None
-            and declared.strip().isdigit()
-            and (int(declared) > MAX_RESPONSE_BYTES)
+        if declared is not None and declared.strip().isdigit() and (
+            int(declared) > MAX_RESPONSE_BYTES
         ):
             raise self._oversized(action)
+        sock = _socket_of(response)
         chunks: list[bytes] = []
         size = 0
-        for chunk in response.iter_content(_CHUNK):
+        while True:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0:
+                raise self._budget_spent(action)
+            if sock is not None:
+                # Each read waits at most what is left of the budget, so that a slow
+                # trickle of bytes cannot outlast it.
+                sock.settimeout(min(read_timeout, remaining))
+            chunk = response.raw.read1(_CHUNK, decode_content=True)
+            if not chunk:
+                return b"".join(chunks)
             size += len(chunk)
             if size > MAX_RESPONSE_BYTES:
                 raise self._oversized(action)
             chunks.append(chunk)
-        return b"".join(chunks)
+
+    def _budget_spent(self, action: str) -> CapabilityError:
+        return self.fail(
+            f"did not finish answering within the {self._budget:g}s time budget for "
+            f"coordinator requests while {action}"
+        )
 
     def _oversized(self, action: str) -> CapabilityError:
         limit = MAX_RESPONSE_BYTES // (1024 * 1024)
@@ -173,14 +365,15 @@ class _Transport:
 
     def _excerpt(self, response: requests.Response) -> str:
         try:
-            raw = next(response.iter_content(_EXCERPT * 4), b"")
+            raw = response.raw.read1(_EXCERPT * 4, decode_content=True)
         except Exception:  # an excerpt is best effort; the status code is the message
             return ""
         text = raw.decode("utf-8", "replace")
-        text = " ".join(text.split())[:_EXCERPT]
-        return text
+        return " ".join(text.split())[:_EXCERPT]
 
-    def _transport_error(self, exc: BaseException, action: str) -> CapabilityError:
+    def _transport_error(
+        self, exc: BaseException, action: str, deadline: float
+    ) -> CapabilityError | _Transient:
         import socket
         import ssl
 
@@ -190,16 +383,20 @@ class _Transport:
         linked = _exception_chain(exc)
         chain = [e for _depth, e in linked]
         detail = _scrub(_innermost_text(linked), self._token)
-        connect_s, read_s = self._timeout
-        if isinstance(exc, requests.exceptions.ConnectTimeout):
-            return self.fail(
-                f"timed out connecting after {_describe_timeout(connect_s)} while {action}"
-            )
-        if isinstance(exc, requests.exceptions.ReadTimeout) or any(
+        timed_out = isinstance(exc, requests.exceptions.Timeout) or any(
             isinstance(e, urllib3.exceptions.ReadTimeoutError) for e in chain
-        ):
-            return self.fail(
-                f"did not answer within {_describe_timeout(read_s)} (read timeout) while {action}"
+        )
+        if timed_out and deadline - time.monotonic() < _MIN_ATTEMPT_SECONDS:
+            # The wait had been cut down to what was left of the budget.
+            return self._budget_spent(action)
+        if isinstance(exc, requests.exceptions.ConnectTimeout):
+            return _Transient(
+                f"timed out connecting after {_seconds(self._connect_timeout)} while {action}"
+            )
+        if timed_out:
+            return _Transient(
+                f"did not answer within {_seconds(self._read_timeout)} (read timeout) "
+                f"while {action}"
             )
         if isinstance(exc, requests.exceptions.SSLError) or any(
             isinstance(e, ssl.SSLError) for e in chain
@@ -210,10 +407,55 @@ class _Transport:
         ):
             return self.fail(f"not reachable: DNS lookup failed while {action}: {detail}")
         if any(isinstance(e, ConnectionRefusedError) for e in chain):
-            return self.fail(f"not reachable: connection refused while {action}")
-        if isinstance(exc, requests.exceptions.ConnectionError):
-            return self.fail(f"not reachable: connection failed while {action}: {detail}")
+            return _Transient(f"not reachable: connection refused while {action}")
+        if any(
+            isinstance(
+                e,
+                requests.exceptions.ConnectionError
+                | requests.exceptions.ChunkedEncodingError
+                | urllib3.exceptions.ProtocolError
+                | ConnectionError,
+            )
+            for e in chain
+        ):
+            return _Transient(f"connection failed while {action}: {detail}")
         return self.fail(f"request failed while {action}: {type(exc).__name__}: {detail}")
+
+
+def _raise_or_return(problem: CapabilityError | _Transient) -> _Transient:
+    if isinstance(problem, CapabilityError):
+        raise problem
+    return problem
+
+
+def _socket_of(response: requests.Response) -> socket.socket | None:
+    connection = getattr(response.raw, "connection", None)
+    sock = getattr(connection, "sock", None)
+    return sock if hasattr(sock, "settimeout") else None
+
+
+def _seconds(value: float) -> str:
+    return f"{value:g}s"
+
+
+def _retry_after(value: str | None) -> float | None:
+    """Seconds to wait from a ``Retry-After`` header (delay-seconds or an HTTP date)."""
+    if not value or not value.strip():
+        return None
+    value = value.strip()
+    if value.isdigit():
+        return float(int(value))
+    from email.utils import parsedate_to_datetime
+
+    try:
+        when = parsedate_to_datetime(value)
+    except (TypeError, ValueError, IndexError):
+        return None
+    return max(0.0, when.timestamp() - time.time())
+
+
+def _with_excerpt(message: str, excerpt: str) -> str:
+    return f"{message}: {excerpt}" if excerpt else message
 
 
 def _validate_base_url(base_url: str, allow_insecure: bool) -> tuple[str, str]:
@@ -249,36 +491,44 @@ def _validate_base_url(base_url: str, allow_insecure: bool) -> tuple[str, str]:
     host = parts.hostname
     shown_host = f"[{host}]" if ":" in host else host
     host_port = f"{shown_host}:{port if port is not None else (443 if scheme == 'https' else 80)}"
-    netloc = parts.netloc
-    return f"{scheme}://{netloc}{parts.path.rstrip('/')}", host_port
+    return f"{scheme}://{parts.netloc}{parts.path.rstrip('/')}", host_port
 
 
-def _location_origin(headers: Mapping[str, str]) -> str:
-    location = headers.get("Location")
-    if not location:
-        return "an unspecified location"
+def _origin_of(url: str) -> tuple[str, str, int] | None:
+    """``(scheme, host, port)`` of a URL, None when it has no usable origin."""
     try:
-        parts = urlsplit(location)
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https") or not parts.hostname:
+        return None
+    return scheme, parts.hostname.lower(), port or (443 if scheme == "https" else 80)
+
+
+def _shown_origin(url: str) -> str:
+    try:
+        parts = urlsplit(url)
         port = parts.port
     except ValueError:
         return "a malformed location"
-    if not parts.scheme and not parts.hostname:
-        return "another path on the same host"
     origin = f"{parts.scheme or '?'}://{parts.hostname or '?'}"
     return f"{origin}:{port}" if port is not None else origin
 
 
-def _status_message(status: int, expected: int, action: str, right: str, excerpt: str) -> str:
+def _status_message(status: int, expected: int, action: str, right: str) -> str:
     if status == 401:
-        message = (
+        return (
             f"refused the API token (401 Unauthorized) while {action}; the token is invalid "
-            f"or expired, or lacks the right to {right}"
+            f"or expired, or lacks the right to {right} ({_JOB_TOKEN_HINT})"
         )
-    elif status == 403:
-        message = f"the API token lacks the right to {right} (403 Forbidden) while {action}"
-    else:
-        message = f"answered HTTP {status} (expected {expected}) while {action}"
-    return f"{message}: {excerpt}" if excerpt else message
+    if status == 403:
+        return (
+            f"the API token lacks the right to {right} (403 Forbidden) while {action}; "
+            f"{_JOB_TOKEN_HINT}"
+        )
+    return f"answered HTTP {status} (expected {expected}) while {action}"
 
 
 def _exception_chain(exc: BaseException) -> list[tuple[int, BaseException]]:
@@ -318,6 +568,8 @@ def _innermost_text(chain: list[tuple[int, BaseException]]) -> str:
 
 def _time_key(value: Any) -> tuple[int, float, str]:
     """Sort key for a timestamp: parsed instants compare as instants, others as text."""
+    from datetime import UTC, datetime
+
     if not isinstance(value, str) or not value:
         return (0, 0.0, "")
     try:
@@ -341,8 +593,15 @@ def _optional(job: Mapping[str, Any], key: str, kind: type | tuple[type, ...]) -
 class HttpJobState:
     """JobState backed by the coordinator's ``GET /api/v1/jobs`` listing.
 
-    Each status is listed at most once per instance; later questions are answered
-    from that snapshot. Not meant to be shared across evaluations.
+    The listing has no filter by name, so each status set (running or finished) is
+    listed to its end once per scope and the names are matched here; every later
+    question is answered from that snapshot, and a failed listing fails the same way
+    again without new requests. Not meant to be shared across evaluations.
+
+    Scopes: ``"workflow"`` (``workflow_id``, from ``RC_WF_ID``), ``"project"`` (the
+    project of ``job_id``, from ``REACTORCIDE_JOB_ID``, looked up once; or
+    ``project_id`` when known), ``"all"`` (everything the token may see). The default
+    is ``"project"`` when the job or project is known, else ``"all"``.
     """
 
     def __init__(
@@ -352,32 +611,60 @@ class HttpJobState:
         *,
         allow_insecure_transport: bool = False,
         workflow_id: str | None = None,
-        timeout: tuple[float, float] = (3.0, 10.0),
-        max_pages: int = 50,
-        page_size: int = 100,
+        job_id: str | None = None,
+        project_id: str | None = None,
+        timeout: tuple[float, float] = (2.0, 5.0),
+        budget_seconds: float = DEFAULT_BUDGET_SECONDS,
+        max_pages: int = 20,
+        page_size: int = MAX_PAGE_SIZE,
+        max_attempts: int = 4,
+        backoff_seconds: float = 0.2,
     ) -> None:
-        if max_pages < 1 or page_size < 1:
-            raise CapabilityError("max_pages and page_size must be at least 1")
+        if max_pages < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
+            raise CapabilityError(
+                f"max_pages must be at least 1 and page_size between 1 and {MAX_PAGE_SIZE}"
+            )
         self._transport = _Transport(
-            base_url, token, allow_insecure_transport=allow_insecure_transport, timeout=timeout
+            base_url,
+            token,
+            allow_insecure_transport=allow_insecure_transport,
+            timeout=timeout,
+            budget_seconds=budget_seconds,
+            max_attempts=max_attempts,
+            backoff_seconds=backoff_seconds,
         )
-        self._workflow_id = workflow_id
+        self._workflow_id = workflow_id or None
+        self._job_id = job_id or None
+        self._project_id = project_id or None
         self._max_pages = max_pages
         self._page_size = page_size
-        self._scans: dict[str, dict[str, list[dict[str, Any]]]] = {}
+        self._filters: dict[str, Filter | CapabilityError] = {}
+        self._scans: dict[tuple[Filter, str], ByName | CapabilityError] = {}
         self._lock = threading.Lock()
 
+    @property
+    def requests_sent(self) -> int:
+        """HTTP requests sent so far, retries and redirects included."""
+        return self._transport.requests_sent
+
+    @property
+    def default_scope(self) -> str:
+        """The scope of a question that names none."""
+        return "project" if self._job_id or self._project_id else "all"
+
     def close(self) -> None:
-        """Release the HTTP connection pool (the cache is kept)."""
+        """Release the HTTP connection pool (the answers are kept)."""
         self._transport.close()
 
-    def is_job_running(self, job_name: str) -> bool:
+    def is_job_running(self, job_name: str, scope: str | None = None) -> bool:
         """True when a job of that name is submitted, queued, running or cancelling."""
-        return any(job_name in self._scan(status) for status in RUNNING_STATUSES)
+        _check_name(job_name)
+        return job_name in self._jobs("running", scope)
 
-    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
+    def get_job_result(self, job_name: str, scope: str | None = None) -> dict[str, Any] | None:
         """The most recent finished job of that name, or None when there is none."""
-        matches = [job for s in TERMINAL_STATUSES for job in self._scan(s).get(job_name, [])]
+        _check_name(job_name)
+        matches = self._jobs("finished", scope).get(job_name)
         if not matches:
             return None
         best = max(
@@ -388,62 +675,126 @@ class HttpJobState:
                 str(job.get("job_id", "")),
             ),
         )
-        return {
-            "job_id": best.get("job_id"),
-            "name": best.get("name"),
-            "status": best.get("status"),
-            "exit_code": best.get("exit_code"),
-            "started_at": best.get("started_at"),
-            "completed_at": best.get("completed_at"),
-        }
+        return {key: best.get(key) for key in RESULT_KEYS}
 
-    def _scan(self, status: str) -> dict[str, list[dict[str, Any]]]:
-        """All jobs in ``status`` grouped by name; listed once, then cached."""
+    def _jobs(self, status_set: str, scope: str | None) -> dict[str, list[dict[str, Any]]]:
+        """The jobs of one status set within one scope, by name: listed once, then reused.
+
+        A failure is remembered too and repeated without new requests.
+        """
+        if scope is not None and not isinstance(scope, str):
+            raise CapabilityError('scope must be "workflow", "project" or "all"')
+        chosen = self.default_scope if scope is None else scope
         with self._lock:
-            cached = self._scans.get(status)
-            if cached is None:
-                cached = self._list_status(status)
-                self._scans[status] = cached
-            return cached
+            where = self._filters.get(chosen)
+            if where is None:
+                try:
+                    where = self._filter(chosen)
+                except CapabilityError as err:
+                    where = err
+                self._filters[chosen] = where
+            if isinstance(where, CapabilityError):
+                raise CapabilityError(str(where))
+            key = (where, status_set)
+            found = self._scans.get(key)
+            if found is None:
+                try:
+                    found = self._scan(where, status_set)
+                except CapabilityError as err:
+                    found = err
+                self._scans[key] = found
+            if isinstance(found, CapabilityError):
+                raise CapabilityError(str(found))
+            return found
 
-    def _list_status(self, status: str) -> dict[str, list[dict[str, Any]]]:
+    def _filter(self, chosen: str) -> Filter:
+        if chosen == "all":
+            return ()
+        if chosen == "workflow":
+            if self._workflow_id is None:
+                raise CapabilityError(
+                    'scope "workflow" needs the current workflow, but RC_WF_ID is not set '
+                    '(this job is not part of a workflow); use scope = "project" or "all"'
+                )
+            return (("workflow_id", self._workflow_id),)
+        if chosen == "project":
+            return (("project_id", self._project()),)
+        raise CapabilityError(f'unknown scope {chosen!r}: use "workflow", "project" or "all"')
+
+    def _project(self) -> str:
+        if self._project_id is not None:
+            return self._project_id
+        if self._job_id is None:
+            raise CapabilityError(
+                'scope "project" needs the current job to find its project, but '
+                'REACTORCIDE_JOB_ID is not set; use scope = "workflow" or "all"'
+            )
+        action = f"looking up the project of this job ({self._job_id})"
+        data = self._transport.request_json(
+            "GET",
+            f"/api/v1/jobs/{quote(self._job_id, safe='')}",
+            action=action,
+            right=_READ_RIGHT,
+            expected=200,
+        )
+        project = data.get("project_id") if isinstance(data, dict) else None
+        if not isinstance(project, str) or not project:
+            raise self._transport.fail(
+                f"job {self._job_id} belongs to no project, so scope \"project\" cannot be "
+                'used; use scope = "workflow" or "all"'
+            )
+        self._project_id = project
+        return project
+
+    def _scan(self, where: Filter, status_set: str) -> dict[str, list[dict[str, Any]]]:
         by_name: dict[str, list[dict[str, Any]]] = {}
+        for status in _SETS[status_set]:
+            for job in self._list_status(status, where):
+                by_name.setdefault(job["name"], []).append(job)
+        return by_name
+
+    def _list_status(self, status: str, where: Filter) -> list[dict[str, Any]]:
+        """Every job in ``status`` within the filter, paging to the end."""
+        found: list[dict[str, Any]] = []
         seen_ids: set[str] = set()
-        action = f"listing jobs with status {status!r}"
+        scope = " and ".join(f"{key} {value}" for key, value in where) or "all visible jobs"
+        action = f"listing jobs with status {status!r} ({scope})"
         offset = 0
         for _page in range(self._max_pages):
             params: dict[str, str | int] = {
                 "status": status,
+                **dict(where),
                 "limit": self._page_size,
                 "offset": offset,
             }
-            if self._workflow_id is not None:
-                params["workflow_id"] = self._workflow_id
             data = self._transport.request_json(
-                "GET",
-                "/api/v1/jobs",
-                params=params,
-                action=action,
-                right="read jobs (jobs:read)",
-                expected=200,
+                "GET", "/api/v1/jobs", params=params, action=action,
+                right=_READ_RIGHT, expected=200,
             )
-            jobs, total = self._parse_page(data, action)
+            jobs, applied = self._parse_page(data, action)
             for job in jobs:
+                # A coordinator that ignores a filter it does not know must not widen
+                # the answer, so the filters are checked here too.
+                if job.get("status") != status or any(job.get(k) != v for k, v in where):
+                    continue
                 job_id = job.get("job_id")
                 if isinstance(job_id, str):
                     if job_id in seen_ids:  # a job that shifted between pages
                         continue
                     seen_ids.add(job_id)
-                by_name.setdefault(job["name"], []).append(job)
+                found.append(job)
             offset += len(jobs)
-            if len(jobs) < self._page_size or (total is not None and offset >= total):
-                return by_name
+            # `total` is only the page's length on some coordinator versions, so the
+            # end is a page shorter than the limit the coordinator says it applied.
+            if len(jobs) < applied:
+                return found
         raise self._transport.fail(
-            f"more than {self._max_pages} pages of {self._page_size} jobs with status "
-            f"{status!r}; refusing to scan further (max_pages={self._max_pages})"
+            f"more than {self._max_pages} pages of {self._page_size} jobs while {action}; "
+            f"refusing to read further (max_pages={self._max_pages}): narrow the scope, "
+            'e.g. scope = "workflow"'
         )
 
-    def _parse_page(self, data: Any, action: str) -> tuple[list[dict[str, Any]], int | None]:
+    def _parse_page(self, data: Any, action: str) -> tuple[list[dict[str, Any]], int]:
         def shape(problem: str) -> CapabilityError:
             return self._transport.fail(
                 f"answered with an unexpected shape while {action}: {problem}"
@@ -456,9 +807,10 @@ class HttpJobState:
             jobs = []
         if not isinstance(jobs, list):
             raise shape("'jobs' is not a list")
-        total = data.get("total")
-        if total is not None and (isinstance(total, bool) or not isinstance(total, int)):
-            raise shape("'total' is not an integer")
+        limit = data.get("limit")
+        applied = self._page_size
+        if isinstance(limit, int) and not isinstance(limit, bool) and 0 < limit < applied:
+            applied = limit
         checked: list[dict[str, Any]] = []
         for index, job in enumerate(jobs):
             if not isinstance(job, dict):
@@ -466,15 +818,23 @@ class HttpJobState:
             if not isinstance(job.get("name"), str):
                 raise shape(f"jobs[{index}] has no string 'name'")
             try:
-                _optional(job, "job_id", str)
-                _optional(job, "status", str)
+                for key in ("job_id", "status", "workflow_id", "project_id"):
+                    _optional(job, key, str)
                 _optional(job, "exit_code", int)
                 for key in ("created_at", "started_at", "completed_at"):
                     _optional(job, key, str)
             except ValueError as exc:
-                raise shape(f"jobs[{index}]: {exc}") from None
-            checked.append(job)
-        return checked, total
+                problem = f"jobs[{index}]: {exc}"
+            else:
+                checked.append(job)
+                continue
+            raise shape(problem)
+        return checked, applied
+
+
+def _check_name(job_name: Any) -> None:
+    if not isinstance(job_name, str):
+        raise CapabilityError("job_name must be a string")
 
 
 def submit_triggers(
@@ -484,13 +844,26 @@ def submit_triggers(
     payload_bytes: bytes,
     *,
     allow_insecure_transport: bool = False,
-    timeout: tuple[float, float] = (3.0, 30.0),
+    timeout: tuple[float, float] = (3.0, 10.0),
+    budget_seconds: float = 30.0,
+    max_attempts: int = 4,
+    backoff_seconds: float = 0.5,
 ) -> list[str]:
-    """POST a triggers payload for ``job_id``; return the created job ids (expects 201)."""
+    """POST a triggers payload for ``job_id``; return the created job ids (expects 201).
+
+    Retrying is safe: the coordinator finds-or-creates the workflow by (parent job,
+    ``operation_id``), so a payload that arrives twice creates its jobs once.
+    """
     if not isinstance(job_id, str) or not job_id or job_id in {".", ".."}:
         raise CapabilityError("cannot submit triggers: the job id is empty or invalid")
     transport = _Transport(
-        base_url, token, allow_insecure_transport=allow_insecure_transport, timeout=timeout
+        base_url,
+        token,
+        allow_insecure_transport=allow_insecure_transport,
+        timeout=timeout,
+        budget_seconds=budget_seconds,
+        max_attempts=max_attempts,
+        backoff_seconds=backoff_seconds,
     )
     action = "submitting triggers"
     try:
@@ -499,7 +872,7 @@ def submit_triggers(
             f"/api/v1/jobs/{quote(job_id, safe='')}/triggers",
             body=bytes(payload_bytes),
             action=action,
-            right="submit jobs (jobs:submit)",
+            right=_SUBMIT_RIGHT,
             expected=201,
         )
     finally:

@@ -1,4 +1,8 @@
-"""`GitSource` over a real checkout, through GitPython (imported on first use only)."""
+"""`GitSource` over a real checkout, through GitPython (imported on first use only).
+
+The happy path of a change question is one `git diff` process; only when it fails are
+more questions asked, to say which ref is missing and what to fetch.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,48 @@ import os
 import re
 
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.git_refs import check_rev, normalize, range_sides
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import threading
     from pathlib import Path
     from typing import Any
+
+ON_MISSING_HISTORY = ("error", "all_changed")
+RENAME_LIMIT = 1000  # explicit, so that a repository's diff.renameLimit cannot change it
+GIT_BUILTINS = ("changed_files", "changes", "changes_include", "changes_only", "git_info")
 
 # Options that keep a repository's own configuration from running programs or
 # changing the output format.
 _SAFE_CONFIG = ("-c", "core.fsmonitor=false", "-c", "core.quotepath=false")
-_DIFF_OPTIONS = ("--no-ext-diff", "--no-textconv", "--no-renames", "--no-color", "-z")
-_REF_RE = re.compile(r"[A-Za-z0-9_./@{}~^:+-]+\Z")
+# Explicit where a configuration could change what is listed or in which order.
+_DIFF_OPTIONS = ("--no-ext-diff", "--no-textconv", "--no-color", "--no-relative",
+                 "--ignore-submodules=none", f"-O{os.devnull}", "-z")
+_STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied",
+           "T": "type_changed"}
+_INFO_KEYS = ("branch", "commit", "short_commit", "tag", "remote_url")
+_MENTIONS_GIT = re.compile(r"\b(?:" + "|".join(GIT_BUILTINS) + r")\b")
+
+
+def preload() -> None:
+    """Import GitPython now, so that the first git builtin does not pay for it.
+
+    Safe to run in a background thread once the sandbox child has been forked.
+    """
+    import git.cmd  # noqa: F401
+
+
+def start_preload() -> threading.Thread:
+    """`preload` in a background thread (see engine.preload)."""
+    from engine import preload as background
+
+    return background.start("git.cmd")
+
+
+def mentions_git(pipeline_text: str) -> bool:
+    """Whether a pipeline's text names a git builtin (then preloading pays off)."""
+    return _MENTIONS_GIT.search(pipeline_text) is not None
 
 
 def scrub_git_environment(src_dir: str) -> None:
@@ -29,35 +64,81 @@ def scrub_git_environment(src_dir: str) -> None:
     os.environ["GIT_CEILING_DIRECTORIES"] = os.path.dirname(os.path.realpath(src_dir))
     os.environ["GIT_TERMINAL_PROMPT"] = "0"
     os.environ["GIT_CONFIG_NOSYSTEM"] = "1"
+    os.environ["GIT_NO_LAZY_FETCH"] = "1"  # git 2.44+: a partial clone stays offline
 
 
 def check_ref(ref: str) -> str:
-    """Refuse refs that git could read as an option or that are not ref expressions."""
-    if not ref or ref.startswith("-") or not _REF_RE.match(ref) or ".." in ref.strip("."):
-        raise CapabilityError(f"{ref!r} is not a valid git ref")
-    return ref
+    """Refuse refs that git could read as an option or that are not one revision."""
+    return check_rev(ref)
+
+
+_SCHEME = re.compile(r"([A-Za-z][A-Za-z0-9+.-]*)://")
+_SCP = re.compile(r"([^@/:]*)(:.*)?@([^/:@]+:.*)", re.DOTALL)
 
 
 def strip_credentials(url: str) -> str:
-    """`https://user:token@host/x` -> `https://host/x`; other forms unchanged."""
-    from urllib.parse import urlsplit, urlunsplit
+    """A remote URL without secrets.
 
-    try:
-        parts = urlsplit(url)
-    except ValueError:
+    `https://user:token@host/x` -> `https://host/x` (a user alone can be a token too);
+    for ssh, where the user name is needed and not secret, only a password goes:
+    `ssh://git:pw@host/x` -> `ssh://git@host/x`, `git:pw@host:x` -> `git@host:x`.
+    """
+    scheme = _SCHEME.match(url)
+    if scheme is None:
+        scp = _SCP.fullmatch(url)
+        if scp is not None and scp.group(2):
+            return f"{scp.group(1)}@{scp.group(3)}"
         return url
-    if parts.scheme and "@" in parts.netloc:
-        host = parts.netloc.rsplit("@", 1)[1]
-        return urlunsplit((parts.scheme, host, parts.path, parts.query, parts.fragment))
-    return url
+    start = scheme.end()
+    slash = url.find("/", start)
+    authority_end = len(url) if slash < 0 else slash
+    at = url.rfind("@", start, authority_end)
+    if at < 0:
+        at = _malformed_userinfo_end(url, start, authority_end)
+        if at < 0:
+            return url
+    userinfo = url[start:at]
+    ssh = "ssh" in scheme.group(1).lower()
+    user = userinfo.split(":", 1)[0] if ssh else ""
+    return f"{url[:start]}{user + '@' if user else ''}{url[at + 1:]}"
+
+
+def _malformed_userinfo_end(url: str, start: int, authority_end: int) -> int:
+    # `https://user:pa/ss@host/x`: a `/` inside the password. A `:` before the first
+    # `/` that is not followed by a port number can only be a password's start.
+    colon = url.find(":", start, authority_end)
+    if colon < 0 or url[colon + 1:authority_end].isdigit():
+        return -1
+    return url.find("@", authority_end)
+
+
+class MissingHistory(CapabilityError):
+    """A ref or merge base that this checkout does not have (shallow clone, not fetched)."""
 
 
 class LiveGit:
-    """Answers git questions by running git in the source checkout."""
+    """Answers git questions by running git in the source checkout.
 
-    def __init__(self, src_dir: str | os.PathLike[str]) -> None:
+    `on_missing_history` is the operator's choice when a ref or a merge base is
+    missing: `"error"` (the default), or `"all_changed"`, where every tracked file
+    counts as changed and a line is added to `warnings` for the parent to show.
+    `env_branch` is the branch the CI environment names; it wins over the checkout's
+    (which is detached in most CI checkouts).
+    """
+
+    def __init__(self, src_dir: str | os.PathLike[str], *, on_missing_history: str = "error",
+                 env_branch: str | None = None, timeout_seconds: float = 120.0) -> None:
+        if on_missing_history not in ON_MISSING_HISTORY:
+            raise ValueError(f"on_missing_history must be one of {ON_MISSING_HISTORY}")
         self.src_dir = os.fspath(src_dir)
+        self.on_missing_history = on_missing_history
+        self.env_branch = env_branch or None
+        self.timeout_seconds = timeout_seconds
+        self.warnings: list[str] = []
         self._empty_tree: str | None = None
+        self._repositories: dict[Path, bool] = {}
+
+    # -- running git ------------------------------------------------------------------
 
     def _base(self, base_dir: str | None) -> Path:
         from pathlib import Path
@@ -74,23 +155,34 @@ class LiveGit:
         return resolved
 
     def _git(self, cwd: Path, *args: str) -> bytes:
+        return self._execute(cwd, args)[0]
+
+    def _execute(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
+        """stdout, untouched (git's `-z` output may end in a newline), and stderr."""
         from git.cmd import Git
         from git.exc import GitCommandError, GitCommandNotFound
 
         try:
-            out = Git(str(cwd)).execute(
+            _, out, err_text = Git(str(cwd)).execute(
                 ["git", *_SAFE_CONFIG, *args],
+                with_extended_output=True,
                 stdout_as_string=False,
                 strip_newline_in_stdout=False,
+                kill_after_timeout=self.timeout_seconds,
             )
         except GitCommandNotFound:
             raise CapabilityError("git is not installed") from None
         except GitCommandError as err:
             stderr = err.stderr if isinstance(err.stderr, str) else str(err.stderr)
             detail = stderr.strip().removeprefix("stderr:").strip().strip("'").strip()
-            first = detail.splitlines()[0] if detail else f"exit status {err.status}"
-            raise CapabilityError(first.removeprefix("fatal: ")) from None
-        return out if isinstance(out, bytes) else str(out).encode()
+            lines = [line for line in detail.splitlines() if line.startswith(("fatal:",
+                                                                               "error:"))]
+            first = (lines or detail.splitlines() or [f"exit status {err.status}"])[0]
+            if first.startswith("Timeout:"):
+                first = f"git took longer than {self.timeout_seconds:g} s"
+            raise CapabilityError(first.removeprefix("fatal: ").removeprefix("error: ")) \
+                from None
+        return (out if isinstance(out, bytes) else str(out).encode()), str(err_text)
 
     def _try(self, cwd: Path, *args: str) -> str | None:
         try:
@@ -98,35 +190,115 @@ class LiveGit:
         except CapabilityError:
             return None
 
-    def changed_files(self, from_ref: str, to_ref: str, base_dir: str | None) -> list[str]:
-        cwd = self._base(base_dir)
-        check_ref(from_ref)
-        check_ref(to_ref)
-        self._require_repo(cwd)
-        base = from_ref
-        if self._try(cwd, "rev-parse", "--verify", "-q", f"{from_ref}^{{commit}}") is None:
-            if self._is_parent_of_root(cwd, from_ref, to_ref):
-                base = self._empty_tree_id(cwd)
+    def _is_repository(self, cwd: Path) -> bool:
+        if cwd not in self._repositories:
+            self._repositories[cwd] = self._try(cwd, "rev-parse", "--git-dir") is not None
+        return self._repositories[cwd]
+
+    def _resolves(self, cwd: Path, rev: str) -> bool:
+        return self._try(cwd, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") is not None
+
+    def _is_shallow(self, cwd: Path) -> bool:
+        return self._try(cwd, "rev-parse", "--is-shallow-repository") == "true"
+
+    # -- changes ----------------------------------------------------------------------
+
+    def changed_files(self, from_ref: str, to_ref: str | None,
+                      base_dir: str | None) -> list[str]:
+        out = self._diff(from_ref, to_ref, base_dir, "--name-only", "--no-renames")
+        if isinstance(out, list):
+            return out
+        return _split(out)
+
+    def changes(self, from_ref: str, to_ref: str | None,
+                base_dir: str | None) -> list[dict[str, str | None]]:
+        # A copy is found when its source changed in the same diff too (git's `-C`):
+        # finding copies of unchanged files would read every file of the repository.
+        out = self._diff(from_ref, to_ref, base_dir, "--name-status", "--find-renames",
+                         "--find-copies", f"-l{RENAME_LIMIT}")
+        if isinstance(out, list):
+            return [{"path": path, "status": "modified", "old_path": None} for path in out]
+        fields = _split(out)
+        result: list[dict[str, str | None]] = []
+        index = 0
+        while index < len(fields):
+            letter = fields[index][:1]
+            if letter in ("R", "C"):
+                old, path = fields[index + 1], fields[index + 2]
+                result.append({"path": path, "status": _STATUS[letter], "old_path": old})
+                index += 3
             else:
-                raise CapabilityError(self._missing_ref_message(from_ref))
-        if self._try(cwd, "rev-parse", "--verify", "-q", f"{to_ref}^{{commit}}") is None:
-            raise CapabilityError(self._missing_ref_message(to_ref))
-        out = self._git(cwd, "diff", "--name-only", *_DIFF_OPTIONS, "--end-of-options",
-                        base, to_ref, "--")
-        return [p.decode("utf-8", "replace") for p in out.split(b"\0") if p]
+                result.append({"path": fields[index + 1],
+                               "status": _STATUS.get(letter, "modified"), "old_path": None})
+                index += 2
+        return result
 
-    def _require_repo(self, cwd: Path) -> None:
-        if self._try(cwd, "rev-parse", "--git-dir") is None:
-            raise CapabilityError(f"{cwd} is not a git repository")
+    def _diff(self, from_ref: str, to_ref: str | None, base_dir: str | None,
+              *options: str) -> bytes | list[str]:
+        """The raw `-z` output of one diff, or every tracked path when history is
+        missing and the policy says to fail open."""
+        frm, to = normalize(from_ref, to_ref)
+        cwd = self._base(base_dir)
+        revs = (frm,) if to is None else (frm, to)
+        try:
+            return self._run_diff(cwd, options, revs)
+        except CapabilityError as failure:
+            try:
+                empty = self._root_parent(cwd, frm, to, failure)
+                return self._run_diff(cwd, options, (empty, to or "HEAD"))
+            except MissingHistory as missing:
+                if self.on_missing_history != "all_changed":
+                    raise
+                return self._all_tracked(cwd, frm, to, missing)
 
-    def _is_parent_of_root(self, cwd: Path, from_ref: str, to_ref: str) -> bool:
-        if from_ref != f"{to_ref}^":
+    def _run_diff(self, cwd: Path, options: tuple[str, ...], revs: tuple[str, ...]) -> bytes:
+        out, err = self._execute(
+            cwd, ("diff", *options, *_DIFF_OPTIONS, "--end-of-options", *revs, "--")
+        )
+        if "rename detection was skipped" in err:
+            self._warn(f"{_label(*revs)}: more changed files than git compares for renames "
+                       f"and copies (limit {RENAME_LIMIT}); only exact renames and copies "
+                       "are reported")
+        return out
+
+    def _warn(self, text: str) -> None:
+        if text not in self.warnings:
+            self.warnings.append(text)
+
+    def _root_parent(self, cwd: Path, frm: str, to: str | None,
+                     failure: CapabilityError) -> str:
+        """After a failed diff: the empty tree when `frm` is the parent of a root commit
+        `to`; otherwise raise what went wrong, naming the missing ref."""
+        if not self._is_repository(cwd):
+            raise CapabilityError(f"{cwd} is not a git repository") from None
+        old, new, three_dot = range_sides(frm, to)
+        parent_forms = {f"{new}^", f"{new}^1", f"{new}~", f"{new}~1"}
+        if not three_dot and old in parent_forms and self._is_root(cwd, new):
+            return self._empty_tree_id(cwd)
+        missing = [rev for rev in dict.fromkeys((old, new)) if not self._resolves(cwd, rev)]
+        shallow = self._is_shallow(cwd)
+        if missing:
+            raise MissingHistory(_missing_ref_message(missing[0], shallow)) from None
+        if three_dot:
+            if shallow:
+                raise MissingHistory(
+                    f"no merge base of {old!r} and {new!r} in this checkout: the clone is "
+                    "shallow and stops before their common ancestor; fetch more history "
+                    "before the ingest job runs, e.g. `git fetch --deepen=100` or "
+                    "`git fetch --unshallow`"
+                ) from None
+            raise CapabilityError(f"{old!r} and {new!r} have no common history "
+                                  "(no merge base)") from None
+        raise failure
+
+    def _is_root(self, cwd: Path, rev: str) -> bool:
+        # The commit object itself, not `rev-list --parents`: in a shallow clone the
+        # oldest commit looks parentless to rev-list although its parent exists.
+        text = self._try(cwd, "cat-file", "commit", f"{rev}^{{commit}}")
+        if text is None:
             return False
-        commit = self._try(cwd, "rev-parse", "--verify", "-q", f"{to_ref}^{{commit}}")
-        if commit is None:
-            return False
-        parents = self._try(cwd, "rev-list", "--parents", "-n", "1", commit)
-        return parents is not None and len(parents.split()) == 1
+        header = text.split("\n\n", 1)[0]
+        return not any(line.startswith("parent ") for line in header.splitlines())
 
     def _empty_tree_id(self, cwd: Path) -> str:
         # The id depends on the repository's hash algorithm: ask git, never hard-code it.
@@ -137,26 +309,71 @@ class LiveGit:
             self._empty_tree = value
         return self._empty_tree
 
-    def _missing_ref_message(self, ref: str) -> str:
-        return (
-            f"unknown git ref {ref!r}: it does not exist in this checkout "
-            "(a shallow clone or a ref that was not fetched? try `git fetch` with enough "
-            "depth, e.g. `git fetch --unshallow` or `git fetch origin <branch>`)"
-        )
+    def _all_tracked(self, cwd: Path, frm: str, to: str | None,
+                     missing: MissingHistory) -> list[str]:
+        new = range_sides(frm, to)[1]
+        tree = next((rev for rev in (new, "HEAD") if self._resolves(cwd, rev)), None)
+        if tree is None:
+            raise missing
+        out = self._git(cwd, "ls-tree", "-r", "-z", "--name-only", "--full-tree",
+                        "--end-of-options", tree)
+        paths = _split(out)
+        warning = (f"{_label(frm, to)}: {missing}; as the policy says "
+                   f'on_missing_history = "all_changed", all {len(paths)} files tracked at '
+                   f"{tree} count as changed")
+        self._warn(warning)
+        return paths
+
+    # -- facts ------------------------------------------------------------------------
 
     def info(self, base_dir: str | None) -> dict[str, Any]:
         cwd = self._base(base_dir)
-        if self._try(cwd, "rev-parse", "--git-dir") is None:
-            # Not a checkout (a copied source, say): every fact is unknown, not an error.
-            return dict.fromkeys(("branch", "commit", "short_commit", "tag", "remote_url"))
+        facts: dict[str, Any] = dict.fromkeys(_INFO_KEYS)
+        # The environment describes the job's own checkout, not another one below it.
+        env_branch = self.env_branch if cwd == self._base(None) else None
+        facts["branch"] = env_branch
+        if not self._is_repository(cwd):
+            # Not a checkout (a copied source, say): facts are unknown, not an error.
+            return facts
         commit = self._try(cwd, "rev-parse", "--verify", "-q", "HEAD")
-        branch = self._try(cwd, "symbolic-ref", "--short", "-q", "HEAD")
-        tags = self._try(cwd, "tag", "--points-at", "HEAD", "--sort=-v:refname")
+        if env_branch is None:
+            facts["branch"] = self._try(cwd, "symbolic-ref", "--short", "-q", "HEAD")
+        # Version order, a `-` suffix (v2.0.0-rc1) before its release (v2.0.0).
+        tags = self._try(cwd, "-c", "versionsort.suffix=-", "tag", "--points-at", "HEAD",
+                         "--sort=-v:refname")
         remote = self._try(cwd, "config", "--get", "remote.origin.url")
-        return {
-            "branch": branch,
-            "commit": commit,
-            "short_commit": commit[:7] if commit else None,
-            "tag": tags.splitlines()[0] if tags else None,
-            "remote_url": strip_credentials(remote) if remote else None,
-        }
+        facts.update(
+            commit=commit,
+            short_commit=commit[:7] if commit else None,
+            tag=tags.splitlines()[0] if tags else None,
+            remote_url=strip_credentials(remote) if remote else None,
+        )
+        return facts
+
+
+def _label(frm: str, to: str | None = None) -> str:
+    return frm if to is None else f"{frm}..{to}"
+
+
+def _split(out: bytes) -> list[str]:
+    # Starlark strings are UTF-8: a name in another encoding cannot come back exactly.
+    return out.decode("utf-8", "replace").split("\0")[:-1]
+
+
+def _missing_ref_message(ref: str, shallow: bool) -> str:
+    name = re.split(r"[~^]|@\{", ref, maxsplit=1)[0]
+    hints = []
+    if name == ref:
+        where = "a branch or tag that was not fetched?"
+        remote = name.removeprefix("refs/remotes/").removeprefix("origin/")
+        hints.append(f"`git fetch origin {remote}`")
+    elif shallow:
+        where = "the clone is shallow and its history stops before it"
+    else:
+        where = "the history of this checkout does not go back that far"
+    if shallow:
+        hints.append("`git fetch --deepen=<commits>` or `git fetch --unshallow`")
+    message = f"unknown git ref {ref!r}: it is not in this checkout ({where})"
+    if hints:
+        message += f"; fetch it before the ingest job runs, e.g. {' or '.join(hints)}"
+    return message

@@ -15,8 +15,9 @@ if TYPE_CHECKING:
 
 # What the child may ask for, by capability: the parent refuses anything else.
 REMOTE_METHODS: dict[str, frozenset[str]] = {
-    "git": frozenset({"changed_files", "info"}),
+    "git": frozenset({"changed_files", "changes", "info"}),
     "job_state": frozenset({"is_job_running", "get_job_result"}),
+    "source": frozenset({"read"}),
 }
 
 
@@ -46,31 +47,68 @@ class Channel:
 
 
 class RemoteGit:
-    """`GitSource` answered by the parent."""
+    """`GitSource` answered by the parent, each distinct question once.
+
+    The parent caches too; caching here as well keeps a large answer (10,000 paths)
+    from crossing the pipe again for every builtin that needs it.
+    """
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
+        self._answers: dict[tuple[str | None, ...], Any] = {}
 
-    def changed_files(self, from_ref: str, to_ref: str, base_dir: str | None) -> list[str]:
-        result = self._channel.call("git", "changed_files", from_ref, to_ref, base_dir)
-        return list(result)
+    def _ask(self, method: str, *args: str | None) -> Any:
+        key = (method, *args)
+        if key not in self._answers:
+            try:
+                self._answers[key] = self._channel.call("git", method, *args)
+            except CapabilityError as err:
+                self._answers[key] = err
+        answer = self._answers[key]
+        if isinstance(answer, CapabilityError):
+            raise answer
+        return answer
+
+    def changed_files(self, from_ref: str, to_ref: str | None,
+                      base_dir: str | None) -> list[str]:
+        return list(self._ask("changed_files", from_ref, to_ref, base_dir))
+
+    def changes(self, from_ref: str, to_ref: str | None,
+                base_dir: str | None) -> list[dict[str, str | None]]:
+        return list(self._ask("changes", from_ref, to_ref, base_dir))
 
     def info(self, base_dir: str | None) -> dict[str, Any]:
-        return dict(self._channel.call("git", "info", base_dir))
+        return dict(self._ask("info", base_dir))
 
 
 class RemoteJobState:
-    """`JobState` answered by the parent."""
+    """`JobState` answered by the parent.
+
+    The scope is sent only when the pipeline names one, so a question without it is
+    the same question (and the same cached answer) as before scopes existed.
+    """
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
 
-    def is_job_running(self, job_name: str) -> bool:
-        return bool(self._channel.call("job_state", "is_job_running", job_name))
+    def is_job_running(self, job_name: str, scope: str | None = None) -> bool:
+        args = (job_name,) if scope is None else (job_name, scope)
+        return bool(self._channel.call("job_state", "is_job_running", *args))
 
-    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
-        value = self._channel.call("job_state", "get_job_result", job_name)
+    def get_job_result(self, job_name: str, scope: str | None = None) -> dict[str, Any] | None:
+        args = (job_name,) if scope is None else (job_name, scope)
+        value = self._channel.call("job_state", "get_job_result", *args)
         return dict(value) if value is not None else None
+
+
+class RemoteSources:
+    """`SourceReader` answered by the parent, which confines and reads the files."""
+
+    def __init__(self, channel: Channel) -> None:
+        self._channel = channel
+
+    def read(self, module: str, loading_file: str) -> dict[str, str]:
+        return dict(self._channel.call("source", "read", module, loading_file))
 
 
 class RemoteOutput:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import time
 
+from engine.capabilities.base import CapabilityError
 from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
 from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, parse_frames, pointers
 from engine.jobs import Job
@@ -70,9 +71,14 @@ def prelude_globals() -> Any:
 
 
 def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float) -> list[Job]:
-    """Run the pipeline; return its jobs in call order or raise PipelineFailed."""
+    """Run the pipeline; return its jobs in call order or raise PipelineFailed.
+
+    Files it loads are evaluated once each, with the same builtins and limits, and
+    frozen; `host.collector.sources` gains their texts.
+    """
     sl = _starlark()
-    sources = {source.name: source.text}
+    sources = host.collector.sources
+    sources.setdefault(source.name, source.text)
     state = {"cancelled": False}
 
     def check_cancelled() -> bool:
@@ -91,25 +97,50 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
         prelude.add_callable(name, fn)
     prelude["_context"] = host.context_values()
     sl.eval(prelude, sl.parse(PRELUDE_FILE, prelude_source(), dialect()), prelude_globals())
-    frozen = prelude.freeze()
-
-    def boot_loader(module: str) -> Any:
-        if module == PRELUDE_MODULE:
-            return frozen
-        raise LoadRefused(module)
-
-    def user_loader(module: str) -> Any:
-        raise LoadRefused(f"load() is not supported yet (tried to load {module!r})")
-
-    main = sl.Module()
+    frozen_prelude = prelude.freeze()
+    user_globals = pipeline_globals()
     names = ", ".join(f'"{n}"' for n in PREDECLARED)
     boot = sl.parse("<engine boot>", f'load("{PRELUDE_MODULE}", {names})', dialect())
-    user_globals = pipeline_globals()
-    sl.eval(main, boot, user_globals, sl.FileLoader(boot_loader))
-
     options = sl.EvalOptions(
         check_cancelled=check_cancelled, max_callstack_size=limits.max_callstack
     )
+
+    def boot_loader(module: str) -> Any:
+        if module == PRELUDE_MODULE:
+            return frozen_prelude
+        raise LoadRefused(module)
+
+    def new_module() -> Any:
+        module = sl.Module()
+        sl.eval(module, boot, user_globals, sl.FileLoader(boot_loader))
+        return module
+
+    loaded: dict[str, Any] = {}
+    loading: list[str] = [source.name]
+
+    def user_loader(module_id: str) -> Any:
+        try:
+            found = host.sources.read(module_id, loading[-1])
+        except CapabilityError as err:
+            raise LoadRefused(str(err)) from None
+        name, text = found["name"], found["text"]
+        if name in loaded:
+            return loaded[name]
+        if name in loading:
+            cycle = [*loading[loading.index(name):], name]
+            raise LoadRefused("load cycle: " + " -> ".join(cycle))
+        sources[name] = text
+        module = new_module()
+        loading.append(name)
+        try:
+            sl.eval_with(options, module, sl.parse(name, text, dialect()), user_globals,
+                         sl.FileLoader(user_loader))
+        finally:
+            loading.pop()
+        loaded[name] = module.freeze()
+        return loaded[name]
+
+    main = new_module()
     try:
         sl.eval_with(options, main, ast, user_globals, sl.FileLoader(user_loader))
     except sl.StarlarkError as err:

@@ -14,7 +14,7 @@ from pipeline_builtins import PREDECLARED, prelude_source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from typing import Any
+    pass
 
 _SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note"}
 
@@ -36,8 +36,6 @@ def _lint_one(name: str, text: str) -> list[Diagnostic]:
         where = pointers(str(err))
         return [Diagnostic(where[0] if where else Location(name), message_of(str(err)))]
     found: list[Diagnostic] = []
-    for load in ast.loads():
-        found.append(_load_refused(name, text, load))
     found.extend(_name_errors(name, text))
     for lint in ast.lint():
         severity = _SEVERITY.get(str(lint.severity).rsplit(".", 1)[-1])
@@ -104,18 +102,6 @@ def _identifier_at(text: str, location: Location) -> str:
             break
         ident += char
     return ident
-
-
-def _load_refused(name: str, text: str, load: Any) -> Diagnostic:
-    module = str(getattr(load, "module_id", "?"))
-    line = 0
-    for i, source_line in enumerate(text.splitlines(), start=1):
-        if "load(" in source_line and module in source_line:
-            line = i
-            break
-    col = text.splitlines()[line - 1].index("load(") + 1 if line else 0
-    return Diagnostic(Location(name, line, col),
-                      f"load() is not supported yet (tried to load {module!r})")
 
 
 def _lint_location(name: str, resolved: str) -> Location:

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import os
-import resource
 
 from engine.sandbox import protocol
 
@@ -20,17 +19,18 @@ EXIT_REPORTED = 0
 EXIT_UNREPORTED = 70
 
 
-def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) -> None:
-    """Apply OS limits and drop inherited state before any pipeline code runs."""
+def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) -> list[str]:
+    """Apply OS limits and drop inherited state before any pipeline code runs.
+
+    Returns the protections now active.
+    """
+    from engine.sandbox import fence
+
     memory = int(limits["memory_mb"]) * 1024 * 1024
-    cpu = int(limits["cpu_seconds"])
     if memory <= _address_space_in_use():
         # A limit below what the loaded interpreter already maps cannot be applied
         # meaningfully: every allocation would fail somewhere arbitrary.
         raise MemoryError("the memory limit is below what the sandbox needs to start")
-    resource.setrlimit(resource.RLIMIT_AS, (memory, memory))
-    resource.setrlimit(resource.RLIMIT_CPU, (cpu, cpu + 1))
-    resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
     # The environment may hold the API token: the child gets none of it.
     os.environ.clear()
     os.environ["RUST_BACKTRACE"] = "0"
@@ -38,12 +38,10 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) ->
     os.dup2(null, 0)
     os.dup2(null, 1)
     os.dup2(stderr_fd, 2)
-    keep = {0, 1, 2, *keep_fds}
-    for fd in _open_fds():
-        if fd not in keep:
-            with contextlib.suppress(OSError):
-                os.close(fd)
     os.chdir("/")
+    active = fence.limit_descriptors({0, 1, 2, *keep_fds})
+    active += fence.limit_resources(memory, int(limits["cpu_seconds"]))
+    return active
 
 
 def _address_space_in_use() -> int:
@@ -55,30 +53,32 @@ def _address_space_in_use() -> int:
     return pages * os.sysconf("SC_PAGE_SIZE")
 
 
-def _open_fds() -> list[int]:
-    try:
-        return [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        return list(range(3, 256))
+def warm_up() -> list[str]:
+    """Fence the process, load the interpreter and build its globals, before any request
+    arrives. Everything the request needs is imported here: once limited, the child
+    may not be able to open module files."""
+    import fnmatch  # noqa: F401  (policy globs)
+    import json  # noqa: F401
 
-
-def warm_up() -> None:
-    """Load the interpreter and build its globals before any request arrives."""
+    import pipeline_builtins.jobs  # noqa: F401
     from engine.interpreter import evaluate
 
     evaluate.pipeline_globals()
-    import pipeline_builtins.jobs  # noqa: F401
+    from engine.sandbox import fence
+
+    return fence.isolate_process()
 
 
 def child_main(to_parent: int, from_parent: int, stderr_fd: int) -> NoReturn:
     """Entry point of the forked child: warm up, wait for the request, run it."""
     try:
-        warm_up()
+        active = warm_up()
         request = protocol.receive(from_parent)
         if request is None:  # the parent decided not to use this child
             os._exit(EXIT_REPORTED)
-        harden(request["limits"], (to_parent, from_parent), stderr_fd)
+        active += harden(request["limits"], (to_parent, from_parent), stderr_fd)
         reply = _run(request, to_parent, from_parent)
+        reply["protections"] = active
         protocol.send(to_parent, reply)
     except MemoryError:
         _try_send(to_parent, {"type": "limit", "limit": "memory"})
@@ -128,8 +128,15 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
 
 def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
               from_parent: int) -> list[dict[str, Any]]:
-    from engine.capabilities.remote import Channel, RemoteGit, RemoteJobState, RemoteOutput
+    from engine.capabilities.remote import (
+        Channel,
+        RemoteGit,
+        RemoteJobState,
+        RemoteOutput,
+        RemoteSources,
+    )
     from engine.interpreter.evaluate import PipelineSource, evaluate
+    from engine.validate import JobRules
     from pipeline_builtins import Host
     from pipeline_builtins.jobs import JobCollector
 
@@ -139,8 +146,12 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         git=RemoteGit(channel),
         job_state=RemoteJobState(channel),
         output=RemoteOutput(channel),
-        collector=JobCollector({source.name: source.text}, limits.max_jobs),
+        collector=JobCollector(
+            {source.name: source.text}, limits.max_jobs, JobRules.from_json(request["rules"])
+        ),
         context=request.get("context", {}),
+        disabled=tuple(request.get("disabled", ())),
+        sources=RemoteSources(channel),
     )
     jobs = evaluate(source, host, limits, float(request["deadline"]))
     return [

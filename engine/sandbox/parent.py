@@ -76,7 +76,9 @@ class Sandbox:
 
         child_read, self._write_fd = os.pipe()
         self._read_fd, child_write = os.pipe()
-        self._stderr_fd = _stderr_capture()
+        # The child's stderr: only a crashing interpreter writes there (pipeline output
+        # travels as messages). A pipe, not a file: the child may not write files.
+        self._stderr = _StderrTail(*os.pipe())
         sys.stdout.flush()
         sys.stderr.flush()
         pid = os.fork()
@@ -84,12 +86,14 @@ class Sandbox:
             try:
                 os.close(self._read_fd)
                 os.close(self._write_fd)
-                child_main(child_write, child_read, self._stderr_fd)
+                os.close(self._stderr.read_fd)
+                child_main(child_write, child_read, self._stderr.write_fd)
             finally:
                 os._exit(70)
         self.pid = pid
         os.close(child_read)
         os.close(child_write)
+        self._stderr.close_write_end()
         self._done = False
 
     def run(
@@ -109,12 +113,13 @@ class Sandbox:
                 final, killed = None, False  # the child died before it could listen
             else:
                 final, killed = _serve(
-                    self.pid, self._read_fd, self._write_fd, services, deadline, limits
+                    self.pid, self._read_fd, self._write_fd, self._stderr, services,
+                    deadline, limits,
                 )
         except BaseException:
             _kill(self.pid)  # interrupted, or a bug on this side: never leave it running
             os.waitpid(self.pid, 0)
-            os.close(self._stderr_fd)
+            self._stderr.close()
             raise
         finally:
             os.close(self._read_fd)
@@ -125,12 +130,20 @@ class Sandbox:
             cpu_seconds=rusage.ru_utime + rusage.ru_stime,
             peak_memory_mb=rusage.ru_maxrss / 1024.0,
         )
-        crash_text = _read_capture(self._stderr_fd)
+        crash_text = self._stderr.drain()
+        failure: PipelineFailed | None = None
         if killed:
-            raise _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded "
-                         "(a single operation ran past the deadline and was stopped)")
-        if final is None or final.get("type") in ("limit", "crash"):
-            raise _explain_death(where, status, final, crash_text, limits)
+            failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
+                             "exceeded (a single operation ran past the deadline and was "
+                             "stopped)")
+        elif final is None or final.get("type") in ("limit", "crash"):
+            failure = _explain_death(where, status, final, crash_text, limits)
+        if failure is not None:
+            from engine.usage import RunUsage
+
+            failure.usage = RunUsage(usage, limits)
+            raise failure
+        assert final is not None
         return ChildReport(final, usage)
 
     def discard(self) -> None:
@@ -142,7 +155,7 @@ class Sandbox:
         os.close(self._read_fd)
         os.close(self._write_fd)
         os.waitpid(self.pid, 0)
-        os.close(self._stderr_fd)
+        self._stderr.close()
 
 
 def run_child(
@@ -152,27 +165,48 @@ def run_child(
     return Sandbox().run(request, limits, services, where)
 
 
-def _stderr_capture() -> int:
-    try:
-        return os.memfd_create("engine-sandbox-stderr", 0)
-    except (AttributeError, OSError):  # pragma: no cover - non-Linux
-        return os.open(os.devnull, os.O_WRONLY)
+class _StderrTail:
+    """The first bytes the child writes to stderr; the rest is read and dropped."""
 
+    LIMIT = 64 * 1024
 
-def _read_capture(fd: int, limit: int = 64 * 1024) -> str:
-    try:
-        os.lseek(fd, 0, os.SEEK_SET)
-        return os.read(fd, limit).decode("utf-8", "replace")
-    except OSError:
-        return ""
-    finally:
-        os.close(fd)
+    def __init__(self, read_fd: int, write_fd: int) -> None:
+        self.read_fd = read_fd
+        self.write_fd = write_fd
+        self.text = bytearray()
+        self._open = True
+
+    def close_write_end(self) -> None:
+        os.close(self.write_fd)
+
+    def take(self) -> bool:
+        """Read what is available; False at end of stream."""
+        chunk = os.read(self.read_fd, 1 << 16)
+        if not chunk:
+            return False
+        if len(self.text) < self.LIMIT:
+            self.text += chunk[: self.LIMIT - len(self.text)]
+        return True
+
+    def drain(self) -> str:
+        """Everything written until the child exited, as text; closes the pipe."""
+        if self._open:
+            while select.select([self.read_fd], [], [], 0)[0] and self.take():
+                pass
+            self.close()
+        return self.text.decode("utf-8", "replace")
+
+    def close(self) -> None:
+        if self._open:
+            os.close(self.read_fd)
+            self._open = False
 
 
 def _serve(
     pid: int,
     read_fd: int,
     write_fd: int,
+    stderr: _StderrTail,
     services: Services,
     deadline: float,
     limits: Limits,
@@ -180,13 +214,16 @@ def _serve(
     reader = protocol.FrameReader()
     final: dict[str, Any] | None = None
     hard_deadline = deadline + limits.kill_grace_seconds
+    watching = [read_fd, stderr.read_fd]
     while True:
         remaining = hard_deadline - time.monotonic()
         if remaining <= 0:
             _kill(pid)
             return None, True
-        ready, _, _ = select.select([read_fd], [], [], remaining)
-        if not ready:
+        ready, _, _ = select.select(watching, [], [], remaining)
+        if stderr.read_fd in ready and not stderr.take():
+            watching.remove(stderr.read_fd)
+        if read_fd not in ready:
             continue
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:

@@ -192,8 +192,8 @@ def driver(src: str, triggers: str, max_jobs: int) -> None:
     print(json.dumps({
         "jobs": len(outcome.jobs),
         "bytes": len(outcome.document or b""),
-        "eval_seconds": outcome.usage.wall_seconds,
-        "sandbox_peak_mb": outcome.usage.peak_memory_mb,
+        "eval_seconds": outcome.usage.measured.wall_seconds,
+        "sandbox_peak_mb": outcome.usage.measured.peak_memory_mb,
         "driver_rss_mb": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0,
         "children_rss_mb": resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024.0,
     }))

@@ -1,4 +1,8 @@
-"""HttpJobState and submit_triggers against a real local HTTP(S) fake coordinator."""
+"""HttpJobState and submit_triggers against a real local HTTP(S) fake coordinator.
+
+Answers, paging, scopes, permanent errors and transport rules; retries, time budgets
+and injected faults are in test_coordinator_faults.py.
+"""
 
 from __future__ import annotations
 
@@ -30,8 +34,10 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 
 
 def state_for(server: FakeCoordinator, **kwargs: Any) -> HttpJobState:
+    """A client of `server`; permanent errors are tested here, so nothing is retried."""
     if server.url.startswith("http://"):
         kwargs.setdefault("allow_insecure_transport", True)
+    kwargs.setdefault("max_attempts", 1)
     return HttpJobState(server.url, server.token, **kwargs)
 
 
@@ -192,12 +198,42 @@ def test_job_found_only_on_third_page(coordinator: FakeCoordinator) -> None:
     assert [(q["offset"], q["limit"]) for q in queued] == [("0", "10"), ("10", "10"), ("20", "10")]
 
 
-def test_paging_stops_when_offset_reaches_total(coordinator: FakeCoordinator) -> None:
-    for number in range(20):
+@pytest.mark.parametrize(("count", "pages"), [(25, 3), (20, 3), (9, 1), (0, 1)])
+def test_paging_ends_at_a_short_page_whatever_total_says(
+    coordinator: FakeCoordinator, count: int, pages: int
+) -> None:
+    # Some coordinator versions report the page's length as `total`: trusting it would
+    # stop after the first full page and miss the oldest jobs.
+    coordinator.page_length_total = True
+    for number in range(count):
         coordinator.add_job(f"job-{number}", "running")
     state = state_for(coordinator, page_size=10)
-    assert state.is_job_running("job-0") is True
-    assert len(list_requests(coordinator, "running")) == 2
+
+    assert state.is_job_running("job-0") is (count > 0)
+    offsets = [q["offset"] for q in list_requests(coordinator, "running")]
+    assert offsets == [str(10 * page) for page in range(pages)]
+
+
+def test_paging_follows_the_limit_the_coordinator_applied(
+    coordinator: FakeCoordinator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A coordinator that serves fewer jobs per page than asked (and says so) is paged
+    # by what it applied, not by what was asked.
+    monkeypatch.setattr("tests.support.coordinator_server.MAX_LIMIT", 5)
+    monkeypatch.setattr("tests.support.coordinator_server.DEFAULT_LIMIT", 5)
+    coordinator.add_job("needle", "queued")
+    for number in range(7):
+        coordinator.add_job(f"hay-{number}", "queued")
+    state = state_for(coordinator, page_size=10)
+
+    assert state.is_job_running("needle") is True
+    assert [q["offset"] for q in list_requests(coordinator, "queued")] == ["0", "5"]
+
+
+@pytest.mark.parametrize("page_size", [0, 101])
+def test_page_size_must_fit_the_coordinator(page_size: int) -> None:
+    with pytest.raises(CapabilityError, match="between 1 and 100"):
+        HttpJobState("https://127.0.0.1:1", TOKEN, page_size=page_size)
 
 
 def test_page_cap_is_enforced(coordinator: FakeCoordinator) -> None:
@@ -207,6 +243,10 @@ def test_page_cap_is_enforced(coordinator: FakeCoordinator) -> None:
     with pytest.raises(CapabilityError, match=r"max_pages=2") as caught:
         state.is_job_running("absent")
     assert "more than 2 pages" in str(caught.value)
+    assert 'narrow the scope' in str(caught.value)
+    assert len(list_requests(coordinator, "submitted")) == 2
+    with pytest.raises(CapabilityError, match=r"max_pages=2"):
+        state.is_job_running("other")  # the failure is remembered, not retried
     assert len(list_requests(coordinator, "submitted")) == 2
 
 
@@ -229,29 +269,138 @@ def test_many_names_cost_one_scan_per_status(coordinator: FakeCoordinator) -> No
     assert len(coordinator.requests) == len(ALL_STATUSES)
 
 
-def test_running_scan_stops_at_the_first_status_that_matches(
-    coordinator: FakeCoordinator,
-) -> None:
+def test_each_question_lists_only_its_own_status_set(coordinator: FakeCoordinator) -> None:
     coordinator.add_job("build", "submitted")
     state = state_for(coordinator)
+
     assert state.is_job_running("build") is True
-    assert [q["status"] for q in list_requests(coordinator)] == ["submitted"]
+    assert [q["status"] for q in list_requests(coordinator)] == list(RUNNING_STATUSES)
+    assert state.get_job_result("build") is None
+    assert [q["status"] for q in list_requests(coordinator)] == list(ALL_STATUSES)
 
 
-def test_workflow_id_filter(coordinator: FakeCoordinator) -> None:
-    coordinator.add_job("build", "running", workflow_id="wf-2")
-    coordinator.add_job("test", "running", workflow_id="wf-1")
-    coordinator.add_job("deploy", "completed", workflow_id="wf-2")
-    scoped = state_for(coordinator, workflow_id="wf-1")
+def test_jobs_outside_the_asked_status_or_scope_are_ignored(
+    coordinator: FakeCoordinator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # A coordinator that does not know a filter ignores it and lists everything; the
+    # client must not read that as an answer.
+    coordinator.add_job("deploy", "completed", workflow_id="wf-9")
+    monkeypatch.setattr(FakeCoordinator, "_list_jobs", _unfiltered_listing)
+    state = state_for(coordinator, workflow_id="wf-1")
 
-    assert scoped.is_job_running("build") is False
-    assert scoped.is_job_running("test") is True
-    assert scoped.get_job_result("deploy") is None
-    assert {q.get("workflow_id") for q in list_requests(coordinator)} == {"wf-1"}
+    assert state.is_job_running("deploy", "workflow") is False
+    assert state.get_job_result("deploy", "workflow") is None
+    assert state.is_job_running("deploy", "all") is False
+    assert state.get_job_result("deploy", "all") is not None
 
-    unscoped = state_for(coordinator)
-    assert unscoped.is_job_running("build") is True
-    assert "workflow_id" not in list_requests(coordinator)[-1]
+
+def _unfiltered_listing(
+    self: FakeCoordinator, query: dict[str, list[str]]
+) -> tuple[int, Any]:
+    with self.lock:
+        jobs = list(self.jobs)
+    return 200, {"jobs": jobs, "total": len(jobs), "limit": 100, "offset": 0}
+
+
+# --- scopes --------------------------------------------------------------------------
+
+
+@pytest.fixture
+def scoped_jobs(coordinator: FakeCoordinator) -> FakeCoordinator:
+    """This ingest job (project p-1, workflow wf-1) and deploys around it."""
+    coordinator.add_job("ingest", "running", job_id="self", project_id="p-1",
+                        workflow_id="wf-1")
+    coordinator.add_job("deploy", "running", job_id="d-push-1", project_id="p-1",
+                        workflow_id="wf-0")
+    coordinator.add_job("deploy", "completed", job_id="d-other", project_id="p-2",
+                        workflow_id="wf-7", completed_at="2025-01-09T00:00:00Z")
+    coordinator.add_job("test", "completed", job_id="t-here", project_id="p-1",
+                        workflow_id="wf-1", completed_at="2025-01-01T00:00:00Z")
+    coordinator.add_job("test", "failed", job_id="t-push-1", project_id="p-1",
+                        workflow_id="wf-0", completed_at="2025-01-02T00:00:00Z")
+    return coordinator
+
+
+def test_default_scope_is_the_project_of_this_job(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, job_id="self", workflow_id="wf-1")
+
+    assert state.default_scope == "project"
+    # The deploy started by an earlier push (another workflow) is seen ...
+    assert state.is_job_running("deploy") is True
+    # ... and another project's jobs are not.
+    assert state.get_job_result("deploy") is None
+    result = state.get_job_result("test")
+    assert result is not None and result["job_id"] == "t-push-1"
+    [lookup] = scoped_jobs.requests_to("/api/v1/jobs/self")
+    assert lookup.method == "GET"
+    assert {q.get("project_id") for q in list_requests(scoped_jobs)} == {"p-1"}
+
+
+def test_the_project_is_looked_up_once(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, job_id="self")
+    for name in ("deploy", "test", "lint"):
+        state.is_job_running(name)
+        state.get_job_result(name, "project")
+    assert len(scoped_jobs.requests_to("/api/v1/jobs/self")) == 1
+    assert len(list_requests(scoped_jobs)) == len(ALL_STATUSES)
+
+
+def test_workflow_scope(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, job_id="self", workflow_id="wf-1")
+
+    assert state.is_job_running("deploy", "workflow") is False
+    result = state.get_job_result("test", "workflow")
+    assert result is not None and result["job_id"] == "t-here"
+    assert {q.get("workflow_id") for q in list_requests(scoped_jobs)} == {"wf-1"}
+    assert scoped_jobs.requests_to("/api/v1/jobs/self") == []
+
+
+def test_all_scope_sees_every_visible_job(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, job_id="self")
+
+    result = state.get_job_result("deploy", "all")
+    assert result is not None and result["job_id"] == "d-other"
+    assert all("project_id" not in q and "workflow_id" not in q
+               for q in list_requests(scoped_jobs))
+
+
+def test_without_a_job_id_the_default_is_all(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, workflow_id="wf-1")
+
+    assert state.default_scope == "all"
+    result = state.get_job_result("deploy")
+    assert result is not None and result["job_id"] == "d-other"
+
+
+def test_a_known_project_id_needs_no_lookup(scoped_jobs: FakeCoordinator) -> None:
+    state = state_for(scoped_jobs, project_id="p-2")
+    assert state.default_scope == "project"
+    assert state.get_job_result("deploy") is not None
+    assert scoped_jobs.requests_to("/api/v1/jobs/self") == []
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "scope", "fragments"),
+    [
+        ({}, "workflow", ['scope "workflow"', "RC_WF_ID is not set"]),
+        ({}, "project", ['scope "project"', "REACTORCIDE_JOB_ID is not set"]),
+        ({"job_id": "unknown"}, "project", ["HTTP 404", "looking up the project"]),
+        ({"job_id": "orphan"}, None, ["belongs to no project", 'scope = "workflow"']),
+        ({}, "everything", ["unknown scope 'everything'"]),
+    ],
+)
+def test_scope_that_cannot_be_honoured_is_an_error(
+    scoped_jobs: FakeCoordinator, kwargs: dict[str, str], scope: str | None,
+    fragments: list[str],
+) -> None:
+    scoped_jobs.add_job("ingest", "running", job_id="orphan", project_id=None)
+    state = state_for(scoped_jobs, **kwargs)
+    for ask in (state.is_job_running, state.get_job_result):
+        with pytest.raises(CapabilityError) as caught:
+            ask("deploy", scope)
+        for fragment in fragments:
+            assert fragment in str(caught.value)
+    assert list_requests(scoped_jobs) == []
 
 
 def test_every_request_carries_the_bearer_token(coordinator: FakeCoordinator) -> None:
@@ -269,9 +418,9 @@ def test_every_request_carries_the_bearer_token(coordinator: FakeCoordinator) ->
     ("status", "fragments"),
     [
         (401, ["401", "refused the API token", "jobs:read"]),
-        (403, ["403", "lacks the right to read jobs (jobs:read)"]),
-        (500, ["HTTP 500", "expected 200", "database down"]),
-        (404, ["HTTP 404"]),
+        (403, ["403", "lacks the right to read jobs (jobs:read)", "only jobs:submit"]),
+        (500, ["HTTP 500", "database down", "gave up after 1 attempt"]),
+        (404, ["HTTP 404", "expected 200", "database down"]),
         (204, ["HTTP 204"]),
     ],
 )
@@ -290,10 +439,11 @@ def test_http_error_statuses(
 
 
 def test_wrong_token_is_reported_as_refused(coordinator: FakeCoordinator) -> None:
-    state = HttpJobState(coordinator.url, "tok-WRONG-456")
+    state = HttpJobState(coordinator.url, "tok-WRONG-456")  # with retries: 401 is final
     with pytest.raises(CapabilityError, match="401") as caught:
         state.is_job_running("build")
     assert "tok-WRONG-456" not in full_message(caught.value)
+    assert len(coordinator.requests) == 1
 
 
 def test_redirect_is_refused_and_not_followed(
@@ -304,7 +454,7 @@ def test_redirect_is_refused_and_not_followed(
         state_for(coordinator).is_job_running("build")
     message = str(caught.value)
     assert "redirected (302)" in message
-    assert "redirects are refused" in message
+    assert "redirects that leave https or change host are refused" in message
     assert f"http://127.0.0.1:{http_coordinator.port}" in message
     assert len(coordinator.requests) == 1
     assert http_coordinator.requests == []
@@ -317,7 +467,7 @@ def test_redirect_is_refused_and_not_followed(
         (b"\xff\xfe\x00", "malformed JSON"),
         ("[]", "expected a JSON object"),
         ('{"jobs": 5, "total": 1}', "'jobs' is not a list"),
-        ('{"jobs": [], "total": "many"}', "'total' is not an integer"),
+        ('{"jobs": [{"name": "b", "status": 7}], "total": 1}', "'status'"),
         ('{"jobs": ["x"], "total": 1}', "jobs[0] is not an object"),
         ('{"jobs": [{"job_id": "1"}], "total": 1}', "no string 'name'"),
         ('{"jobs": [{"name": "b", "exit_code": "0"}], "total": 1}', "'exit_code'"),
@@ -336,13 +486,6 @@ def test_oversized_answer_is_cut_off(coordinator: FakeCoordinator, declare_lengt
     coordinator.enqueue_fault(200, body, omit_content_length=not declare_length)
     with pytest.raises(CapabilityError, match="larger than 16 MiB"):
         state_for(coordinator).is_job_running("build")
-
-
-def test_read_timeout(coordinator: FakeCoordinator) -> None:
-    coordinator.enqueue_fault(200, '{"jobs": [], "total": 0}', delay=1.0)
-    state = state_for(coordinator, timeout=(2.0, 0.2))
-    with pytest.raises(CapabilityError, match=r"did not answer within 0\.2s \(read timeout\)"):
-        state.is_job_running("build")
 
 
 # --- transport rules ---------------------------------------------------------------
@@ -394,22 +537,27 @@ def test_bad_tokens_are_refused_without_echo(token: str) -> None:
     assert "SEC" not in str(caught.value)
 
 
-def test_connection_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_connection_refused_is_retried_then_reported(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("NO_PROXY", "127.0.0.1")
     port = free_port()
+    state = HttpJobState(f"https://127.0.0.1:{port}", TOKEN, backoff_seconds=0.01)
     with pytest.raises(CapabilityError) as caught:
-        HttpJobState(f"https://127.0.0.1:{port}", TOKEN).is_job_running("build")
+        state.is_job_running("build")
     message = str(caught.value)
     assert "connection refused" in message
+    assert "gave up after 4 attempts" in message
     assert f"127.0.0.1:{port}" in message
+    assert state.requests_sent == 4
 
 
 def test_dns_failure(monkeypatch: pytest.MonkeyPatch) -> None:
     for name in ("HTTPS_PROXY", "https_proxy", "ALL_PROXY", "all_proxy"):
         monkeypatch.delenv(name, raising=False)
+    state = HttpJobState("https://coordinator.invalid", TOKEN)
     with pytest.raises(CapabilityError) as caught:
-        HttpJobState("https://coordinator.invalid", TOKEN).is_job_running("build")
+        state.is_job_running("build")
     message = str(caught.value)
+    assert state.requests_sent == 1  # not worth retrying
     assert "DNS lookup failed" in message
     assert "coordinator.invalid:443" in message
 
@@ -419,9 +567,11 @@ def test_unknown_certificate_authority_is_a_tls_error(
 ) -> None:
     monkeypatch.delenv("REQUESTS_CA_BUNDLE")
     monkeypatch.delenv("CURL_CA_BUNDLE", raising=False)
+    state = state_for(coordinator, max_attempts=4)
     with pytest.raises(CapabilityError) as caught:
-        state_for(coordinator).is_job_running("build")
+        state.is_job_running("build")
     message = str(caught.value)
+    assert state.requests_sent == 1  # not worth retrying
     assert "TLS failure" in message
     assert "certificate verification failed" in message
     assert f"127.0.0.1:{coordinator.port}" in message
@@ -432,12 +582,12 @@ def test_requests_is_imported_lazily() -> None:
     code = (
         "import sys, engine.capabilities.coordinator_http as m\n"
         "m.HttpJobState('https://127.0.0.1:1', 'tok')\n"
-        "print('requests' in sys.modules, 'ssl' in sys.modules)\n"
+        "print('requests' in sys.modules, 'ssl' in sys.modules, 'datetime' in sys.modules)\n"
     )
     result = subprocess.run(
         [sys.executable, "-c", code], cwd=REPO_ROOT, capture_output=True, text=True, check=True
     )
-    assert result.stdout.split() == ["False", "False"]
+    assert result.stdout.split() == ["False", "False", "False"]
 
 
 # --- submit_triggers -------------------------------------------------------------
@@ -473,7 +623,7 @@ def test_submit_triggers_created(coordinator: FakeCoordinator) -> None:
         ((400, '{"error": "bad trigger payload"}'), ["HTTP 400", "bad trigger payload"]),
         ((200, '{"created_job_ids": ["a"], "count": 1}'), ["HTTP 200", "expected 201"]),
         ((403, ""), ["jobs:submit", "403"]),
-        ((503, "busy"), ["HTTP 503", "busy"]),
+        ((401, ""), ["jobs:submit", "401"]),
         ((201, '{"created_job_ids": "a"}'), ["unexpected shape"]),
         ((201, "nope"), ["malformed JSON"]),
         ((307, ""), ["redirected (307)"]),
@@ -508,11 +658,11 @@ Scenario = Callable[[FakeCoordinator], None]
 
 
 def _listing(server: FakeCoordinator) -> None:
-    state_for(server).is_job_running("build")
+    state_for(server).is_job_running("build")  # one attempt, so the fault is the answer
 
 
 def _submitting(server: FakeCoordinator) -> None:
-    submit_triggers(server.url, server.token, "parent-1", _payload())
+    submit_triggers(server.url, server.token, "parent-1", _payload(), max_attempts=1)
 
 
 LEAK_CASES: list[tuple[str, tuple[int, str, dict[str, str]], Scenario]] = [
@@ -548,7 +698,7 @@ def test_token_never_in_transport_failures(
     messages: list[str] = []
     for url in (f"https://127.0.0.1:{free_port()}", "https://coordinator.invalid"):
         with pytest.raises(CapabilityError) as caught:
-            HttpJobState(url, TOKEN).is_job_running("build")
+            HttpJobState(url, TOKEN, backoff_seconds=0.01).is_job_running("build")
         messages.append(full_message(caught.value))
     with pytest.raises(CapabilityError) as caught:
         HttpJobState(f"http://127.0.0.1:{free_port()}", TOKEN)

@@ -206,16 +206,24 @@ CHECK_CASES: dict[str, CheckCase] = {
     "two undefined values": CheckCase({"u.star": "a = first_missing\nb = second_missing\n"}, 1,
                                       (("u.star:1:5", "first_missing"),
                                        ("u.star:2:5", "second_missing"))),
-    "load": CheckCase({"l.star": 'load("lib.star", "helper")\ntrigger_job("a")\n'}, 1,
-                      (("l.star:1:1", "load() is not supported"),)),
+    "load of a missing file": CheckCase(
+        {"l.star": 'load("lib.star", "helper")\ntrigger_job("a")\n'}, 1,
+        (("l.star:1:1", "does not exist"),)),
+    "load escaping the source": CheckCase(
+        {"l.star": 'load("../lib.star", "helper")\ntrigger_job("a")\n'}, 1,
+        (("l.star:1:1", "leaves the source directory"),)),
+    "loaded file is checked too": CheckCase(
+        {"m.star": 'load("lib.star", "helper")\nhelper()\n',
+         "lib.star": "def helper():\n    return undefined_in_lib\n"}, 1,
+        (("lib.star:2:12", "undefined_in_lib"),)),
     "load and undefined function": CheckCase(
         {"lu.star": 'load("lib.star", "helper")\nhelper()\nother()\n'}, 1,
-        (("lu.star:1:1", "load()"), ("lu.star:3:1", "other"))),
+        (("lu.star:1:1", "does not exist"), ("lu.star:3:1", "other"))),
     "several files": CheckCase(
         {"ok.star": GOOD, "s.star": "x = )\n", "u.star": 'missing_fn("a")\n',
          "l.star": 'load("x.star", "y")\n'}, 1,
         (("s.star:1:5", "Parse error"), ("u.star:1:1", "missing_fn"),
-         ("l.star:1:1", "load()"))),
+         ("l.star:1:1", "does not exist"))),
 }
 
 

@@ -5,6 +5,7 @@ The coordinator is a real HTTPS (or, where stated, plain HTTP) server on 127.0.0
 
 from __future__ import annotations
 
+import inspect
 import json
 import os
 import socket
@@ -13,6 +14,7 @@ from typing import Any
 
 import pytest
 
+from engine.services import DeferredJobState
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 
@@ -319,3 +321,164 @@ def test_coordinator_down_is_an_error_not_false(
     assert first_error(result).startswith(f"{tmp_path / 'src' / 'pipeline.star'}:2:{col}: error:")
     assert "not reachable" in first_error(result)
     assert not triggers.exists()
+
+
+# --- faults seen through the pipeline -----------------------------------------------------
+
+
+def test_transient_5xx_is_retried_and_the_pipeline_proceeds(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
+) -> None:
+    coordinator.add_job("deploy", "running")
+    coordinator.enqueue_fault(500, "database down")
+    coordinator.enqueue_reset()
+
+    result, triggers = ingest(tmp_path, GUARDED_DEPLOY, https_env(coordinator, coordinator_token))
+
+    assert result.code == 0, result.output
+    assert list(written_jobs(triggers)) == ["build"]
+
+
+@pytest.mark.parametrize("status", [401, 403])
+def test_a_token_without_jobs_read_is_named_not_read_as_false(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str, status: int
+) -> None:
+    coordinator.enqueue_fault(status, "")
+
+    result, triggers = ingest(tmp_path, GUARDED_DEPLOY, https_env(coordinator, coordinator_token))
+
+    assert result.code == 1, result.output
+    col = column_of(GUARDED_DEPLOY, 2, "is_job_running")
+    assert f"pipeline.star:2:{col}: error:" in first_error(result)
+    assert "jobs:read" in first_error(result)
+    assert "only jobs:submit" in first_error(result)
+    assert len(coordinator.requests) == 1
+    assert not triggers.exists()
+
+
+# --- many names, one scan ------------------------------------------------------------------
+
+FIFTY_NAMES = """\
+names = ["job-%d" % n for n in range(50)]
+for name in names:
+    if not is_job_running(name):
+        r = get_job_result(name)
+        if r == None or r["exit_code"] != 0:
+            trigger_job(name)
+for name in names:
+    is_job_running(name)
+    ctx.get_job_result(name)
+"""
+
+
+def test_fifty_names_cost_one_listing_per_status(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
+) -> None:
+    for number in range(50):
+        status = (*RUNNING, *FINISHED)[number % 8]
+        coordinator.add_job(f"job-{number}", status, exit_code=0 if number % 3 else 1)
+
+    result, triggers = ingest(tmp_path, FIFTY_NAMES, https_env(coordinator, coordinator_token))
+
+    assert result.code == 0, result.output
+    listed = [r.query["status"][-1] for r in coordinator.requests_to(JOBS_PATH)]
+    assert sorted(listed) == sorted((*RUNNING, *FINISHED))
+    assert len(coordinator.requests) == 8
+    expected = [
+        f"job-{n}" for n in range(50)
+        if (*RUNNING, *FINISHED)[n % 8] in FINISHED and n % 3 == 0
+    ]
+    assert list(written_jobs(triggers)) == expected
+
+
+# --- scopes --------------------------------------------------------------------------------
+
+LOOKUPS_WIRED = len(inspect.signature(DeferredJobState.is_job_running).parameters) > 2
+awaits_lookup_wiring = pytest.mark.xfail(
+    not LOOKUPS_WIRED,
+    reason="scope and the current job are not passed on by engine/services.py and "
+    "engine/ingest.py yet",
+    strict=True,
+)
+
+
+@pytest.mark.parametrize(
+    ("call", "shown"),
+    [('scope = "everywhere"', '"everywhere"'), ("scope = 1", "a int")],
+)
+def test_unknown_scope_is_an_error_at_the_call(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str, call: str, shown: str
+) -> None:
+    text = f'trigger_job("build")\nx = is_job_running("deploy", {call})\n'
+
+    result, triggers = ingest(tmp_path, text, https_env(coordinator, coordinator_token))
+
+    assert result.code == 1, result.output
+    col = column_of(text, 2, "is_job_running")
+    assert f"pipeline.star:2:{col}: error:" in first_error(result)
+    assert f'scope must be "workflow", "project" or "all", not {shown}' in first_error(result)
+    assert coordinator.requests == []
+    assert not triggers.exists()
+
+
+SCOPED = """\
+for scope in ["workflow", "project", "all"]:
+    if is_job_running("deploy", scope = scope):
+        trigger_job("deploy-running-in-" + scope)
+    r = get_job_result("test", scope = scope)
+    trigger_job("test-in-" + scope, env = {"JOB": r["job_id"] if r else "none"})
+if is_job_running("deploy"):
+    trigger_job("deploy-running-by-default")
+"""
+
+
+def _scoped_coordinator(server: FakeCoordinator) -> None:
+    server.add_job("ingest", "running", job_id="self", project_id="p-1", workflow_id="wf-1")
+    server.add_job("deploy", "running", job_id="d-1", project_id="p-1", workflow_id="wf-0")
+    server.add_job("test", "completed", job_id="t-here", project_id="p-1", workflow_id="wf-1",
+                   completed_at="2025-01-01T00:00:00Z")
+    server.add_job("test", "failed", job_id="t-earlier", project_id="p-1", workflow_id="wf-0",
+                   completed_at="2025-01-02T00:00:00Z")
+    server.add_job("test", "completed", job_id="t-elsewhere", project_id="p-2",
+                   workflow_id="wf-9", completed_at="2025-01-03T00:00:00Z")
+
+
+@awaits_lookup_wiring
+def test_scopes_reach_the_coordinator_and_the_default_is_the_project(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
+) -> None:
+    _scoped_coordinator(coordinator)
+    env = {**https_env(coordinator, coordinator_token),
+           "REACTORCIDE_JOB_ID": "self", "RC_WF_ID": "wf-1"}
+
+    result, triggers = ingest(tmp_path, SCOPED, env)
+
+    assert result.code == 0, result.output
+    jobs = written_jobs(triggers)
+    assert list(jobs) == [
+        "test-in-workflow",
+        "deploy-running-in-project", "test-in-project",
+        "deploy-running-in-all", "test-in-all",
+        "deploy-running-by-default",
+    ]
+    assert jobs["test-in-workflow"]["env"] == {"JOB": "t-here"}
+    assert jobs["test-in-project"]["env"] == {"JOB": "t-earlier"}
+    assert jobs["test-in-all"]["env"] == {"JOB": "t-elsewhere"}
+    assert len(coordinator.requests_to("/api/v1/jobs/self")) == 1
+    # Three scopes, two status sets each, four statuses a set; the default reused "project".
+    assert len(coordinator.requests_to(JOBS_PATH)) == 3 * 8
+
+
+@awaits_lookup_wiring
+def test_workflow_scope_without_a_workflow_is_an_error_at_the_call(
+    tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
+) -> None:
+    text = 'trigger_job("build")\nr = get_job_result("test", scope = "workflow")\n'
+
+    result, _ = ingest(tmp_path, text, https_env(coordinator, coordinator_token))
+
+    assert result.code == 1, result.output
+    col = column_of(text, 2, "get_job_result")
+    assert f"pipeline.star:2:{col}: error:" in first_error(result)
+    assert "RC_WF_ID is not set" in first_error(result)
+    assert coordinator.requests == []

@@ -91,6 +91,8 @@ def substitute(text: str, repo: GitRepo) -> str:
 def start_coordinator(request: pytest.FixtureRequest, jobs: list[dict[str, Any]]) -> dict[str, str]:
     """Start the fake coordinator with ``jobs``; return the variables that reach it."""
     server: FakeCoordinator = request.getfixturevalue("coordinator")
+    # The ingest job itself, so that the default scope (its project) can be resolved.
+    server.add_job("ingest", "running", job_id=DEFAULT_JOB_ID)
     for job in jobs:
         server.add_job(**job)
     return {

@@ -6,14 +6,14 @@ job's env (as JSON), and compares that with the expectation.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.support.engine_run import Result, run_engine
+from tests.git.scenarios import capture, shallow_clone
+from tests.support.engine_run import Result
 from tests.support.gitrepo import GitRepo, add_origin, make_repo
 
 Setup = Callable[[GitRepo], None]
@@ -21,18 +21,7 @@ Setup = Callable[[GitRepo], None]
 
 def _capture(tmp_path: Path, repo: GitRepo, expression: str,
              env: dict[str, str] | None = None) -> tuple[Result, Any]:
-    pipeline = tmp_path / "capture.star"
-    pipeline.write_text(
-        f'trigger_job("out", env = {{"R": json.encode({expression})}})\n', encoding="utf-8"
-    )
-    triggers = tmp_path / "triggers.json"
-    triggers.unlink(missing_ok=True)
-    result = run_engine("--src", repo.path, "--pipeline", pipeline, "--triggers-file", triggers,
-                        env=env)
-    if result.code != 0:
-        return result, None
-    doc = json.loads(triggers.read_text(encoding="utf-8"))
-    return result, json.loads(doc["jobs"][0]["env"]["R"])
+    return capture(tmp_path, repo.path, expression, env)
 
 
 def _two_commits(repo: GitRepo) -> None:
@@ -59,6 +48,35 @@ def _nothing(repo: GitRepo) -> None:
     return None
 
 
+def _names_with_newlines(repo: GitRepo) -> None:
+    repo.commit({"new\nline.txt": "1\n", "ends with newline\n": "2\n", "-rf": "3\n",
+                 "back\\slash 'single'.txt": "4\n"})
+
+
+def _merge(repo: GitRepo) -> None:
+    repo.branch("feature")
+    repo.checkout("feature")
+    repo.commit({"src/feature.py": "f\n"})
+    repo.checkout("main")
+    repo.commit({"src/main_only.py": "m\n"})
+    repo.git("merge", "--quiet", "--no-ff", "-m", "merge feature", "feature")
+
+
+def _diverged(repo: GitRepo) -> None:
+    """`feature` has two commits; `origin/main` moved on by one after it branched."""
+    repo.branch("feature")
+    repo.commit({"src/app.py": "main moved\n"})
+    add_origin(repo)
+    repo.checkout("feature")
+    repo.commit({"src/feature.py": "f\n"})
+    repo.commit({"README": "r2\n"})
+
+
+def _detached_after_change(repo: GitRepo) -> None:
+    repo.commit({"src/app.py": "v2\n"})
+    repo.checkout(repo.head(), detach=True)
+
+
 CHANGED_CASES: dict[str, tuple[Setup, str, list[str]]] = {
     "last commit by default": (_two_commits, "changed_files()",
                                ["docs/a.md", "new file.txt", "src/app.py"]),
@@ -73,6 +91,26 @@ CHANGED_CASES: dict[str, tuple[Setup, str, list[str]]] = {
                           ["README", "src/feature.py"]),
     "ctx.changed_files is the same function": (_two_commits, "ctx.changed_files()",
                                                ["docs/a.md", "new file.txt", "src/app.py"]),
+    "newlines, backslashes, quotes and a leading dash in names": (
+        _names_with_newlines, "changed_files()",
+        ["new\nline.txt", "ends with newline\n", "-rf", "back\\slash 'single'.txt"],
+    ),
+    "a merge compares to its first parent": (_merge, "changed_files()", ["src/feature.py"]),
+    "three dots: this side's changes since the merge base": (
+        _diverged, 'changed_files("origin/main...HEAD")', ["README", "src/feature.py"]),
+    "two refs: both sides' differences": (
+        _diverged, 'changed_files("origin/main", "HEAD")',
+        ["README", "src/app.py", "src/feature.py"]),
+    "two dots are the same as two refs": (
+        _diverged, 'changed_files("origin/main..HEAD")',
+        ["README", "src/app.py", "src/feature.py"]),
+    "an empty side of a range is HEAD": (
+        _diverged, 'changed_files("origin/main...")', ["README", "src/feature.py"]),
+    "keywords in any order": (
+        _diverged, 'changed_files(to_ref = "HEAD~1", from_ref = "HEAD~2")',
+        ["src/feature.py"]),
+    "a detached checkout": (_detached_after_change, "changed_files()", ["src/app.py"]),
+    "nothing changed: an empty list": (_nothing, 'changed_files("HEAD", "HEAD")', []),
 }
 
 
@@ -95,6 +133,16 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
     "base_dir outside the source": ('changed_files(base_dir = "..")', "outside the source"),
     "absolute base_dir outside": ('changed_files(base_dir = "/")', "outside the source"),
     "a non-string ref": ("changed_files(1)", "from_ref must be a string"),
+    "a non-string to_ref": ('changed_files("HEAD^", 3)', "to_ref must be a string"),
+    "option injection inside a range": ('changed_files("HEAD...--output=/tmp/x")',
+                                        "not a valid git ref"),
+    "a range and a to_ref": ('changed_files("HEAD^...HEAD", "HEAD")', "leave out to_ref"),
+    "a path inside a revision": ('changed_files("HEAD:README")', "not a valid git ref"),
+    "a commit-message search": ('changed_files(":/fix")', "not a valid git ref"),
+    "a revision set": ('changed_files("HEAD^!")', "not a valid git ref"),
+    "an unknown ref in changes()": ('changes("nope")', "'nope'"),
+    "an unknown ref given to a glob builtin": ('changes_include("*", from_ref = "nope")',
+                                              "'nope'"),
 }
 
 
@@ -142,6 +190,23 @@ def _detached(repo: GitRepo) -> None:
     repo.checkout(repo.head(), detach=True)
 
 
+def _release_and_candidates(repo: GitRepo) -> None:
+    for name in ("v2.0.0-rc1", "v2.0.0", "v2.0.0-rc2", "v1.10.0"):
+        repo.tag(name)
+
+
+def _remote(url: str) -> Setup:
+    def setup(repo: GitRepo) -> None:
+        repo.git("remote", "add", "origin", url)
+
+    return setup
+
+
+def _tag_elsewhere(repo: GitRepo) -> None:
+    repo.tag("v9.0.0")
+    repo.commit({"README": "r2\n"})
+
+
 INFO_CASES: dict[str, tuple[Setup, dict[str, str], dict[str, Any]]] = {
     "branch and no tag": (_nothing, {}, {"branch": "main", "tag": None, "remote_url": None}),
     "highest version-sorted tag": (_tags, {}, {"tag": "v1.10.0"}),
@@ -149,6 +214,20 @@ INFO_CASES: dict[str, tuple[Setup, dict[str, str], dict[str, Any]]] = {
         _remote_with_credentials, {}, {"remote_url": "https://git.example.com/org/repo.git"}
     ),
     "detached head has no branch": (_detached, {}, {"branch": None}),
+    "a release sorts above its candidates": (_release_and_candidates, {}, {"tag": "v2.0.0"}),
+    "a tag on another commit is not HEAD's": (_tag_elsewhere, {}, {"tag": None}),
+    "a token as the user name is stripped": (
+        _remote("https://ghp_s3cret@github.com/org/repo.git"), {},
+        {"remote_url": "https://github.com/org/repo.git"}),
+    "ssh URL: the password goes, the user stays": (
+        _remote("ssh://git:s3cret@git.example.com:2222/org/repo.git"), {},
+        {"remote_url": "ssh://git@git.example.com:2222/org/repo.git"}),
+    "scp-like: the password goes, the user stays": (
+        _remote("git:s3cret@git.example.com:org/repo.git"), {},
+        {"remote_url": "git@git.example.com:org/repo.git"}),
+    "scp-like without a password is unchanged": (
+        _remote("git@github.com:org/repo.git"), {},
+        {"remote_url": "git@github.com:org/repo.git"}),
 }
 
 
@@ -200,3 +279,77 @@ def test_ctx_falls_back_to_the_repository_then_prefers_the_environment(tmp_path:
            "REACTORCIDE_GIT_REF": "refs/pull/7/head"}
     result, value = _capture(tmp_path, repo, "[ctx.branch, ctx.ref]", env)
     assert value == ["documented", "refs/pull/7/head"]
+
+
+# --- missing history: shallow clones and refs that were not fetched -------------------
+
+
+def _history(tmp_path: Path) -> GitRepo:
+    """main: three commits; feature: two more, branched from main's second commit."""
+    repo = make_repo(tmp_path / "origin-src", [{"README": "r\n", "src/app.py": "v1\n"},
+                                               {"src/app.py": "v2\n"}])
+    repo.branch("feature")
+    repo.commit({"src/app.py": "v3\n"})
+    repo.checkout("feature")
+    repo.commit({"src/feature.py": "f\n"})
+    repo.commit({"docs/guide.md": "g\n"})
+    return repo
+
+
+SHALLOW_ERRORS: dict[str, tuple[int, bool, str, list[str]]] = {
+    "depth 1: no HEAD^ (never all files, never empty)": (
+        1, False, "changed_files()",
+        ["'HEAD^'", "shallow", "git fetch --deepen=<commits>", "--unshallow"]),
+    "depth 1: changes() says the same": (1, False, "changes()", ["'HEAD^'", "--deepen"]),
+    "depth 1: the glob builtins say the same": (
+        1, False, 'changes_only("docs/**")', ["'HEAD^'", "--deepen"]),
+    "depth 2: HEAD~2 is missing": (2, False, 'changed_files("HEAD~2")', ["'HEAD~2'"]),
+    "no merge base within the fetched depth": (
+        1, True, 'changed_files("origin/main...HEAD")',
+        ["no merge base", "'origin/main'", "shallow", "--deepen"]),
+    "a branch the single-branch clone did not fetch": (
+        2, False, 'changed_files("origin/main", "HEAD")',
+        ["'origin/main'", "`git fetch origin main`"]),
+}
+
+
+@pytest.mark.parametrize("depth, all_branches, expression, needles",
+                         SHALLOW_ERRORS.values(), ids=SHALLOW_ERRORS.keys())
+def test_shallow_clone_errors_name_the_ref_and_what_to_fetch(
+        tmp_path: Path, depth: int, all_branches: bool, expression: str,
+        needles: list[str]) -> None:
+    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", depth, branch="feature",
+                          all_branches=all_branches)
+    result, _ = _capture(tmp_path, clone, expression)
+    assert result.code == 1, result.output
+    first = result.stderr.splitlines()[0]
+    assert first.startswith(f"{tmp_path / 'capture.star'}:1:"), first
+    for needle in needles:
+        assert needle in first, (needle, first)
+    assert not (tmp_path / "triggers.json").exists()
+
+
+SHALLOW_ANSWERS: dict[str, tuple[int, str, list[str]]] = {
+    "depth 2: the last commit's changes": (2, "changed_files()", ["docs/guide.md"]),
+    "depth 3: two commits back": (3, 'changed_files("HEAD~2")',
+                                  ["docs/guide.md", "src/feature.py"]),
+    "depth 1: HEAD against itself": (1, 'changed_files("HEAD", "HEAD")', []),
+}
+
+
+@pytest.mark.parametrize("depth, expression, expected", SHALLOW_ANSWERS.values(),
+                         ids=SHALLOW_ANSWERS.keys())
+def test_shallow_clone_answers_what_it_has(tmp_path: Path, depth: int, expression: str,
+                                           expected: list[str]) -> None:
+    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", depth, branch="feature")
+    result, value = _capture(tmp_path, clone, expression)
+    assert result.code == 0, result.output
+    assert value == expected
+
+
+def test_three_dots_work_when_the_merge_base_was_fetched(tmp_path: Path) -> None:
+    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", 3, branch="feature",
+                          all_branches=True)
+    result, value = _capture(tmp_path, clone, 'changed_files("origin/main...HEAD")')
+    assert result.code == 0, result.output
+    assert value == ["docs/guide.md", "src/feature.py"]

@@ -214,14 +214,25 @@ def test_name_does_not_exist_in_a_pipeline(tmp_path: Path, name: str) -> None:
     assert not triggers.exists()
 
 
-@pytest.mark.parametrize(
-    "module",
-    ["lib.star", "//lib:defs.star", "@engine//prelude", "/etc/passwd", "../pipeline.star"],
-)
-def test_load_of_any_file_is_refused(tmp_path: Path, module: str) -> None:
+LOAD_ESCAPES = {
+    "absolute path": ("/etc/passwd.star", "absolute paths are not allowed"),
+    "parent directory": ("../pipeline.star", "leaves the source directory"),
+    "parent through //": ("//../outside.star", "leaves the source directory"),
+    "label form": ("//lib:defs.star", "only files inside the source directory"),
+    "repository form": ("@engine//prelude.star", "only files inside the source directory"),
+    "not a .star file": ("lib.txt", "only .star files"),
+    "link to outside": ("link.star", "link to a file outside"),
+    "missing file": ("nope.star", "does not exist"),
+}
+
+
+@pytest.mark.parametrize("module, needle", LOAD_ESCAPES.values(), ids=LOAD_ESCAPES.keys())
+def test_load_outside_the_source_is_refused(tmp_path: Path, module: str, needle: str) -> None:
     src = tmp_path / "src"
     src.mkdir()
-    (src / "lib.star").write_text("x = 1\n", encoding="utf-8")
+    (tmp_path / "outside.star").write_text("x = 1\n", encoding="utf-8")
+    (src / "lib.txt").write_text("x = 1\n", encoding="utf-8")
+    (src / "link.star").symlink_to(tmp_path / "outside.star")
     pipeline = src / "pipeline.star"
     pipeline.write_text(f'load("{module}", "x")\ntrigger_job("a")\n', encoding="utf-8")
     triggers = tmp_path / "out.json"
@@ -230,9 +241,8 @@ def test_load_of_any_file_is_refused(tmp_path: Path, module: str) -> None:
 
     assert result.code == 1, result.output
     first = result.stderr.splitlines()[0]
-    assert first.startswith(f"{pipeline}:1:1: error: ")
-    assert "load() is not supported yet" in first
-    assert module in first
+    assert first.startswith(f"{pipeline}:1:1: error: cannot load "), first
+    assert needle in first
     assert not triggers.exists()
 
 

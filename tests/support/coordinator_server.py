@@ -1,7 +1,11 @@
 """A fake Reactorcide coordinator: a real HTTP(S) server on 127.0.0.1 for tests.
 
 It serves the parts of the API the engine uses, checks the bearer token, records
-every request and can serve canned faults before normal handling.
+every request and can serve canned faults before normal handling. Where the real
+coordinator has quirks a client must survive, it has them too: a ``limit`` above 100
+silently becomes 20, ``total`` may be only the page's length (``page_length_total``),
+and a triggers payload whose ``operation_id`` was already accepted for that parent job
+creates nothing new.
 """
 
 from __future__ import annotations
@@ -9,6 +13,7 @@ from __future__ import annotations
 import json
 import socket
 import ssl
+import struct
 import threading
 import time
 from collections import deque
@@ -20,8 +25,8 @@ from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
 
 DEFAULT_TOKEN = "tok-SECRET-123"
-DEFAULT_LIMIT = 50
-MAX_LIMIT = 1000
+DEFAULT_LIMIT = 20
+MAX_LIMIT = 100
 
 
 @dataclass(frozen=True)
@@ -37,13 +42,21 @@ class RecordedRequest:
 
 @dataclass(frozen=True)
 class Fault:
-    """A canned answer served instead of normal handling."""
+    """A canned answer served instead of normal handling.
+
+    ``delay`` waits before the headers, ``trickle`` between single bytes of the body;
+    ``reset`` aborts the connection (TCP RST) instead of answering; with
+    ``after_handling`` the request is handled normally first, so only the answer is lost.
+    """
 
     status: int
     body: bytes = b""
     headers: dict[str, str] = field(default_factory=dict)
     delay: float = 0.0
     omit_content_length: bool = False
+    reset: bool = False
+    after_handling: bool = False
+    trickle: float = 0.0
 
 
 @dataclass
@@ -115,16 +128,31 @@ class _Handler(BaseHTTPRequestHandler):
             owner.requests.append(request)
             fault = owner.faults.popleft() if owner.faults else None
         try:
+            if fault is not None and fault.reset:
+                if fault.after_handling and self._authorized():
+                    owner.handle(request)
+                self._reset()
+                return
             if fault is not None:
                 self._serve_fault(fault)
                 return
-            if self.headers.get("Authorization") != f"Bearer {owner.token}":
+            if not self._authorized():
                 self._send_json(401, {"error": "unauthorized"})
                 return
             status, payload = owner.handle(request)
             self._send_json(status, payload)
         except OSError:  # the client hung up (e.g. it stopped reading an oversized body)
             self.close_connection = True
+
+    def _authorized(self) -> bool:
+        return self.headers.get("Authorization") == f"Bearer {self.server.owner.token}"
+
+    def _reset(self) -> None:
+        """Abort the connection: with a zero linger, closing it sends a TCP RST."""
+        self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+        self.close_connection = True
+        self.rfile.close()
+        self.connection.close()
 
     def _serve_fault(self, fault: Fault) -> None:
         if fault.delay:
@@ -138,7 +166,12 @@ class _Handler(BaseHTTPRequestHandler):
         elif not any(name.lower() == "content-length" for name in fault.headers):
             self.send_header("Content-Length", str(len(fault.body)))
         self.end_headers()
-        self.wfile.write(fault.body)
+        if not fault.trickle:
+            self.wfile.write(fault.body)
+            return
+        for index in range(len(fault.body)):
+            self.wfile.write(fault.body[index : index + 1])
+            time.sleep(fault.trickle)
 
     def _send_json(self, status: int, payload: Any) -> None:
         data = json.dumps(payload).encode()
@@ -167,6 +200,8 @@ class FakeCoordinator:
         self.jobs: list[dict[str, Any]] = list(jobs or [])
         self.requests: list[RecordedRequest] = []
         self.triggers_received: list[TriggerSubmission] = []
+        self.operations: dict[tuple[str, str], list[str]] = {}
+        self.page_length_total = False
         self.faults: deque[Fault] = deque()
         self.errors: list[str] = []
         self.lock = threading.Lock()
@@ -238,12 +273,20 @@ class FakeCoordinator:
         *,
         delay: float = 0.0,
         omit_content_length: bool = False,
+        trickle: float = 0.0,
     ) -> None:
         """Serve this answer to the next request, before auth and normal handling."""
         data = body.encode() if isinstance(body, str) else body
-        fault = Fault(status, data, dict(headers or {}), delay, omit_content_length)
+        fault = Fault(
+            status, data, dict(headers or {}), delay, omit_content_length, trickle=trickle
+        )
         with self.lock:
             self.faults.append(fault)
+
+    def enqueue_reset(self, *, after_handling: bool = False) -> None:
+        """Abort the next connection instead of answering (after handling it, if asked)."""
+        with self.lock:
+            self.faults.append(Fault(0, reset=True, after_handling=after_handling))
 
     def requests_to(self, path: str, method: str = "GET") -> list[RecordedRequest]:
         """Recorded requests for one path and method."""
@@ -268,13 +311,12 @@ class FakeCoordinator:
             values = query.get(name)
             return values[-1] if values else None
 
-        try:
-            limit = int(single("limit") or DEFAULT_LIMIT)
-            offset = int(single("offset") or 0)
-        except ValueError:
-            return 400, {"error": "limit and offset must be integers"}
-        if limit < 1 or limit > MAX_LIMIT or offset < 0:
-            return 400, {"error": "limit or offset out of range"}
+        # As the coordinator does: a missing or out-of-range limit silently becomes the
+        # default, a bad offset becomes 0.
+        limit = _int_or(single("limit"), DEFAULT_LIMIT)
+        if not 1 <= limit <= MAX_LIMIT:
+            limit = DEFAULT_LIMIT
+        offset = max(_int_or(single("offset"), 0), 0)
         with self.lock:
             jobs = list(self.jobs)
         for key in ("status", "workflow_id", "project_id"):
@@ -284,7 +326,8 @@ class FakeCoordinator:
         jobs.sort(key=lambda job: (job.get("created_at") or "", job.get("job_id") or ""))
         jobs.reverse()  # newest first, as the coordinator lists them
         page = jobs[offset : offset + limit]
-        return 200, {"jobs": page, "total": len(jobs), "limit": limit, "offset": offset}
+        total = len(page) if self.page_length_total else len(jobs)
+        return 200, {"jobs": page, "total": total, "limit": limit, "offset": offset}
 
     def _get_job(self, job_id: str) -> tuple[int, Any]:
         with self.lock:
@@ -310,7 +353,18 @@ class FakeCoordinator:
         ):
             return 400, {"error": "invalid triggers payload"}
         operation_id = payload["operation_id"]
-        created = [f"{operation_id}-{i}" for i in range(len(payload["jobs"]))]
         with self.lock:
+            if (job_id, operation_id) in self.operations:
+                created = []  # the workflow exists already: nothing is created twice
+            else:
+                created = [f"{operation_id}-{i}" for i in range(len(payload["jobs"]))]
+                self.operations[(job_id, operation_id)] = created
             self.triggers_received.append(TriggerSubmission(job_id, body, payload, created))
         return 201, {"created_job_ids": created, "count": len(created)}
+
+
+def _int_or(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default

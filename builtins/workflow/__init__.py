@@ -1,0 +1,92 @@
+"""Reactorcide's workflow API for Python ingest scripts, on the engine's core.
+
+This runs **trusted code**: a Python script has no sandbox and can read every secret,
+file and network address the ingest job can. Run code from branches or forks only as
+`pipeline.star` (`python -m engine`), which is sandboxed. See docs/migration.md.
+
+The module-level functions act on the innermost open `workflow_context()` block's
+context, else on one process-wide `WorkflowContext()`.
+"""
+
+from __future__ import annotations
+
+from workflow.context import WorkflowContext, current_context, workflow_context
+from workflow.errors import TriggerError, WorkflowError
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    import os
+    from collections.abc import Mapping, Sequence
+    from typing import Any
+
+__all__ = [
+    "TriggerError",
+    "WorkflowContext",
+    "WorkflowError",
+    "changed_files",
+    "current_context",
+    "flush_triggers",
+    "get_job_result",
+    "git_info",
+    "is_job_running",
+    "log_next_job",
+    "submit_job",
+    "trigger_job",
+    "workflow_context",
+]
+
+
+def trigger_job(
+    job_name: str,
+    env: Mapping[str, str] | None = None,
+    depends_on: Sequence[str] | None = None,
+    condition: str = "all_success",
+    **fields: Any,
+) -> str:
+    """Add a job to the current context; return its name. See `WorkflowContext`."""
+    return current_context().trigger_job(job_name, env, depends_on, condition, **fields)
+
+
+def submit_job(
+    job_name: str,
+    env: Mapping[str, str] | None = None,
+    depends_on: Sequence[str] | None = None,
+    condition: str = "all_success",
+    **fields: Any,
+) -> str:
+    """The same as `trigger_job`."""
+    return current_context().trigger_job(job_name, env, depends_on, condition, **fields)
+
+
+def flush_triggers() -> None:
+    """Append the current context's new jobs to its triggers file."""
+    current_context().flush_triggers()
+
+
+def changed_files(
+    from_ref: str = "HEAD^",
+    to_ref: str = "HEAD",
+    base_dir: str | os.PathLike[str] | None = None,
+) -> list[str]:
+    """Paths changed between two refs; `base_dir` defaults to the source directory."""
+    return current_context().changed_files(from_ref, to_ref, base_dir)
+
+
+def git_info(base_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+    """`branch`, `commit`, `short_commit`, `tag`, `remote_url` of the checkout."""
+    return current_context().git_info(base_dir)
+
+
+def is_job_running(job_name: str) -> bool:
+    """Whether the coordinator has a job of that name in flight."""
+    return current_context().is_job_running(job_name)
+
+
+def get_job_result(job_name: str) -> dict[str, Any] | None:
+    """The most recent finished job of that name, or None."""
+    return current_context().get_job_result(job_name)
+
+
+def log_next_job(job_name: str, reason: str = "") -> None:
+    """Say on stderr which job should run next."""
+    current_context().log_next_job(job_name, reason)

@@ -1,0 +1,380 @@
+"""`WorkflowContext` and `workflow_context`: the guide's workflow API over the engine's
+job model, validation, writer, git and coordinator code."""
+
+from __future__ import annotations
+
+import atexit
+import itertools
+import linecache
+import os
+import sys
+import threading
+from contextlib import contextmanager
+from contextvars import ContextVar
+
+from engine.capabilities.base import CapabilityError
+from engine.compose import warnings_for, write_jobs
+from engine.context import complete_context, context_from_env, job_state
+from engine.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
+from engine.inputs import DEFAULT_SRC, DEFAULT_TRIGGERS
+from engine.jobs import Job
+from engine.validate import JobError, normalize_job
+from pipeline_builtins.coordinator import coordinator_builtins
+from pipeline_builtins.errors import BuiltinError
+from pipeline_builtins.git import git_builtins
+from pipeline_builtins.output import output_builtins
+from workflow.errors import TriggerError, WorkflowError
+from workflow.repository import Repositories, base_dir_arg
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterator, Mapping, Sequence
+    from types import FrameType
+    from typing import Any
+
+    from engine.policy import Policy
+
+# Frames of these packages are never "the script line": the caller is looked up past them.
+_INTERNAL_MODULES = frozenset({"workflow", "contextlib"})
+# The operation id is derived from the decision (job id, commit, jobs, previous file),
+# not from program text: see docs/migration.md.
+_NO_SOURCES: dict[str, str] = {}
+
+
+class WorkflowContext:
+    """One script's triggered jobs, where they are written, and the answers they rest on.
+
+    `triggers_file` defaults to `$REACTORCIDE_TRIGGERS_FILE`, else `/job/triggers.json`;
+    `src_dir` (where git questions go) to `$REACTORCIDE_CODE_DIR`, else `/job/src`;
+    `policy` (an `engine.policy.Policy`: its job rules, job and output limits, and
+    `git.on_missing_history`) to the files named by `$REACTORCIDE_PIPELINE_POLICY`,
+    else the built-in rules. Plain-http coordinator URLs
+    are refused unless `allow_insecure_transport` is true. The environment is read once,
+    here.
+    """
+
+    def __init__(
+        self,
+        triggers_file: str | os.PathLike[str] | None = None,
+        *,
+        src_dir: str | os.PathLike[str] | None = None,
+        policy: Policy | None = None,
+        allow_insecure_transport: bool = False,
+    ) -> None:
+        env = os.environ
+        self.triggers_file = os.fspath(
+            triggers_file or env.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
+        )
+        self.src_dir = os.fspath(src_dir or env.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
+        self.policy = policy if policy is not None else _policy_from_environment()
+        self._rules = self.policy.job_rules
+        self._limits = self.policy.limits
+        self._env_context = context_from_env(env)
+        self._context: dict[str, str | None] | None = None
+        self._repositories = Repositories(
+            self.src_dir,
+            env_branch=self._env_context["branch"],
+            on_missing_history=str(self.policy.get("git", "on_missing_history")),
+            warn=lambda text: _say(f"warning: {text}"),
+        )
+        state = job_state(
+            env.get("REACTORCIDE_COORDINATOR_URL"),
+            env.get("REACTORCIDE_API_TOKEN"),
+            allow_insecure_transport=allow_insecure_transport,
+            workflow_id=env.get("RC_WF_ID") or None,
+            job_id=self._env_context["job_id"],
+        )
+        self._functions: dict[str, Callable[..., Any]] = {
+            **git_builtins(self._repositories),
+            **coordinator_builtins(state),
+            **output_builtins(_Stderr()),
+        }
+        self._lock = threading.RLock()
+        self._pending: list[Job] = []
+        self._by_name: dict[str, Job] = {}
+        self._refused: list[Diagnostic] = []
+
+    # -- context properties -----------------------------------------------------------
+
+    def _values(self) -> dict[str, str | None]:
+        if self._context is None:
+            info: dict[str, Any] = {}
+            if self._env_context["branch"] is None or self._env_context["commit"] is None:
+                try:
+                    info = self._repositories.info(None)
+                except CapabilityError:
+                    info = {}
+            self._context = complete_context(self._env_context, info)
+        return self._context
+
+    @property
+    def job_id(self) -> str | None:
+        """This ingest job's id (`REACTORCIDE_JOB_ID`)."""
+        return self._values()["job_id"]
+
+    @property
+    def branch(self) -> str | None:
+        """The branch: from the environment, else the checkout's."""
+        return self._values()["branch"]
+
+    @property
+    def commit(self) -> str | None:
+        """The commit SHA: from the environment, else the checkout's HEAD."""
+        return self._values()["commit"]
+
+    @property
+    def ref(self) -> str | None:
+        """The git ref: from the environment, else derived from the branch or the tag."""
+        return self._values()["ref"]
+
+    # -- triggers ---------------------------------------------------------------------
+
+    def trigger_job(
+        self,
+        job_name: str,
+        env: Mapping[str, str] | None = None,
+        depends_on: Sequence[str] | None = None,
+        condition: str = "all_success",
+        **fields: Any,
+    ) -> str:
+        """Add a job, checked at once; return its name (for `depends_on`).
+
+        `fields` are the coordinator's job fields (`container_image`, `timeout`, ...).
+        A refused job raises TriggerError naming it and this call's line, and the
+        context will write nothing.
+        """
+        location = caller_location()
+        with self._lock:
+            try:
+                limit = self._limits.max_jobs
+                if len(self._by_name) >= limit:
+                    raise JobError(f"job {job_name!r}: job limit of {limit} jobs exceeded")
+                normalized = normalize_job(
+                    _plain(job_name), _plain(env), _plain(depends_on), _plain(condition),
+                    _plain(fields), self._rules,
+                )
+                name: str = normalized["job_name"]
+                first = self._by_name.get(name)
+                if first is not None:
+                    raise JobError(f'job "{name}" is triggered twice (first at {first.location})')
+            except JobError as err:
+                problem = Diagnostic(location, str(err))
+                self._refused.append(problem)
+                raise TriggerError(_render([problem]), [problem]) from None
+            job = Job(name, normalized, location)
+            self._pending.append(job)
+            self._by_name[name] = job
+        for warning in warnings_for([job]):
+            _say(_render([warning]))
+        return name
+
+    submit_job = trigger_job
+
+    def flush_triggers(self) -> None:
+        """Append the jobs triggered since the last flush to the triggers file.
+
+        Atomic and locked against concurrent writers; flushing again writes nothing
+        twice. On any error (a refused trigger, an unknown dependency, a cycle, an
+        invalid existing file) the file is left exactly as it was.
+        """
+        where = caller_location()
+        with self._lock:
+            if self._refused:
+                raise TriggerError(
+                    _render(self._refused, "nothing was written: a trigger was refused"),
+                    self._refused,
+                )
+            path = self.triggers_file
+            if not self._pending:
+                _say(f"no new jobs; {path} was not written")
+                return
+            try:
+                _make_parent(path)
+                result = write_jobs(
+                    path,
+                    self._pending,
+                    job_id=self.job_id,
+                    commit=self.commit,
+                    sources=_NO_SOURCES,
+                    max_output_bytes=self._limits.max_output_bytes,
+                    where=where,
+                )
+            except PipelineFailed as failure:
+                raise TriggerError(
+                    _render(failure.diagnostics, "nothing was written"), failure.diagnostics
+                ) from None
+            except UsageError as failure:
+                raise WorkflowError(
+                    _render(failure.diagnostics, "nothing was written"), failure.diagnostics
+                ) from None
+            count = len(self._pending)
+            self._pending = []
+        if result.existing_count:
+            _say(f"appended {_jobs(count)} to {path} (now "
+                 f"{_jobs(result.existing_count + count)}, operation_id {result.operation_id})")
+        else:
+            _say(f"wrote {_jobs(count)} to {path} (operation_id {result.operation_id})")
+
+    # -- questions --------------------------------------------------------------------
+
+    def changed_files(
+        self,
+        from_ref: str = "HEAD^",
+        to_ref: str = "HEAD",
+        base_dir: str | os.PathLike[str] | None = None,
+    ) -> list[str]:
+        """Paths changed between two refs (a rename lists both paths).
+
+        `base_dir` defaults to the source directory; WorkflowError when a ref is missing.
+        """
+        paths: list[str] = self._call("changed_files", from_ref, to_ref, base_dir_arg(base_dir))
+        return paths
+
+    def git_info(self, base_dir: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+        """`branch`, `commit`, `short_commit`, `tag`, `remote_url`; None when unknown."""
+        info: dict[str, Any] = self._call("git_info", base_dir_arg(base_dir))
+        return info
+
+    def is_job_running(self, job_name: str) -> bool:
+        """Whether the coordinator has a job of that name submitted, queued, running or
+        cancelling. WorkflowError when it is not configured or cannot answer."""
+        return bool(self._call("is_job_running", job_name))
+
+    def get_job_result(self, job_name: str) -> dict[str, Any] | None:
+        """The most recent finished job of that name, or None."""
+        result: dict[str, Any] | None = self._call("get_job_result", job_name)
+        return result
+
+    def log_next_job(self, job_name: str, reason: str = "") -> None:
+        """Say on stderr which job should run next."""
+        self._call("log_next_job", job_name, reason)
+
+    def _call(self, name: str, *args: Any) -> Any:
+        try:
+            return self._functions[name](*args)
+        except BuiltinError as err:
+            raise WorkflowError(str(err)) from None
+
+    def _warn_unwritten(self) -> None:
+        if self._pending and not self._refused:
+            _say(f"warning: {_jobs(len(self._pending))} triggered but never written to "
+                 f"{self.triggers_file}: call flush_triggers() or use workflow_context()")
+
+
+# -- the context module-level functions use -----------------------------------------
+
+_ACTIVE: ContextVar[tuple[WorkflowContext, ...]] = ContextVar("workflow_active", default=())
+_default: WorkflowContext | None = None
+_default_lock = threading.Lock()
+
+
+def current_context() -> WorkflowContext:
+    """The innermost open `workflow_context` block's context, else a process-wide one."""
+    active = _ACTIVE.get()
+    if active:
+        return active[-1]
+    global _default
+    with _default_lock:
+        if _default is None:
+            _default = WorkflowContext()
+            atexit.register(_default._warn_unwritten)
+        return _default
+
+
+@contextmanager
+def workflow_context(
+    triggers_file: str | os.PathLike[str] | None = None,
+    *,
+    src_dir: str | os.PathLike[str] | None = None,
+    policy: Policy | None = None,
+    allow_insecure_transport: bool = False,
+) -> Iterator[WorkflowContext]:
+    """A `WorkflowContext` whose triggers are flushed when the block ends normally, and
+    not at all when it ends with an exception. Inside the block, the module-level
+    functions (`trigger_job`, ...) act on it too."""
+    ctx = WorkflowContext(triggers_file, src_dir=src_dir, policy=policy,
+                          allow_insecure_transport=allow_insecure_transport)
+    token = _ACTIVE.set((*_ACTIVE.get(), ctx))
+    try:
+        yield ctx
+    finally:
+        _ACTIVE.reset(token)
+    ctx.flush_triggers()
+
+
+# -- helpers ------------------------------------------------------------------------
+
+
+class _Stderr:
+    """Where `log_next_job` writes: this process's stderr at the time of the call."""
+
+    def write(self, text: str) -> None:
+        print(text, file=sys.stderr, flush=True)
+
+
+def _jobs(count: int) -> str:
+    return f"{count} job" if count == 1 else f"{count} jobs"
+
+
+def _say(text: str) -> None:
+    print(text, file=sys.stderr, flush=True)
+
+
+def _policy_from_environment() -> Policy:
+    from engine.policy import load_policy, policy_files
+
+    try:
+        return load_policy(policy_files((), os.environ))
+    except UsageError as failure:
+        raise WorkflowError(_render(failure.diagnostics), failure.diagnostics) from None
+
+
+def _plain(value: Any) -> Any:
+    """Arguments as `pipeline.star` passes them: tuples become lists, and containers are
+    copied, so that changing them after the call does not change the job."""
+    if isinstance(value, dict):
+        return {key: _plain(item) for key, item in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_plain(item) for item in value]
+    return value
+
+
+def _make_parent(path: str) -> None:
+    directory = os.path.dirname(path)
+    if directory:
+        try:
+            os.makedirs(directory, exist_ok=True)
+        except OSError as err:
+            raise UsageError(
+                f"cannot create the triggers file's directory: {err.strerror}", path
+            ) from None
+
+
+def caller_location() -> Location:
+    """Where the script called into this package: file, line and column of the call."""
+    frame: FrameType | None = sys._getframe(1)
+    while frame is not None and (
+        str(frame.f_globals.get("__name__", "")).split(".", 1)[0] in _INTERNAL_MODULES
+    ):
+        frame = frame.f_back
+    if frame is None:
+        return Location("<unknown>")
+    file = frame.f_code.co_filename
+    line, col = frame.f_lineno, 0
+    position = next(itertools.islice(frame.f_code.co_positions(), frame.f_lasti // 2, None),
+                    None)
+    if position is not None and position[0] is not None:
+        line = position[0]
+        if position[2] is not None:
+            # co_positions counts UTF-8 bytes; a Location counts characters.
+            text = linecache.getline(file, line).encode("utf-8")
+            col = len(text[: position[2]].decode("utf-8", "replace")) + 1
+    return Location(file, line, col)
+
+
+def _render(diagnostics: list[Diagnostic], note: str = "") -> str:
+    """The problems as the engine shows them (with the source line and a caret)."""
+    sources = {d.location.file: "".join(linecache.getlines(d.location.file))
+               for d in diagnostics}
+    text = "\n".join(d.render(sources) for d in diagnostics)
+    return f"{text}\n{note}" if note else text

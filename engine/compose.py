@@ -1,0 +1,120 @@
+"""From decided jobs to the triggers file: graph checks, operation id, the exact bytes,
+the size limit, and the locked, atomic append.
+
+Shared by `python -m engine` and the Python workflow API (`workflow`), so that the same
+decisions give the same document whichever language made them.
+"""
+
+from __future__ import annotations
+
+from engine import operation_id, triggers_file
+from engine.diagnostics import Diagnostic, PipelineFailed
+from engine.record import Record
+from engine.validate import graph_problems
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from engine.diagnostics import Location
+    from engine.jobs import Job
+
+
+class Composition(Record):
+    """The document one batch of jobs makes, appended to what the file held."""
+
+    __slots__ = ("document", "existing_count", "operation_id", "written")
+
+    def __init__(self, operation_id: str | None, document: bytes | None, existing_count: int,
+                 written: bool = False) -> None:
+        self.operation_id = operation_id
+        self.document = document
+        self.existing_count = existing_count
+        self.written = written
+
+
+def graph_diagnostics(jobs: list[Job], existing: list[str]) -> list[Diagnostic]:
+    """Duplicates, unknown dependencies and cycles, each at the line that created the job."""
+    return [
+        Diagnostic(job.location, message, stack=job.stack)
+        for job, message in graph_problems(jobs, existing)
+    ]
+
+
+def warnings_for(jobs: list[Job]) -> list[Diagnostic]:
+    """Things that are valid but probably not what the author meant."""
+    return [
+        Diagnostic(
+            job.location,
+            f'job "{job.name}": condition "any_success" is documented but the '
+            "coordinator does not implement it; the job will be skipped",
+            "warning",
+        )
+        for job in jobs
+        if job.fields.get("condition") == "any_success"
+    ]
+
+
+def compose(
+    jobs: list[Job],
+    existing: triggers_file.Existing | None,
+    *,
+    job_id: str | None,
+    commit: str | None,
+    sources: dict[str, str],
+    max_output_bytes: int,
+    where: Location,
+) -> Composition:
+    """Check the graph and render the combined document; PipelineFailed when invalid.
+
+    No jobs give no document. `sources` (name -> text) are the program files that feed
+    the operation id; `where` is blamed when the document would exceed the size limit.
+    """
+    existing_jobs = existing.jobs if existing else []
+    problems = graph_diagnostics(jobs, existing.names if existing else [])
+    if problems:
+        raise PipelineFailed(problems)
+    if not jobs:
+        return Composition(None, None, len(existing_jobs))
+    new_docs = [job.to_document() for job in jobs]
+    op_id = operation_id.derive(
+        job_id=job_id,
+        sources=sources,
+        commit=commit,
+        jobs=new_docs,
+        previous=(existing.operation_id or "") if existing else None,
+    )
+    data = triggers_file.render(op_id, [*existing_jobs, *new_docs])
+    if len(data) > max_output_bytes:
+        raise PipelineFailed([Diagnostic(
+            where,
+            f"output limit of {max_output_bytes} bytes exceeded "
+            f"(the triggers document would be {len(data)} bytes)",
+        )])
+    return Composition(op_id, data, len(existing_jobs))
+
+
+def write_jobs(
+    path: str,
+    jobs: list[Job],
+    *,
+    job_id: str | None,
+    commit: str | None,
+    sources: dict[str, str],
+    max_output_bytes: int,
+    where: Location,
+    write: bool = True,
+) -> Composition:
+    """`compose` against the file at `path` and, when `write` and there are jobs, replace
+    it atomically while holding the directory lock (read, check and write under one lock,
+    so concurrent writers lose no job). On any error the file is left as it was."""
+    def against(existing: triggers_file.Existing | None) -> Composition:
+        return compose(jobs, existing, job_id=job_id, commit=commit, sources=sources,
+                       max_output_bytes=max_output_bytes, where=where)
+
+    if not write or not jobs:
+        return against(triggers_file.read_existing(path))
+    with triggers_file.locked(path):
+        result = against(triggers_file.read_existing(path))
+        assert result.document is not None
+        triggers_file.write_atomic(path, result.document)
+    result.written = True
+    return result

@@ -1,0 +1,80 @@
+"""What a run knows about itself: the `ctx` values and the coordinator backend.
+
+Shared by `python -m engine` and the Python workflow API (`workflow`), so that `ctx` and
+the coordinator functions answer alike in both languages.
+"""
+
+from __future__ import annotations
+
+from engine.inputs import CONTEXT_ENV
+from engine.services import DeferredJobState, UnconfiguredJobState
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Mapping
+    from typing import Any
+
+    from engine.capabilities.base import JobState
+
+
+def context_from_env(env: Mapping[str, str]) -> dict[str, str | None]:
+    """`ctx` values from the environment: the documented variables first, then the ones
+    the worker really sets; empty counts as unset."""
+    context: dict[str, str | None] = {}
+    for key, names in CONTEXT_ENV.items():
+        context[key] = next((env[name] for name in names if env.get(name)), None)
+    return context
+
+
+def complete_context(context: Mapping[str, str | None],
+                     info: Mapping[str, Any]) -> dict[str, str | None]:
+    """Fill a missing branch and commit from `info` (a `git_info()` answer) and derive a
+    missing ref from the branch, else from the tag."""
+    out = dict(context)
+    out["branch"] = out.get("branch") or info.get("branch")
+    out["commit"] = out.get("commit") or info.get("commit")
+    if not out.get("ref"):
+        if out.get("branch"):
+            out["ref"] = f"refs/heads/{out['branch']}"
+        elif info.get("tag"):
+            out["ref"] = f"refs/tags/{info['tag']}"
+    return out
+
+
+def job_state(
+    coordinator_url: str | None,
+    token: str | None,
+    *,
+    allow_insecure_transport: bool = False,
+    workflow_id: str | None = None,
+    job_id: str | None = None,
+    wall_seconds: float | None = None,
+) -> JobState:
+    """The coordinator backend (built on first use), or one whose every answer is an error
+    saying which setting is missing.
+
+    `workflow_id` and `job_id` scope the questions (see `HttpJobState`). With
+    `wall_seconds` (the run's wall-clock limit) the requests get a time budget that
+    leaves the run room within it; without, the client's default budget.
+    """
+    if not coordinator_url:
+        return UnconfiguredJobState(
+            "the coordinator is not configured: REACTORCIDE_COORDINATOR_URL is not set"
+        )
+    if not token:
+        return UnconfiguredJobState(
+            "the coordinator is not configured: REACTORCIDE_API_TOKEN is not set"
+        )
+    url, secret = coordinator_url, token
+
+    def build() -> JobState:
+        from engine.capabilities.coordinator_http import HttpJobState, budget_for
+
+        if wall_seconds is None:
+            return HttpJobState(url, secret, allow_insecure_transport=allow_insecure_transport,
+                                workflow_id=workflow_id, job_id=job_id)
+        return HttpJobState(url, secret, allow_insecure_transport=allow_insecure_transport,
+                            workflow_id=workflow_id, job_id=job_id,
+                            budget_seconds=budget_for(wall_seconds))
+
+    return DeferredJobState(build)

@@ -1,0 +1,129 @@
+"""A pipeline's files, found without running it: names used, loads followed.
+
+Used by `check` (lint every file a pipeline loads, report refused loads at their line)
+and by `check --capabilities` (what a pipeline can reach, for an operator's review).
+It reads tokens, not values, so it over-approximates: a name that appears is listed.
+"""
+
+from __future__ import annotations
+
+import io
+import os
+import tokenize
+
+from engine.capabilities.base import CapabilityError
+from engine.diagnostics import Diagnostic, Location
+from engine.record import Record
+from engine.sources import SourceTree
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from engine.policy import Policy
+
+# What each builtin reaches, for the reviewer.
+_REACHES = {
+    "changed_files": "git (read-only)",
+    "git_info": "git (read-only)",
+    "changes": "git (read-only)",
+    "changes_include": "git (read-only)",
+    "changes_only": "git (read-only)",
+    "is_job_running": "coordinator (reads jobs)",
+    "get_job_result": "coordinator (reads jobs)",
+    "trigger_job": "the triggers file",
+    "submit_job": "the triggers file",
+    "print": "the log",
+    "log_next_job": "the log",
+    "ctx": "job id, branch, commit, ref (and the functions above)",
+}
+
+
+class Scan(Record):
+    """Builtin names a text uses and the `load()` statements it holds."""
+
+    __slots__ = ("loads", "names")
+
+    def __init__(self, names: set[str], loads: list[tuple[str, int, int]]) -> None:
+        self.names = names
+        self.loads = loads  # (module, line, col)
+
+
+def scan(text: str) -> Scan:
+    """Builtins used in `text` (directly or as `ctx.NAME`) and its loads with positions."""
+    from pipeline_builtins import PREDECLARED
+
+    names: set[str] = set()
+    loads: list[tuple[str, int, int]] = []
+    try:
+        tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
+    except (tokenize.TokenError, SyntaxError):
+        tokens = []
+    for i, tok in enumerate(tokens):
+        if tok.type != tokenize.NAME:
+            continue
+        before = tokens[i - 1].string if i else ""
+        if tok.string == "load" and before != "." and i + 2 < len(tokens) and (
+            tokens[i + 1].string == "(" and tokens[i + 2].type == tokenize.STRING
+        ):
+            loads.append((_unquote(tokens[i + 2].string), tok.start[0], tok.start[1] + 1))
+            continue
+        through_ctx = before == "." and i >= 2 and tokens[i - 2].string == "ctx"
+        if tok.string in PREDECLARED and (before != "." or through_ctx):
+            names.add(tok.string)
+    return Scan(names, loads)
+
+
+def _unquote(literal: str) -> str:
+    import ast
+
+    try:
+        value = ast.literal_eval(literal)
+    except (ValueError, SyntaxError):
+        return literal
+    return value if isinstance(value, str) else literal
+
+
+def collect(path: str, text: str, tree: SourceTree
+            ) -> tuple[dict[str, str], set[str], list[Diagnostic]]:
+    """Every file `path` loads, transitively: (texts by name, builtins used, refusals)."""
+    texts = {path: text}
+    names: set[str] = set()
+    problems: list[Diagnostic] = []
+    queue = [path]
+    while queue:
+        current = queue.pop(0)
+        found = scan(texts[current])
+        names |= found.names
+        for module, line, col in found.loads:
+            try:
+                loaded = tree.read(module, current)
+            except CapabilityError as err:
+                problems.append(Diagnostic(Location(current, line, col), str(err)))
+                continue
+            if loaded["name"] not in texts:
+                texts[loaded["name"]] = loaded["text"]
+                queue.append(loaded["name"])
+    return texts, names, problems
+
+
+def tree_for(path: str, src: str | None, policy: Policy) -> SourceTree:
+    """The source tree a checked file's loads resolve in (its directory by default)."""
+    root = src or os.path.dirname(path) or "."
+    return SourceTree(root, path, path, enabled=bool(policy.get("load", "enabled")),
+                      max_files=int(policy.get("load", "max_files")))
+
+
+def render_capabilities(path: str, texts: dict[str, str], names: set[str],
+                        problems: list[Diagnostic], policy: Policy) -> str:
+    """The review report of one pipeline."""
+    disabled = set(policy.disabled_builtins)
+    out = [path, "  can call:"]
+    for name in sorted(names):
+        state = "  (disabled by the policy)" if name in disabled else ""
+        out.append(f"    {name:16} {_REACHES.get(name, '')}{state}".rstrip())
+    if not names:
+        out.append("    nothing")
+    loaded = [name for name in texts if name != path]
+    out.append("  loads:" + ("" if loaded or problems else " nothing"))
+    out.extend(f"    {name}" for name in loaded)
+    out.extend(f"    refused: {p.location}: {p.message}" for p in problems)
+    return "\n".join(out) + "\n"

@@ -1,0 +1,315 @@
+"""Operator policy: what pipelines may do, read from TOML files and layered strictly.
+
+Several files combine setting by setting, each taking the stricter value, so a file
+added later (a project's after an organisation's) can tighten but never loosen. A key
+no file sets keeps its built-in default. Unknown keys and wrong types are errors: a
+typo in a security policy must never pass silently.
+"""
+
+from __future__ import annotations
+
+import os
+
+from engine.diagnostics import UsageError
+from engine.jobs import CONDITIONS
+from engine.limits import Limits
+from engine.record import Record
+from engine.validate import RESERVED_ENV_PREFIXES, JobRules
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable, Iterable
+    from typing import Any
+
+POLICY_ENV = "REACTORCIDE_PIPELINE_POLICY"
+MAX_CALLSTACK_CEILING = 1000  # deeper stacks can crash the interpreter itself
+GIT_MISSING_HISTORY = ("error", "all_changed")  # strictest first
+
+_DEFAULT_LIMITS = Limits()
+
+# section -> key -> (kind, default). Kinds are checked by `_check_value`.
+SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
+    "limits": {
+        "wall_seconds": ("positive number", _DEFAULT_LIMITS.wall_seconds),
+        "cpu_seconds": ("positive integer", _DEFAULT_LIMITS.cpu_seconds),
+        "memory_mb": ("positive integer", _DEFAULT_LIMITS.memory_mb),
+        "max_callstack": ("callstack", _DEFAULT_LIMITS.max_callstack),
+        "max_jobs": ("positive integer", _DEFAULT_LIMITS.max_jobs),
+        "max_output_bytes": ("positive integer", _DEFAULT_LIMITS.max_output_bytes),
+        "max_print_bytes": ("non-negative integer", _DEFAULT_LIMITS.max_print_bytes),
+    },
+    "builtins": {
+        "disabled": ("list of builtin names", ()),
+    },
+    "jobs": {
+        "allowed_images": ("list of glob patterns", ()),
+        "allowed_source_urls": ("list of glob patterns", ()),
+        "allowed_conditions": ("list of conditions", CONDITIONS),
+        "max_priority": ("integer", 100),
+        "max_timeout": ("positive integer", 86400),
+        "reserved_env_prefixes": ("list of strings", RESERVED_ENV_PREFIXES),
+    },
+    "load": {
+        "enabled": ("boolean", True),
+        "max_files": ("non-negative integer", 100),
+    },
+    "git": {
+        "on_missing_history": ("one of: error, all_changed", "error"),
+    },
+}
+
+
+def _stricter_choice(a: str, b: str) -> str:
+    return a if GIT_MISSING_HISTORY.index(a) <= GIT_MISSING_HISTORY.index(b) else b
+
+
+def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(dict.fromkeys((*a, *b)))
+
+
+def _intersection(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(x for x in a if x in b)
+
+
+def _layers(a: tuple[tuple[str, ...], ...], b: tuple[tuple[str, ...], ...]
+            ) -> tuple[tuple[str, ...], ...]:
+    # Allow-lists cannot be intersected as patterns: every layer is kept and a value
+    # must match one pattern of each.
+    return tuple(dict.fromkeys((*a, *b)))
+
+
+# How two files' values of one key combine: the stricter result.
+_COMBINE: dict[str, Callable[[Any, Any], Any]] = {
+    "positive number": min,
+    "positive integer": min,
+    "non-negative integer": min,
+    "callstack": min,
+    "integer": min,
+    "list of builtin names": _union,
+    "list of strings": _union,
+    "list of conditions": _intersection,
+    "list of glob patterns": _layers,
+    "boolean": lambda a, b: a and b,
+    "one of: error, all_changed": _stricter_choice,
+}
+
+
+class Policy(Record):
+    """The effective policy of one run."""
+
+    __slots__ = ("files", "values")
+
+    def __init__(self, values: dict[str, dict[str, Any]], files: tuple[str, ...]) -> None:
+        self.values = values
+        self.files = files
+
+    def get(self, section: str, key: str) -> Any:
+        """One setting's effective value."""
+        return self.values[section][key]
+
+    @property
+    def limits(self) -> Limits:
+        """The resource limits."""
+        v = self.values["limits"]
+        return Limits(
+            wall_seconds=float(v["wall_seconds"]),
+            cpu_seconds=int(v["cpu_seconds"]),
+            memory_mb=int(v["memory_mb"]),
+            max_callstack=int(v["max_callstack"]),
+            max_jobs=int(v["max_jobs"]),
+            max_output_bytes=int(v["max_output_bytes"]),
+            max_print_bytes=int(v["max_print_bytes"]),
+        )
+
+    @property
+    def job_rules(self) -> JobRules:
+        """The rules every triggered job must satisfy."""
+        v = self.values["jobs"]
+        return JobRules(
+            allowed_images=v["allowed_images"],
+            allowed_source_urls=v["allowed_source_urls"],
+            allowed_conditions=v["allowed_conditions"],
+            max_priority=v["max_priority"],
+            max_timeout=v["max_timeout"],
+            # The platform's own prefixes stay reserved whatever a file says.
+            reserved_env_prefixes=_union(RESERVED_ENV_PREFIXES, v["reserved_env_prefixes"]),
+        )
+
+    @property
+    def disabled_builtins(self) -> tuple[str, ...]:
+        """Builtins that pipelines may not call."""
+        return tuple(self.values["builtins"]["disabled"])
+
+
+def default_policy() -> Policy:
+    """The built-in defaults, as when no policy file is given."""
+    return combine([])
+
+
+def policy_files(cli_files: Iterable[str], environ: dict[str, str] | os._Environ[str]
+                 ) -> list[str]:
+    """Files named by $REACTORCIDE_PIPELINE_POLICY (os.pathsep-separated), then by --policy."""
+    from_env = [p for p in environ.get(POLICY_ENV, "").split(os.pathsep) if p]
+    return [*from_env, *cli_files]
+
+
+def load_policy(paths: Iterable[str]) -> Policy:
+    """Read and layer policy files; UsageError (exit 2) naming file and key on any mistake."""
+    parsed = [(path, _read(path)) for path in paths]
+    return combine(parsed)
+
+
+def combine(parsed: list[tuple[str, dict[str, dict[str, Any]]]]) -> Policy:
+    """Layer already-checked files over the defaults."""
+    values: dict[str, dict[str, Any]] = {}
+    for section, keys in SCHEMA.items():
+        values[section] = {}
+        for key, (kind, default) in keys.items():
+            given = [settings[section][key] for _, settings in parsed
+                     if key in settings.get(section, {})]
+            if not given:
+                values[section][key] = default
+                continue
+            value = given[0]
+            for other in given[1:]:
+                value = _COMBINE[kind](value, other)
+            values[section][key] = value
+    return Policy(values, tuple(path for path, _ in parsed))
+
+
+def _read(path: str) -> dict[str, dict[str, Any]]:
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except FileNotFoundError:
+        raise UsageError("policy file not found", path) from None
+    except OSError as err:
+        raise UsageError(f"cannot read the policy file: {err.strerror}", path) from None
+    except tomllib.TOMLDecodeError as err:
+        raise UsageError(f"policy file is not valid TOML: {err}", path) from None
+    checked: dict[str, dict[str, Any]] = {}
+    for section, table in data.items():
+        if section not in SCHEMA:
+            raise UsageError(f"unknown section [{section}]{_suggest(section, SCHEMA)}", path)
+        if not isinstance(table, dict):
+            raise UsageError(f"[{section}] must be a table", path)
+        checked[section] = {}
+        for key, value in table.items():
+            if key not in SCHEMA[section]:
+                raise UsageError(
+                    f"unknown key {section}.{key}{_suggest(key, SCHEMA[section])}", path
+                )
+            kind = SCHEMA[section][key][0]
+            checked[section][key] = _check_value(path, f"{section}.{key}", kind, value)
+    return checked
+
+
+def _suggest(name: str, known: Iterable[str]) -> str:
+    import difflib
+
+    close = difflib.get_close_matches(name, list(known), n=1)
+    return f" (did you mean {close[0]!r}?)" if close else ""
+
+
+def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
+    def wrong() -> UsageError:
+        return UsageError(f"{key} must be a {kind}, got {_describe(value)}", path)
+
+    is_int = isinstance(value, int) and not isinstance(value, bool)
+    if kind == "positive number":
+        if not (is_int or isinstance(value, float)) or not value > 0:
+            raise wrong()
+        return float(value)
+    if kind in ("positive integer", "callstack"):
+        if not is_int or value <= 0:
+            raise wrong()
+        if kind == "callstack" and value > MAX_CALLSTACK_CEILING:
+            raise UsageError(f"{key} may be at most {MAX_CALLSTACK_CEILING}, got {value}", path)
+        return value
+    if kind == "non-negative integer":
+        if not is_int or value < 0:
+            raise wrong()
+        return value
+    if kind == "integer":
+        if not is_int:
+            raise wrong()
+        return value
+    if kind == "boolean":
+        if not isinstance(value, bool):
+            raise wrong()
+        return value
+    if kind.startswith("one of: "):
+        if value not in GIT_MISSING_HISTORY:
+            raise wrong()
+        return value
+    if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
+        raise wrong()
+    if kind == "list of builtin names":
+        from pipeline_builtins import PREDECLARED
+
+        for name in value:
+            if name == "ctx":
+                raise UsageError(f"{key}: ctx cannot be disabled; disable the functions "
+                                 "it carries instead", path)
+            if name not in PREDECLARED:
+                raise UsageError(
+                    f"{key}: {name!r} is not a builtin{_suggest(name, PREDECLARED)}", path
+                )
+    if kind == "list of conditions":
+        for name in value:
+            if name not in CONDITIONS:
+                raise UsageError(f"{key}: {name!r} is not a condition "
+                                 f"({', '.join(CONDITIONS)})", path)
+    if kind == "list of glob patterns":
+        return (tuple(value),) if value else ()
+    return tuple(value)
+
+
+def _describe(value: Any) -> str:
+    if isinstance(value, bool):
+        return f"the boolean {str(value).lower()}"
+    if isinstance(value, str):
+        return f"the string {value!r}"
+    if isinstance(value, list):
+        return "a list" + (" with a non-string item" if value else "")
+    if isinstance(value, dict):
+        return "a table"
+    return f"{type(value).__name__} {value!r}"
+
+
+def render_toml(policy: Policy) -> str:
+    """The effective policy as TOML, with where it came from."""
+    lines = ["# effective pipeline policy"]
+    if policy.files:
+        lines.append("# layered from: " + ", ".join(policy.files))
+    else:
+        lines.append("# built-in defaults (no policy file given)")
+    for section, keys in SCHEMA.items():
+        lines.append("")
+        lines.append(f"[{section}]")
+        for key, (kind, _) in keys.items():
+            value = policy.values[section][key]
+            if kind == "list of glob patterns":
+                if len(value) > 1:
+                    lines.append(f"# {key}: a value must match a pattern of every list")
+                    lines.append(f"{key} = [{', '.join(_toml(list(v)) for v in value)}]")
+                    continue
+                value = value[0] if value else ()
+            lines.append(f"{key} = {_toml(value)}")
+    return "\n".join(lines) + "\n"
+
+
+def _toml(value: Any) -> str:
+    import json
+
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, (list, tuple)):
+        return "[" + ", ".join(_toml(v) for v in value) + "]"
+    if isinstance(value, float) and value.is_integer():
+        return f"{value:.1f}"
+    if isinstance(value, str):
+        return json.dumps(value)
+    return str(value)

@@ -1,0 +1,109 @@
+"""Operating-system fences around the sandboxed child (Linux; elsewhere they are skipped).
+
+The interpreter already offers pipeline code no files, network or environment. These
+fences hold even if code escaped the interpreter: an empty network namespace, no new
+privileges, no core dumps or ptrace by other users, the inherited environment block
+overwritten, no file writes, few descriptors. Each reports whether it took effect, so
+the run can say which protections were active.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import resource
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+_CLONE_NEWNET = 0x40000000
+_CLONE_NEWUSER = 0x10000000
+_PR_SET_DUMPABLE = 4
+_PR_SET_NO_NEW_PRIVS = 38
+MAX_DESCRIPTORS = 16
+
+
+def _libc() -> Any:
+    import ctypes
+
+    return ctypes.CDLL(None, use_errno=True)
+
+
+def isolate_process() -> list[str]:
+    """Fences that need no request: applied while the child warms up."""
+    active: list[str] = []
+    if scrub_initial_environment():
+        active.append("inherited environment block overwritten")
+    try:
+        libc = _libc()
+    except OSError:
+        return active
+    if libc.unshare(_CLONE_NEWNET) == 0 or libc.unshare(_CLONE_NEWUSER | _CLONE_NEWNET) == 0:
+        active.append("empty network namespace")
+    if libc.prctl(_PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) == 0:
+        active.append("no new privileges")
+    if libc.prctl(_PR_SET_DUMPABLE, 0, 0, 0, 0) == 0:
+        active.append("not dumpable (no ptrace or /proc access by other users)")
+    return active
+
+
+def scrub_initial_environment() -> bool:
+    """Overwrite the environment block the process started with.
+
+    `os.environ.clear()` removes the variables, but /proc/PID/environ keeps showing the
+    original block, which the engine's parent inherited with the API token in it.
+    """
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[-3]), int(fields[-2])
+        if not 0 < start < end:
+            return False
+        fd = os.open("/proc/self/mem", os.O_RDWR)
+        try:
+            os.pwrite(fd, bytes(end - start), start)
+        finally:
+            os.close(fd)
+    except (OSError, ValueError, IndexError):
+        return False
+    return True
+
+
+def limit_resources(memory_bytes: int, cpu_seconds: int) -> list[str]:
+    """Memory, CPU, core-dump and file-size limits (file writes fail instead of killing).
+
+    The memory and CPU limits are required; the others are applied where the platform
+    supports them.
+    """
+    import signal
+
+    resource.setrlimit(resource.RLIMIT_AS, (memory_bytes, memory_bytes))
+    resource.setrlimit(resource.RLIMIT_CPU, (cpu_seconds, cpu_seconds + 1))
+    active = ["memory limit", "CPU-time limit"]
+    with contextlib.suppress(OSError, ValueError):
+        resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
+        active.append("no core dumps")
+    with contextlib.suppress(OSError, ValueError):
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)
+        resource.setrlimit(resource.RLIMIT_FSIZE, (0, 0))
+        active.append("no file writes (RLIMIT_FSIZE 0)")
+    return active
+
+
+def limit_descriptors(keep: set[int]) -> list[str]:
+    """Close every inherited descriptor but `keep`, then cap how many may be open."""
+    try:
+        open_fds = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        open_fds = list(range(3, 256))
+    for fd in open_fds:
+        if fd not in keep:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+    cap = max(MAX_DESCRIPTORS, max(keep) + 1)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (cap, cap))
+    except (OSError, ValueError):
+        return []
+    return [f"at most {cap} file descriptors"]

@@ -1,0 +1,239 @@
+"""Benchmark: change detection on a 100,000-file repository with 10,000 changed files.
+
+Run as `python -m tests.bench.git_bench`. Builds the repository with `git fast-import`
+(a few seconds), then times, alternating so that drift in the machine's load hits all
+alike: `python -m engine` on a pipeline that calls `changed_files()` and 20
+`changes_include` globs; `git diff --name-only -z` between the same two commits alone;
+`python -c pass`; and the engine on a pipeline that asks git nothing. Prints a table;
+asserts nothing.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.bench.run_bench import ENV, Run, compile_bytecode, median
+from tests.support.engine_run import REPO_ROOT
+from tests.support.gitrepo import git_env
+
+FILES = 100_000
+MODIFIED, ADDED, DELETED = 8_000, 1_000, 1_000  # 10,000 changed paths
+RUNS = 20
+EXTENSIONS = (".py", ".js", ".ts", ".go", ".md", ".txt", ".json", ".yml", ".css", ".sh")
+
+GLOBS = (
+    "**/*.py", "**/*.go", "docs/**", "**/*.md", "src/**/*.ts", "**/*.rs", ".github/**",
+    "pkg/d07/**", "**/test_*.py", "*.toml", "pkg/*/s3/*.json", "**/*.never", "README*",
+    "pkg/d9?/**", "**/[ab]*.css", "**/*.yml", "web/**/*.tsx", "pkg/d00/s0/f0000000.py",
+    "**/*.lock", "vendor/**",
+)
+
+PIPELINE = f"""\
+files = changed_files()
+GLOBS = {list(GLOBS)!r}
+hits = [g for g in GLOBS if changes_include(g)]
+trigger_job("report", env = {{"FILES": str(len(files)), "HITS": str(len(hits))}})
+"""
+
+NO_GIT_PIPELINE = 'trigger_job("report", env = {"FILES": "0"})\n'
+
+
+# Runs one command and reports its wall time and peak RSS. A process's peak RSS starts
+# at its parent's at fork time, so commands are forked from this small launcher
+# (`python -S`), never from the benchmark process itself.
+_LAUNCHER = """\
+import os, sys, time
+null = os.open(os.devnull, os.O_RDWR)
+start = time.perf_counter()
+pid = os.fork()
+if pid == 0:
+    os.dup2(null, 0); os.dup2(null, 1); os.dup2(null, 2)
+    os.execvp(sys.argv[1], sys.argv[1:])
+_, status, usage = os.wait4(pid, 0)
+seconds = time.perf_counter() - start
+print(seconds, os.waitstatus_to_exitcode(status), usage.ru_maxrss)
+"""
+
+
+def timed(args: list[str]) -> Run:
+    """Run a command through the launcher: wall seconds, exit code, peak RSS."""
+    out = subprocess.run([sys.executable, "-S", "-c", _LAUNCHER, *args], cwd=REPO_ROOT,
+                         env=ENV, capture_output=True, text=True, check=True).stdout
+    seconds, code, rss_kb = out.split()
+    return Run(float(seconds), int(code), int(rss_kb) / 1024.0, "")
+
+
+# The engine with the parent-side wiring proposed for engine/ingest.py: GitPython's
+# import started in a background thread once the sandbox is forked and the pipeline
+# is known to use git (here: right after the git environment is scrubbed).
+_WITH_PRELOAD = """\
+import sys
+import engine.capabilities.git_live as git_live
+scrub = git_live.scrub_git_environment
+def scrub_then_preload(src_dir):
+    scrub(src_dir)
+    git_live.start_preload()
+git_live.scrub_git_environment = scrub_then_preload
+from engine.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+# For comparison only: the same engine with git run through `subprocess` instead of
+# GitPython, to show what GitPython's import costs on this path.
+_WITHOUT_GITPYTHON = """\
+import sys
+import engine.capabilities.git_live as git_live
+def execute(self, cwd, args):
+    import subprocess
+    proc = subprocess.run(["git", *git_live._SAFE_CONFIG, *args], cwd=cwd,
+                          capture_output=True, stdin=subprocess.DEVNULL)
+    if proc.returncode:
+        raise git_live.CapabilityError(proc.stderr.decode(errors="replace").strip())
+    return proc.stdout, proc.stderr.decode(errors="replace")
+git_live.LiveGit._execute = execute
+from engine.cli import main
+raise SystemExit(main(sys.argv[1:]))
+"""
+
+
+def _path(number: int) -> str:
+    return (f"pkg/d{number // 1000 % 100:02d}/s{number // 100 % 10}/"
+            f"f{number:07d}{EXTENSIONS[number % len(EXTENSIONS)]}")
+
+
+def _blob(out: list[bytes], mark: int, text: str) -> None:
+    data = text.encode()
+    out.append(b"blob\nmark :%d\ndata %d\n%s\n" % (mark, len(data), data))
+
+
+def _commit(out: list[bytes], mark: int, epoch: int, message: str, parent: int | None,
+            lines: list[bytes]) -> None:
+    msg = message.encode()
+    out.append(b"commit refs/heads/main\nmark :%d\n" % mark)
+    out.append(b"committer Bench <bench@example.com> %d +0000\n" % epoch)
+    out.append(b"data %d\n%s\n" % (len(msg), msg))
+    if parent is not None:
+        out.append(b"from :%d\n" % parent)
+    out.extend(lines)
+    out.append(b"\n")
+
+
+def fast_import_stream() -> bytes:
+    """Two commits: FILES files, then MODIFIED changed, ADDED new and DELETED removed."""
+    out: list[bytes] = []
+    first: list[bytes] = []
+    for number in range(FILES):
+        _blob(out, number + 1, f"file {number}\n")
+        first.append(b"M 100644 :%d %s\n" % (number + 1, _path(number).encode()))
+    _commit(out, FILES + 1, 1_700_000_000, "all files", None, first)
+    second: list[bytes] = []
+    mark = FILES + 2
+    step = FILES // (MODIFIED + DELETED)
+    for index in range(MODIFIED + DELETED):
+        number = index * step
+        if index < MODIFIED:
+            _blob(out, mark, f"file {number}, changed\n")
+            second.append(b"M 100644 :%d %s\n" % (mark, _path(number).encode()))
+            mark += 1
+        else:
+            second.append(b"D %s\n" % _path(number).encode())
+    for number in range(FILES, FILES + ADDED):
+        _blob(out, mark, f"new file {number}\n")
+        second.append(b"M 100644 :%d %s\n" % (mark, _path(number).encode()))
+        mark += 1
+    _commit(out, mark, 1_700_000_060, "ten thousand changes", FILES + 1, second)
+    return b"".join(out)
+
+
+def build_repository(path: Path) -> None:
+    """Create the repository (no working tree checkout: diffs between commits need none)."""
+    env = git_env(path.parent)
+    subprocess.run(["git", "init", "--quiet", "--initial-branch=main", str(path)],
+                   check=True, env=env)
+    subprocess.run(["git", "fast-import", "--quiet"], input=fast_import_stream(), cwd=path,
+                   check=True, env=env)
+
+
+def main() -> None:
+    """Build, run each command RUNS times (after one warm-up), print the table."""
+    compile_bytecode()
+    with tempfile.TemporaryDirectory(prefix="engine-git-bench-") as tmp:
+        root = Path(tmp)
+        repo = root / "repo"
+        start = time.perf_counter()
+        build_repository(repo)
+        build_seconds = time.perf_counter() - start
+        count = len(subprocess.run(
+            ["git", "diff", "--name-only", "-z", "--no-renames", "HEAD^", "HEAD"], cwd=repo,
+            capture_output=True, check=True).stdout.split(b"\0")) - 1
+        pipeline = root / "pipeline.star"
+        pipeline.write_text(PIPELINE, encoding="utf-8")
+        no_git = root / "no_git.star"
+        no_git.write_text(NO_GIT_PIPELINE, encoding="utf-8")
+        triggers = root / "triggers.json"
+
+        def engine(star: Path, code: str | None = None) -> list[str]:
+            start = ["-m", "engine"] if code is None else ["-c", code]
+            return [sys.executable, *start, "--src", str(repo), "--pipeline", str(star),
+                    "--triggers-file", str(triggers)]
+
+        commands = {
+            "engine": engine(pipeline),
+            "engine_preload": engine(pipeline, _WITH_PRELOAD),
+            "engine_subprocess": engine(pipeline, _WITHOUT_GITPYTHON),
+            "git": ["git", "-C", str(repo), "diff", "--name-only", "-z", "HEAD^", "HEAD"],
+            "git_no_renames": ["git", "-C", str(repo), "diff", "--name-only", "-z",
+                               "--no-renames", "HEAD^", "HEAD"],
+            "python": [sys.executable, "-c", "pass"],
+            "engine_no_git": engine(no_git),
+        }
+        results: dict[str, list[Run]] = {name: [] for name in commands}
+        for index in range(RUNS + 1):
+            for name, args in commands.items():
+                run = timed(args)
+                if run.code != 0:
+                    raise SystemExit(f"benchmark command failed ({run.code}): {' '.join(args)}")
+                triggers.unlink(missing_ok=True)
+                if index:
+                    results[name].append(run)
+
+    ms = {name: 1000 * median([r.seconds for r in runs]) for name, runs in results.items()}
+    rss = {name: max(r.max_rss_mb for r in runs) for name, runs in results.items()}
+    target = 1.5 * (ms["git"] + ms["python"])
+    plain = ms["git_no_renames"] + ms["python"]
+
+    def ratio(name: str) -> str:
+        return (f"{ms[name] / (ms['git'] + ms['python']):.2f}x (git + python), "
+                f"{ms[name] / plain:.2f}x (git --no-renames + python)")
+
+    rows = [
+        (f"repository: {FILES:,} files, {count:,} changed", f"built in {build_seconds:.1f} s",
+         "", ""),
+        ("git diff --name-only -z HEAD^ HEAD", f"{ms['git']:8.1f} ms", f"{rss['git']:7.1f} MB",
+         "alone (git's default rename detection)"),
+        ("git diff --name-only -z --no-renames HEAD^ HEAD", f"{ms['git_no_renames']:8.1f} ms",
+         f"{rss['git_no_renames']:7.1f} MB", "alone (what changed_files runs)"),
+        ("python -c pass", f"{ms['python']:8.1f} ms", f"{rss['python']:7.1f} MB", ""),
+        ("python -m engine, no git builtin", f"{ms['engine_no_git']:8.1f} ms",
+         f"{rss['engine_no_git']:7.1f} MB", "the engine's own start-up"),
+        ("python -m engine, changed_files() + 20 changes_include", f"{ms['engine']:8.1f} ms",
+         f"{rss['engine']:7.1f} MB", f"{ratio('engine')}; target {target:.0f} ms"),
+        ("  the same, GitPython preloaded (proposed wiring)", f"{ms['engine_preload']:8.1f} ms",
+         f"{rss['engine_preload']:7.1f} MB", ratio("engine_preload")),
+        ("  the same, git through subprocess (no GitPython)",
+         f"{ms['engine_subprocess']:8.1f} ms", f"{rss['engine_subprocess']:7.1f} MB",
+         ratio("engine_subprocess")),
+    ]
+    head = (f"benchmark (median of {RUNS})", "wall", "max RSS", "notes")
+    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(4)]
+    for row in [head, tuple("-" * w for w in widths), *rows]:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+
+
+if __name__ == "__main__":
+    main()

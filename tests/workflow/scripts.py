@@ -1,0 +1,49 @@
+"""Run Python ingest scripts the way an ingest job does: a fresh interpreter, the
+installed `workflow` package, a clean environment, and a working directory outside the
+project."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+from typing import Any
+
+from tests.support.engine_run import REPO_ROOT, Result, clean_env
+
+PYTHON_EXAMPLES = REPO_ROOT / "examples" / "python"
+STARLARK_EXAMPLES = REPO_ROOT / "examples" / "pipelines"
+
+
+def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
+               timeout: float = 60) -> Result:
+    """`python SCRIPT` in `cwd` with a clean environment plus `env`."""
+    proc = subprocess.run(
+        [sys.executable, str(script)],
+        cwd=cwd,
+        env=clean_env(**(env or {})),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        stdin=subprocess.DEVNULL,
+    )
+    return Result(proc.returncode, proc.stdout, proc.stderr)
+
+
+def load(path: Path) -> dict[str, Any]:
+    """A triggers file, parsed."""
+    doc: dict[str, Any] = json.loads(path.read_text(encoding="utf-8"))
+    return doc
+
+
+def job_names(path: Path) -> list[str]:
+    """The job names of a triggers file, in order."""
+    return [str(job["job_name"]) for job in load(path)["jobs"]]
+
+
+def same_apart_from_operation_id(first: bytes, second: bytes) -> bool:
+    """Whether two triggers documents are byte-identical once their ids are swapped."""
+    first_id = json.loads(first)["operation_id"]
+    second_id = json.loads(second)["operation_id"]
+    return first.replace(first_id.encode(), second_id.encode()) == second
