@@ -21,6 +21,9 @@ lint:
     {{python}} -m ruff check .
     {{python}} -m mypy
 
-# Start-up and scale benchmarks (numbers go to stdout; never asserted in tests).
+# Benchmarks: start-up and scale, git change detection, coordinator lookups
+# (numbers go to stdout; never asserted in tests).
 bench:
     {{python}} -m tests.bench.run_bench
+    {{python}} -m tests.bench.git_bench
+    {{python}} -m tests.bench.coordinator_bench

@@ -45,7 +45,8 @@ PREDECLARED = (
 CONTEXT_KEYS = ("job_id", "branch", "commit", "ref")
 
 # Builtins the prelude implements in Starlark over a private Python callable.
-_IMPLEMENTED_BY = {"trigger_job": "_emit", "submit_job": "_emit", "print": "_print"}
+_IMPLEMENTED_BY = {"trigger_job": "_emit", "submit_job": "_emit", "print": "_print",
+                   "changed_files": "_changed_files_json", "changes": "_changes_json"}
 
 
 def _disabled(name: str) -> Builtin:

@@ -89,9 +89,23 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         except CapabilityError as err:
             raise BuiltinError(f"git_info: {err}") from None
 
+    # Large lists reach Starlark faster as one JSON string that the prelude decodes
+    # (the binding otherwise converts every element on its own).
+    def changed_files_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
+        import json
+
+        return json.dumps(changed_files(from_ref, to_ref, base_dir), ensure_ascii=False)
+
+    def changes_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
+        import json
+
+        return json.dumps(changes(from_ref, to_ref, base_dir), ensure_ascii=False)
+
     return {
         "changed_files": changed_files,
+        "_changed_files_json": changed_files_json,
         "changes": changes,
+        "_changes_json": changes_json,
         "changes_include": matcher("changes_include", any_match),
         "changes_only": matcher("changes_only", all_match),
         "git_info": git_info,

@@ -2,11 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 
 from engine.capabilities.base import CapabilityError
 from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
-from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, parse_frames, pointers
+from engine.interpreter.starlark_text import (
+    PRELUDE_FILE,
+    call_column,
+    message_of,
+    parse_frames,
+    pointers,
+)
 from engine.jobs import Job
 from engine.limits import Limits
 from engine.record import Record
@@ -160,7 +167,7 @@ def _translate(
     if user_pointers:
         location = user_pointers[0]
     elif frames:
-        location = frames[-1].location
+        location = _call_into_prelude(text, sources) or frames[-1].location
     else:
         location = Location(next(iter(sources)))
     if frames and (frames[-1].location.file, frames[-1].location.line) == (
@@ -178,6 +185,21 @@ def _translate(
             "(unbounded recursion?)"
         )
     return Diagnostic(location, message, stack=tuple(frames))
+
+
+def _call_into_prelude(text: str, sources: dict[str, str]) -> Location | None:
+    """Where the pipeline called a builtin written in the prelude, with its column.
+
+    An error raised inside the prelude points into it; the pipeline's frame just before
+    the first prelude frame made the call, and the prelude frame names the builtin.
+    """
+    frames = parse_frames(text, sources, keep_engine=True)
+    for outer, inner in itertools.pairwise(frames):
+        if outer.location.file != PRELUDE_FILE and inner.location.file == PRELUDE_FILE:
+            where = outer.location
+            col = call_column(sources.get(where.file), where.line, inner.function)
+            return Location(where.file, where.line, col or where.col)
+    return None
 
 
 def _seconds(value: float) -> str:

@@ -22,20 +22,36 @@ _CALLSITE_RE = re.compile(
 )
 
 
-def parse_frames(text: str, sources: dict[str, str]) -> list[Frame]:
-    """Frames of a `Traceback`/`call_stack()` text, outermost first, engine frames dropped.
+def parse_frames(text: str, sources: dict[str, str], keep_engine: bool = False
+                 ) -> list[Frame]:
+    """Frames of a `Traceback`/`call_stack()` text, outermost first, engine frames dropped
+    (unless `keep_engine`).
 
     Columns are recovered from the source line (the text carries none).
     """
     frames: list[Frame] = []
     for match in _FRAME_RE.finditer(text):
         file = match.group(1)
-        if file == PRELUDE_FILE:
+        if file == PRELUDE_FILE and not keep_engine:
             continue
         line = int(match.group(2))
         col = callsite_column(sources.get(file), line, fallback=False)
         frames.append(Frame(Location(file, line, col), match.group(3), match.group(4) or ""))
     return frames
+
+
+def call_column(source: str | None, line: int, function: str) -> int:
+    """Column of a call to `function` (or `x.function`) on `line`; 0 when not found."""
+    if source is None or line <= 0:
+        return 0
+    lines = _lines(source)
+    if line > len(lines):
+        return 0
+    pattern = re.compile(
+        r"(?:\b[A-Za-z_][A-Za-z0-9_]*\s*\.\s*)?\b" + re.escape(function) + r"\s*\("
+    )
+    match = pattern.search(lines[line - 1])
+    return match.start() + 1 if match else 0
 
 
 def callsite_column(

@@ -67,21 +67,6 @@ def timed(args: list[str]) -> Run:
     return Run(float(seconds), int(code), int(rss_kb) / 1024.0, "")
 
 
-# The engine with the parent-side wiring proposed for engine/ingest.py: GitPython's
-# import started in a background thread once the sandbox is forked and the pipeline
-# is known to use git (here: right after the git environment is scrubbed).
-_WITH_PRELOAD = """\
-import sys
-import engine.capabilities.git_live as git_live
-scrub = git_live.scrub_git_environment
-def scrub_then_preload(src_dir):
-    scrub(src_dir)
-    git_live.start_preload()
-git_live.scrub_git_environment = scrub_then_preload
-from engine.cli import main
-raise SystemExit(main(sys.argv[1:]))
-"""
-
 # For comparison only: the same engine with git run through `subprocess` instead of
 # GitPython, to show what GitPython's import costs on this path.
 _WITHOUT_GITPYTHON = """\
@@ -183,7 +168,6 @@ def main() -> None:
 
         commands = {
             "engine": engine(pipeline),
-            "engine_preload": engine(pipeline, _WITH_PRELOAD),
             "engine_subprocess": engine(pipeline, _WITHOUT_GITPYTHON),
             "git": ["git", "-C", str(repo), "diff", "--name-only", "-z", "HEAD^", "HEAD"],
             "git_no_renames": ["git", "-C", str(repo), "diff", "--name-only", "-z",
@@ -222,8 +206,6 @@ def main() -> None:
          f"{rss['engine_no_git']:7.1f} MB", "the engine's own start-up"),
         ("python -m engine, changed_files() + 20 changes_include", f"{ms['engine']:8.1f} ms",
          f"{rss['engine']:7.1f} MB", f"{ratio('engine')}; target {target:.0f} ms"),
-        ("  the same, GitPython preloaded (proposed wiring)", f"{ms['engine_preload']:8.1f} ms",
-         f"{rss['engine_preload']:7.1f} MB", ratio("engine_preload")),
         ("  the same, git through subprocess (no GitPython)",
          f"{ms['engine_subprocess']:8.1f} ms", f"{rss['engine_subprocess']:7.1f} MB",
          ratio("engine_subprocess")),
