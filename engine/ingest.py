@@ -6,8 +6,9 @@ import os
 import re
 import sys
 
-from engine import operation_id, triggers_file
+from engine import compose
 from engine.capabilities.base import CapabilityError, JobState
+from engine.context import complete_context, job_state
 from engine.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.inputs import Inputs
 from engine.jobs import Job
@@ -15,10 +16,10 @@ from engine.limits import Limits
 from engine.policy import Policy, default_policy
 from engine.record import Record
 from engine.sandbox.parent import Sandbox, Usage
-from engine.services import DeferredJobState, HostServices, PrintSink, UnconfiguredJobState
+from engine.services import HostServices, PrintSink
 from engine.sources import SourceTree
 from engine.usage import RunUsage
-from engine.validate import JobError, JobRules, graph_problems, normalize_document
+from engine.validate import JobError, JobRules, normalize_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -64,29 +65,14 @@ _MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
 
 def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
     """The coordinator backend, or one that explains what configuration is missing."""
-    if not inputs.coordinator_url:
-        return UnconfiguredJobState(
-            "the coordinator is not configured: REACTORCIDE_COORDINATOR_URL is not set"
-        )
-    if inputs.token is None:
-        return UnconfiguredJobState(
-            "the coordinator is not configured: REACTORCIDE_API_TOKEN is not set"
-        )
-    url, token = inputs.coordinator_url, inputs.token.value
-
-    def build() -> JobState:
-        from engine.capabilities.coordinator_http import HttpJobState, budget_for
-
-        return HttpJobState(
-            url,
-            token,
-            allow_insecure_transport=options.allow_insecure_transport,
-            workflow_id=inputs.workflow_id,
-            job_id=inputs.context.get("job_id"),
-            budget_seconds=budget_for(options.limits.wall_seconds),
-        )
-
-    return DeferredJobState(build)
+    return job_state(
+        inputs.coordinator_url,
+        inputs.token.value if inputs.token else None,
+        allow_insecure_transport=options.allow_insecure_transport,
+        workflow_id=inputs.workflow_id,
+        job_id=inputs.context.get("job_id"),
+        wall_seconds=options.limits.wall_seconds,
+    )
 
 
 def _context(inputs: Inputs, services: HostServices) -> dict[str, str | None]:
@@ -94,21 +80,13 @@ def _context(inputs: Inputs, services: HostServices) -> dict[str, str | None]:
 
     Asked through the services, so that a later `git_info()` gets the same answer.
     """
-    context = dict(inputs.context)
     info: dict[str, Any] = {}
     if inputs.needs_repository_context():
         try:
             info = services.answer("git", "info", [None])
         except CapabilityError:
             info = {}
-    context["branch"] = context.get("branch") or info.get("branch")
-    context["commit"] = context.get("commit") or info.get("commit")
-    if not context.get("ref"):
-        if context.get("branch"):
-            context["ref"] = f"refs/heads/{context['branch']}"
-        elif info.get("tag"):
-            context["ref"] = f"refs/tags/{info['tag']}"
-    return context
+    return complete_context(inputs.context, info)
 
 
 class Evaluation(Record):
@@ -227,25 +205,7 @@ def _jobs_from_child(
     return jobs
 
 
-def _graph_diagnostics(jobs: list[Job], existing: list[str]) -> list[Diagnostic]:
-    return [
-        Diagnostic(job.location, message, stack=job.stack)
-        for job, message in graph_problems(jobs, existing)
-    ]
-
-
-def warnings_for(jobs: list[Job]) -> list[Diagnostic]:
-    """Things that are valid but probably not what the author meant."""
-    out = []
-    for job in jobs:
-        if job.fields.get("condition") == "any_success":
-            out.append(Diagnostic(
-                job.location,
-                f'job "{job.name}": condition "any_success" is documented but the '
-                "coordinator does not implement it; the job will be skipped",
-                "warning",
-            ))
-    return out
+warnings_for = compose.warnings_for
 
 
 def run(
@@ -259,57 +219,27 @@ def run(
     `sandbox` may be a child forked earlier, so that its start-up overlapped ours.
     """
     evaluation = evaluate(inputs, options, stderr, sandbox)
-    path = inputs.triggers_file
     try:
-        if options.dry_run or not evaluation.jobs:
-            existing = triggers_file.read_existing(path)
-            return _decide(inputs, options, evaluation, existing, write=False)
-        with triggers_file.locked(path):
-            existing = triggers_file.read_existing(path)
-            return _decide(inputs, options, evaluation, existing, write=True)
+        result = compose.write_jobs(
+            inputs.triggers_file,
+            evaluation.jobs,
+            job_id=evaluation.context.get("job_id"),
+            commit=evaluation.context.get("commit"),
+            sources={_relative_name(inputs, name): text
+                     for name, text in evaluation.sources.items()},
+            max_output_bytes=options.limits.max_output_bytes,
+            where=Location(inputs.pipeline_name),
+            write=not options.dry_run,
+        )
     except PipelineFailed as failure:
         failure.sources = evaluation.sources
         failure.usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs))
         raise
-
-
-def _decide(
-    inputs: Inputs,
-    options: RunOptions,
-    evaluation: Evaluation,
-    existing: triggers_file.Existing | None,
-    *,
-    write: bool,
-) -> Outcome:
-    jobs = evaluation.jobs
-    existing_jobs = existing.jobs if existing else []
-    problems = _graph_diagnostics(jobs, existing.names if existing else [])
-    if problems:
-        raise PipelineFailed(problems)
-    if not jobs:
-        usage = RunUsage(evaluation.usage, options.limits, 0, 0, evaluation.protections)
-        return Outcome(jobs, None, None, False, len(existing_jobs), usage, evaluation.sources)
-    new_docs = [job.to_document() for job in jobs]
-    op_id = operation_id.derive(
-        job_id=evaluation.context.get("job_id"),
-        sources={_relative_name(inputs, name): text
-                 for name, text in evaluation.sources.items()},
-        commit=evaluation.context.get("commit"),
-        jobs=new_docs,
-        previous=(existing.operation_id or "") if existing else None,
-    )
-    data = triggers_file.render(op_id, [*existing_jobs, *new_docs])
-    if len(data) > options.limits.max_output_bytes:
-        raise PipelineFailed([Diagnostic(
-            Location(inputs.pipeline_name),
-            f"output limit of {options.limits.max_output_bytes} bytes exceeded "
-            f"(the triggers document would be {len(data)} bytes)",
-        )])
-    if write:
-        triggers_file.write_atomic(inputs.triggers_file, data)
-    usage = RunUsage(evaluation.usage, options.limits, len(jobs), len(data),
+    size = len(result.document) if result.document is not None else 0
+    usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs), size,
                      evaluation.protections)
-    return Outcome(jobs, op_id, data, write, len(existing_jobs), usage, evaluation.sources)
+    return Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
+                   result.existing_count, usage, evaluation.sources)
 
 
 def _relative_name(inputs: Inputs, name: str) -> str:

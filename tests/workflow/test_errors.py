@@ -8,10 +8,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow import TriggerError, WorkflowContext, WorkflowError
 
 from engine.policy import load_policy
 from tests.workflow.scripts import job_names, run_script
+from workflow import TriggerError, WorkflowContext, WorkflowError
 
 EXISTING = (json.dumps({
     "type": "trigger_job",

@@ -10,11 +10,11 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from workflow import WorkflowContext, trigger_job, workflow_context
 
 from engine.operation_id import derive
 from tests.support.engine_run import clean_env
 from tests.workflow.scripts import job_names, load, run_script
+from workflow import WorkflowContext, trigger_job, workflow_context
 
 SHA = "1" * 40
 

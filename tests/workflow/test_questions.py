@@ -8,11 +8,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from workflow import WorkflowContext, WorkflowError
 
 from tests.conftest import GitRepoFactory
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.gitrepo import GitRepo
+from workflow import WorkflowContext, WorkflowError
 
 # --- git ---------------------------------------------------------------------------------
 

@@ -9,11 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-import workflow
-from workflow import WorkflowContext
 
+import workflow
 from tests.support.engine_run import REPO_ROOT
 from tests.workflow.scripts import run_script
+from workflow import WorkflowContext
 
 GUIDE_NAMES = ("trigger_job", "submit_job", "flush_triggers", "changed_files", "git_info",
                "is_job_running", "get_job_result", "log_next_job", "WorkflowContext",
