@@ -17,7 +17,7 @@ from typing import Any
 
 import pytest
 
-from engine.capabilities import coordinator_http
+from engine.capabilities import coordinator_transport
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.coordinator_http import (
     MAX_RESPONSE_BYTES,
@@ -49,7 +49,7 @@ class Waits:
 @pytest.fixture
 def waits(monkeypatch: pytest.MonkeyPatch) -> Iterator[Waits]:
     recorder = Waits()
-    monkeypatch.setattr(coordinator_http, "_sleep", recorder)
+    monkeypatch.setattr(coordinator_transport, "_sleep", recorder)
     yield recorder
 
 

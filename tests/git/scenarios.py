@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from tests.support.engine_run import Result, run_engine
-from tests.support.gitrepo import GitRepo, run_git
+from tests.support.gitrepo import GitRepo, make_repo, run_git
 
 
 def capture(tmp_path: Path, src: Path, expression: str,
@@ -40,3 +40,15 @@ def shallow_clone(source: GitRepo, dest: Path, depth: int = 1, branch: str | Non
     run_git(dest.parent, "clone", "--quiet", f"--depth={depth}", *options,
             f"file://{source.path.resolve()}", str(dest))
     return GitRepo(dest)
+
+
+def history(tmp_path: Path) -> GitRepo:
+    """main: three commits; feature: two more, branched from main's second commit."""
+    repo = make_repo(tmp_path / "origin-src", [{"README": "r\n", "src/app.py": "v1\n"},
+                                               {"src/app.py": "v2\n"}])
+    repo.branch("feature")
+    repo.commit({"src/app.py": "v3\n"})
+    repo.checkout("feature")
+    repo.commit({"src/feature.py": "f\n"})
+    repo.commit({"docs/guide.md": "g\n"})
+    return repo

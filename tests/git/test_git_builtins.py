@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from tests.git.scenarios import capture, shallow_clone
+from tests.git.scenarios import capture, history, shallow_clone
 from tests.support.engine_run import Result
 from tests.support.gitrepo import GitRepo, add_origin, make_repo
 
@@ -284,16 +284,6 @@ def test_ctx_falls_back_to_the_repository_then_prefers_the_environment(tmp_path:
 # --- missing history: shallow clones and refs that were not fetched -------------------
 
 
-def _history(tmp_path: Path) -> GitRepo:
-    """main: three commits; feature: two more, branched from main's second commit."""
-    repo = make_repo(tmp_path / "origin-src", [{"README": "r\n", "src/app.py": "v1\n"},
-                                               {"src/app.py": "v2\n"}])
-    repo.branch("feature")
-    repo.commit({"src/app.py": "v3\n"})
-    repo.checkout("feature")
-    repo.commit({"src/feature.py": "f\n"})
-    repo.commit({"docs/guide.md": "g\n"})
-    return repo
 
 
 SHALLOW_ERRORS: dict[str, tuple[int, bool, str, list[str]]] = {
@@ -318,7 +308,7 @@ SHALLOW_ERRORS: dict[str, tuple[int, bool, str, list[str]]] = {
 def test_shallow_clone_errors_name_the_ref_and_what_to_fetch(
         tmp_path: Path, depth: int, all_branches: bool, expression: str,
         needles: list[str]) -> None:
-    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", depth, branch="feature",
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", depth, branch="feature",
                           all_branches=all_branches)
     result, _ = _capture(tmp_path, clone, expression)
     assert result.code == 1, result.output
@@ -341,14 +331,14 @@ SHALLOW_ANSWERS: dict[str, tuple[int, str, list[str]]] = {
                          ids=SHALLOW_ANSWERS.keys())
 def test_shallow_clone_answers_what_it_has(tmp_path: Path, depth: int, expression: str,
                                            expected: list[str]) -> None:
-    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", depth, branch="feature")
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", depth, branch="feature")
     result, value = _capture(tmp_path, clone, expression)
     assert result.code == 0, result.output
     assert value == expected
 
 
 def test_three_dots_work_when_the_merge_base_was_fetched(tmp_path: Path) -> None:
-    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", 3, branch="feature",
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", 3, branch="feature",
                           all_branches=True)
     result, value = _capture(tmp_path, clone, 'changed_files("origin/main...HEAD")')
     assert result.code == 0, result.output

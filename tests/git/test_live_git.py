@@ -26,7 +26,7 @@ from engine.capabilities.remote import Channel, RemoteGit
 from engine.services import HostServices, PrintSink, UnconfiguredJobState
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
-from tests.git.scenarios import shallow_clone
+from tests.git.scenarios import history, shallow_clone
 from tests.support.engine_run import REPO_ROOT, clean_env
 from tests.support.gitrepo import GitRepo, make_repo
 
@@ -49,15 +49,6 @@ def _live(repo: GitRepo | Path, **options: Any) -> LiveGit:
     return LiveGit(path, **options)
 
 
-def _history(tmp_path: Path) -> GitRepo:
-    repo = make_repo(tmp_path / "src", [{"README": "r\n", "src/app.py": "v1\n"},
-                                        {"src/app.py": "v2\n"}])
-    repo.branch("feature")
-    repo.commit({"src/app.py": "v3\n"})
-    repo.checkout("feature")
-    repo.commit({"src/feature.py": "f\n"})
-    repo.commit({"docs/guide.md": "g\n"})
-    return repo
 
 
 # --- on_missing_history -----------------------------------------------------------------
@@ -74,7 +65,7 @@ FAIL_OPEN: dict[str, tuple[str, str | None, bool]] = {
 def test_all_changed_fails_open_with_one_warning(
         tmp_path: Path, scrubbed: None, from_ref: str, to_ref: str | None,
         all_branches: bool) -> None:
-    clone = shallow_clone(_history(tmp_path), tmp_path / "clone", 1, branch="feature",
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", 1, branch="feature",
                           all_branches=all_branches)
     strict = _live(clone)
     with pytest.raises(MissingHistory):

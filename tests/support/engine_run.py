@@ -43,8 +43,18 @@ def run_engine(
     timeout: float = 60,
 ) -> Result:
     """`python -m engine ARGS...` with a clean environment plus `env`."""
+    return run_python("-m", "engine", *args, env=env, cwd=cwd, timeout=timeout)
+
+
+def run_python(
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Result:
+    """`python ARGS...` (this interpreter) with a clean environment plus `env`."""
     proc = subprocess.run(
-        [sys.executable, "-m", "engine", *map(str, args)],
+        [sys.executable, *map(str, args)],
         cwd=cwd or REPO_ROOT,
         env=clean_env(**(env or {})),
         capture_output=True,

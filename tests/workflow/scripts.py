@@ -5,12 +5,10 @@ project."""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
-from tests.support.engine_run import REPO_ROOT, Result, clean_env
+from tests.support.engine_run import REPO_ROOT, Result, run_python
 
 PYTHON_EXAMPLES = REPO_ROOT / "examples" / "python"
 STARLARK_EXAMPLES = REPO_ROOT / "examples" / "pipelines"
@@ -19,16 +17,7 @@ STARLARK_EXAMPLES = REPO_ROOT / "examples" / "pipelines"
 def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
                timeout: float = 60) -> Result:
     """`python SCRIPT` in `cwd` with a clean environment plus `env`."""
-    proc = subprocess.run(
-        [sys.executable, str(script)],
-        cwd=cwd,
-        env=clean_env(**(env or {})),
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        stdin=subprocess.DEVNULL,
-    )
-    return Result(proc.returncode, proc.stdout, proc.stderr)
+    return run_python(script, cwd=cwd, env=env, timeout=timeout)
 
 
 def load(path: Path) -> dict[str, Any]:
