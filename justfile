@@ -16,14 +16,19 @@ demo:
 test: lint
     {{python}} -m pytest -q
 
+# Regenerate docs/builtins.md from the builtins' signatures and docstrings.
+docs:
+    {{python}} -m pipeline_builtins.reference --write docs/builtins.md
+
 # ruff and mypy over the whole project.
 lint:
     {{python}} -m ruff check .
     {{python}} -m mypy
 
-# Benchmarks: start-up and scale, git change detection, coordinator lookups
+# Benchmarks: start-up and scale, git change detection, coordinator lookups, replay
 # (numbers go to stdout; never asserted in tests).
 bench:
     {{python}} -m tests.bench.run_bench
     {{python}} -m tests.bench.git_bench
     {{python}} -m tests.bench.coordinator_bench
+    {{python}} -m tests.bench.replay_bench

@@ -38,13 +38,37 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
                 "after writing, POST the triggers file to the coordinator (needs "
                 "REACTORCIDE_JOB_ID); on failure exit 1 and keep the file for the worker",
             ),
+            "--record": (
+                "FILE",
+                "also write a transcript of the run (inputs, answers, result; no secrets) "
+                "for `replay` and `test`",
+            ),
         },
         None,
     ),
     "plan": (
         "evaluate the pipeline and print the job graph; write nothing",
-        {**_RUN_OPTIONS, "--format": ("text|json", "output format (default text)")},
+        {**_RUN_OPTIONS,
+         "--format": ("text|json|mermaid|dot", "output format (default text); mermaid and "
+                      "dot draw the graph for markdown viewers and Graphviz")},
         None,
+    ),
+    "replay": (
+        "evaluate a recorded run again from its transcript alone (no git, no network)",
+        {
+            "--triggers-file": ("OUT", "write the document there (default: stdout)"),
+            "--check": (None, "compare with the recorded result; on drift show a diff and "
+                        "exit 1"),
+        },
+        "FILE",
+    ),
+    "test": (
+        "run pipeline test cases (TOML cases and transcripts) under PATH...",
+        {
+            "--update": (None, "rewrite golden triggers files with what the runs produce"),
+            "--policy": _RUN_OPTIONS["--policy"],
+        },
+        "[PATH...]",
     ),
     "check": (
         "parse and lint pipeline files without running them",
@@ -64,7 +88,8 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
     ),
 }
 
-_CHOICES = {"--format": ("text", "json")}
+_CHOICES = {"--format": ("text", "json", "mermaid", "dot")}
+_OPTIONAL_POSITIONALS = frozenset({"test"})
 _REPEATABLE = frozenset({"--policy"})
 
 
@@ -144,8 +169,10 @@ def parse(argv: list[str]) -> Arguments:
             options[name] = value
     if positional is None and positionals:
         raise UsageError(f"{command}: unexpected argument {positionals[0]!r} (see --help)", PROG)
-    if positional is not None and not positionals:
+    if positional is not None and not positionals and command not in _OPTIONAL_POSITIONALS:
         raise UsageError(f"{command}: expected {positional} (see --help)", PROG)
+    if command == "replay" and len(positionals) != 1:
+        raise UsageError("replay: expected one transcript FILE (see --help)", PROG)
     if command == "policy" and positionals != ["show"]:
         raise UsageError("policy: the only action is 'show' (see --help)", PROG)
     return Arguments(command, options, positionals)

@@ -1,4 +1,4 @@
-"""Command line: `python -m engine [ingest|check|plan] ...`.
+"""Command line: `python -m engine [ingest|plan|check|replay|test|policy] ...`.
 
 Exit codes: 0 success; 1 the pipeline failed (syntax, runtime error, fail(), validation,
 a limit); 2 usage or environment error; 3 an internal error of the engine.
@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     from typing import TextIO
 
     from engine.arguments import Arguments
-    from engine.diagnostics import Diagnostic
+    from engine.diagnostics import Diagnostic, PipelineFailed
     from engine.ingest import RunOptions
     from engine.inputs import Inputs
     from engine.policy import Policy
+    from engine.replay import Replayed
     from engine.sandbox.parent import Sandbox
     from engine.secret import Secret
+    from engine.transcript import Recorder
 
 EXIT_OK, EXIT_PIPELINE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -51,6 +53,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             return _check(args, out, err, sources, sandbox)
         if command == "policy":
             return _policy_show(args, out)
+        if command == "replay":
+            return _replay(args, out, err, sources, sandbox)
+        if command == "test":
+            from engine.case_runner import run_all
+
+            return run_all(args.positionals, args.values("--policy"), args.flag("--update"),
+                           out, sandbox)
         return _run(args, token, out, err, sources, sandbox)
     except arguments.HelpRequested as help_:
         out.write(str(help_))
@@ -86,6 +95,7 @@ def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
 
 def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
          sources: dict[str, str], sandbox: Sandbox) -> int:
+    from engine.diagnostics import PipelineFailed
     from engine.ingest import RunOptions, run, warnings_for
     from engine.inputs import snapshot
 
@@ -106,15 +116,35 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     submit = args.flag("--submit")
     if submit:
         _check_submit(inputs, options)
-    outcome = run(inputs, options, err, sandbox)
+    record = args.value("--record")
+    recorder = None
+    if record is not None:
+        from engine.transcript import Recorder, check_writable
+
+        check_writable(record)
+        recorder = Recorder()
+    try:
+        outcome = run(inputs, options, err, sandbox, recorder)
+    except PipelineFailed as failure:
+        if record is not None and recorder is not None:
+            _save_transcript(record, recorder, inputs, options, None, failure)
+        raise
+    if record is not None and recorder is not None:
+        _save_transcript(record, recorder, inputs, options, outcome.document, None)
     secret = inputs.token.value if inputs.token else None
     _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, secret)
     err.write(f"{outcome.usage}\n")
     path = inputs.triggers_file
-    if args.command == "plan" and args.value("--format") == "json":
+    fmt = args.value("--format") if args.command == "plan" else None
+    if fmt == "json":
         from engine.plan import render_json
 
         out.write(render_json(outcome.jobs, outcome.operation_id, path, outcome.usage))
+        return EXIT_OK
+    if fmt in ("mermaid", "dot"):
+        from engine.plan_pictures import render_dot, render_mermaid
+
+        out.write((render_mermaid if fmt == "mermaid" else render_dot)(outcome.jobs))
         return EXIT_OK
     if not outcome.jobs:
         nothing_sent = "; nothing was submitted" if submit else ""
@@ -138,6 +168,66 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     if submit:
         return _submit(inputs, options, out, err)
     return EXIT_OK
+
+
+def _save_transcript(path: str, recorder: Recorder, inputs: Inputs, options: RunOptions,
+                     document: bytes | None, failure: PipelineFailed | None) -> None:
+    from engine.transcript import save
+
+    save(path, recorder.transcript(inputs, options, document=document, failure=failure))
+
+
+def _replay(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
+            sandbox: Sandbox) -> int:
+    """Evaluate a transcript again; write its document, or compare it (`--check`)."""
+    import io
+
+    from engine import transcript
+    from engine.diagnostics import PipelineFailed
+    from engine.replay import drift, replay
+
+    path = args.positionals[0]
+    data = transcript.load(path)
+    check = args.flag("--check")
+    target = args.value("--triggers-file")
+    if target is not None:
+        transcript.check_writable(target, "the triggers file")
+    if not check:
+        for warning in data.get("warnings") or []:
+            err.write(f"{data['run']['pipeline']}: warning: {warning}\n")
+    # With --check the pipeline's output is not shown: the verdict is the output.
+    replayed = replay(data, path, io.StringIO() if check else err, sandbox)
+    sources.update(replayed.sources)
+    if target is not None and replayed.document is not None:
+        from engine.triggers_file import write_atomic
+
+        write_atomic(target, replayed.document)
+    if check:
+        difference = drift(data, replayed)
+        if difference:
+            out.write(f"{path}: the replay differs from the recorded run\n{difference}")
+            return EXIT_PIPELINE
+        out.write(f"{path}: the replay matches the recorded run ({_summary(replayed)})\n")
+        return EXIT_OK
+    if replayed.errors:
+        raise PipelineFailed(replayed.errors)
+    if replayed.document is None:
+        err.write("the pipeline triggered no jobs; nothing was written\n")
+    elif target is None:
+        out.write(replayed.document.decode("utf-8"))
+    else:
+        err.write(f"wrote {len(replayed.document)} bytes ({replayed.jobs} new jobs) to "
+                  f"{target}\n")
+    return EXIT_OK
+
+
+def _summary(replayed: Replayed) -> str:
+    if replayed.errors:
+        count = len(replayed.errors)
+        return f"the same {'error' if count == 1 else f'{count} errors'}"
+    if replayed.document is None:
+        return "no jobs"
+    return f"the same {len(replayed.document)} bytes, {replayed.jobs} new jobs"
 
 
 def _check_submit(inputs: Inputs, options: RunOptions) -> None:
@@ -208,6 +298,7 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
     policy = _policy(args)
     problems: list[Diagnostic] = []
     reports: list[str] = []
+    groups: list[list[str]] = []
     for name in files:
         try:
             with open(name, encoding="utf-8") as handle:
@@ -219,14 +310,15 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
         texts, names, refused = collect(name, text, tree_for(name, args.value("--src"), policy))
         for loaded, loaded_text in texts.items():
             sources.setdefault(loaded, loaded_text)
+        groups.append(list(texts))
         problems.extend(refused)
         reports.append(render_capabilities(name, texts, names, refused, policy))
     if args.flag("--capabilities"):
         out.write("".join(reports))
         return EXIT_OK
     payload = [{"name": name, "text": text} for name, text in sources.items()]
-    report = sandbox.run({"mode": "check", "sources": payload}, policy.limits, _NoServices(),
-                         files[0])
+    report = sandbox.run({"mode": "check", "sources": payload, "groups": groups},
+                         policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
     diagnostics = sorted(
         problems + [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])],

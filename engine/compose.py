@@ -14,6 +14,8 @@ from engine.validate import graph_problems
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
+
     from engine.diagnostics import Location
     from engine.jobs import Job
 
@@ -102,18 +104,26 @@ def write_jobs(
     max_output_bytes: int,
     where: Location,
     write: bool = True,
+    on_read: Callable[[bytes | None], None] | None = None,
 ) -> Composition:
     """`compose` against the file at `path` and, when `write` and there are jobs, replace
     it atomically while holding the directory lock (read, check and write under one lock,
-    so concurrent writers lose no job). On any error the file is left as it was."""
-    def against(existing: triggers_file.Existing | None) -> Composition:
+    so concurrent writers lose no job). On any error the file is left as it was.
+
+    `on_read` is handed the file's bytes as read (None: no file), for a transcript.
+    """
+    def against_file() -> Composition:
+        raw = triggers_file.read_bytes(path)
+        if on_read is not None:
+            on_read(raw)
+        existing = None if raw is None else triggers_file.parse_existing(raw, path)
         return compose(jobs, existing, job_id=job_id, commit=commit, sources=sources,
                        max_output_bytes=max_output_bytes, where=where)
 
     if not write or not jobs:
-        return against(triggers_file.read_existing(path))
+        return against_file()
     with triggers_file.locked(path):
-        result = against(triggers_file.read_existing(path))
+        result = against_file()
         assert result.document is not None
         triggers_file.write_atomic(path, result.document)
     result.written = True

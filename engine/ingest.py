@@ -7,7 +7,7 @@ import re
 import sys
 
 from engine import compose
-from engine.capabilities.base import CapabilityError, JobState
+from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
 from engine.context import complete_context, job_state
 from engine.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.inputs import Inputs
@@ -24,6 +24,9 @@ from engine.validate import JobError, JobRules, normalize_document
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TextIO
+
+    from engine.transcript import Recorder
+    from engine.triggers_file import Existing
 
 
 class RunOptions(Record):
@@ -104,13 +107,25 @@ class Evaluation(Record):
         self.protections = protections
 
 
-def evaluate(
-    inputs: Inputs,
-    options: RunOptions,
-    stderr: TextIO | None = None,
-    sandbox: Sandbox | None = None,
-) -> Evaluation:
-    """Run the pipeline in the sandbox and check every job it triggered."""
+class Backends(Record):
+    """What the parent answers the sandbox's questions with: the live checkout and
+    coordinator for an ingest, in-memory data for a pipeline test. `answers` are questions
+    answered in advance, `(capability, method, args, answer or CapabilityError)`: a replay
+    seeds every recorded answer and leaves nothing for the backends to answer."""
+
+    __slots__ = ("answers", "git", "job_state", "sources")
+
+    def __init__(self, git: GitSource, job_state: JobState, sources: SourceReader,
+                 answers: tuple[tuple[str, str, list[Any], Any], ...] = ()) -> None:
+        self.git = git
+        self.job_state = job_state
+        self.sources = sources
+        self.answers = answers
+
+
+def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
+    """git in the source checkout, the coordinator over HTTPS, `load()` from the source
+    directory. Call after the sandbox is forked: this may start background imports."""
     from engine.capabilities.git_live import (
         LiveGit,
         mentions_git,
@@ -119,7 +134,6 @@ def evaluate(
     )
 
     scrub_git_environment(inputs.src_dir)  # first: GitPython reads GIT_* when imported
-    sandbox = sandbox or Sandbox()  # forked before any thread exists
     if mentions_git(inputs.pipeline_text) or inputs.needs_repository_context():
         start_preload()  # GitPython loads while the sandbox starts the pipeline
     if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
@@ -132,17 +146,47 @@ def evaluate(
         on_missing_history=str(policy.get("git", "on_missing_history")),
         env_branch=inputs.context.get("branch"),
     )
-    redact = (inputs.token.value,) if inputs.token else ()
-    sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact)
-    tree = SourceTree(
+    return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
+
+
+def source_tree(inputs: Inputs, policy: Policy) -> SourceTree:
+    """The files `load()` may read: `.star` files under the source directory."""
+    return SourceTree(
         inputs.src_dir,
         inputs.pipeline_path,
         inputs.pipeline_name,
         enabled=bool(policy.get("load", "enabled")),
         max_files=int(policy.get("load", "max_files")),
     )
-    services = HostServices(git, job_state_for(inputs, options), sink, tree)
+
+
+def evaluate(
+    inputs: Inputs,
+    options: RunOptions,
+    stderr: TextIO | None = None,
+    sandbox: Sandbox | None = None,
+    backends: Backends | None = None,
+    recorder: Recorder | None = None,
+) -> Evaluation:
+    """Run the pipeline in the sandbox and check every job it triggered.
+
+    `backends` defaults to the live ones; `recorder`, when given, is shown the services
+    and every line of output, so that a transcript can be written even on failure.
+    """
+    sandbox = sandbox or Sandbox()  # forked before any thread exists
+    backends = backends or live_backends(inputs, options)
+    policy = options.policy
+    redact = (inputs.token.value,) if inputs.token else ()
+    sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
+                     keep=recorder.output if recorder is not None else None)
+    services = HostServices(backends.git, backends.job_state, sink, backends.sources)
+    for capability, method, args, answer in backends.answers:
+        services.seed(capability, method, args, answer)
+    if recorder is not None:
+        recorder.services = services
     context = _context(inputs, services)
+    if recorder is not None:
+        recorder.context = context
     request = {
         "mode": "evaluate",
         "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
@@ -151,6 +195,7 @@ def evaluate(
         "disabled": list(policy.disabled_builtins),
     }
     sources = {inputs.pipeline_name: inputs.pipeline_text}
+    warnings: list[str] = getattr(backends.git, "warnings", [])
     try:
         report = sandbox.run(request, options.limits, services, inputs.pipeline_name)
         message = report.message
@@ -169,13 +214,16 @@ def evaluate(
             message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name
         )
     except PipelineFailed as failure:
-        failure.sources = {**sources, **tree.texts}
+        failure.sources = {**sources, **services.loaded_sources()}
         raise
     finally:
-        for warning in git.warnings:  # shown even when the pipeline fails
+        for warning in warnings:  # shown even when the pipeline fails
             (stderr or sys.stderr).write(f"{inputs.pipeline_name}: warning: {warning}\n")
+        if recorder is not None:
+            recorder.warnings = list(warnings)
     protections = tuple(str(p) for p in message.get("protections", []))
-    return Evaluation(jobs, report.usage, context, {**sources, **tree.texts}, protections)
+    return Evaluation(jobs, report.usage, context, {**sources, **services.loaded_sources()},
+                      protections)
 
 
 def _jobs_from_child(
@@ -213,23 +261,21 @@ def run(
     options: RunOptions,
     stderr: TextIO | None = None,
     sandbox: Sandbox | None = None,
+    recorder: Recorder | None = None,
 ) -> Outcome:
     """Evaluate, validate and (unless dry-run) write the triggers file.
 
     `sandbox` may be a child forked earlier, so that its start-up overlapped ours.
+    `recorder` collects what a transcript needs (see engine.transcript).
     """
-    evaluation = evaluate(inputs, options, stderr, sandbox)
+    evaluation = evaluate(inputs, options, stderr, sandbox, recorder=recorder)
     try:
         result = compose.write_jobs(
             inputs.triggers_file,
             evaluation.jobs,
-            job_id=evaluation.context.get("job_id"),
-            commit=evaluation.context.get("commit"),
-            sources={_relative_name(inputs, name): text
-                     for name, text in evaluation.sources.items()},
-            max_output_bytes=options.limits.max_output_bytes,
-            where=Location(inputs.pipeline_name),
             write=not options.dry_run,
+            on_read=recorder.read_previous if recorder is not None else None,
+            **_composing(inputs, evaluation, options),
         )
     except PipelineFailed as failure:
         failure.sources = evaluation.sources
@@ -240,6 +286,29 @@ def run(
                      evaluation.protections)
     return Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
                    result.existing_count, usage, evaluation.sources)
+
+
+def compose_in_memory(inputs: Inputs, evaluation: Evaluation, options: RunOptions,
+                      existing: Existing | None) -> compose.Composition:
+    """The document a run would write over `existing`, touching no file (replay, tests)."""
+    try:
+        return compose.compose(evaluation.jobs, existing,
+                               **_composing(inputs, evaluation, options))
+    except PipelineFailed as failure:
+        failure.sources = evaluation.sources
+        raise
+
+
+def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> dict[str, Any]:
+    """The writer's arguments that come from the run."""
+    return {
+        "job_id": evaluation.context.get("job_id"),
+        "commit": evaluation.context.get("commit"),
+        "sources": {_relative_name(inputs, name): text
+                    for name, text in evaluation.sources.items()},
+        "max_output_bytes": options.limits.max_output_bytes,
+        "where": Location(inputs.pipeline_name),
+    }
 
 
 def _relative_name(inputs: Inputs, name: str) -> str:

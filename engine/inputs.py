@@ -38,6 +38,7 @@ class Inputs(Record):
     __slots__ = (
         "context",
         "coordinator_url",
+        "environment",
         "pipeline_name",
         "pipeline_path",
         "pipeline_text",
@@ -50,7 +51,8 @@ class Inputs(Record):
     def __init__(self, *, src_dir: str, pipeline_path: str, pipeline_name: str,
                  pipeline_text: str, triggers_file: str, context: dict[str, str | None],
                  coordinator_url: str | None, token: Secret | None,
-                 workflow_id: str | None) -> None:
+                 workflow_id: str | None,
+                 environment: dict[str, str | None] | None = None) -> None:
         self.src_dir = src_dir
         self.pipeline_path = pipeline_path
         self.pipeline_name = pipeline_name
@@ -60,6 +62,8 @@ class Inputs(Record):
         self.coordinator_url = coordinator_url
         self.token = token
         self.workflow_id = workflow_id
+        # Every variable the snapshot looked up, with its value (None: unset or empty).
+        self.environment = environment if environment is not None else {}
 
     def needs_repository_context(self) -> bool:
         """True when ctx is used and some of its git facts are not in the environment."""
@@ -68,12 +72,23 @@ class Inputs(Record):
         return missing and bool(_MENTIONS_CTX.search(self.pipeline_text))
 
 
-def _get(env: Mapping[str, str], *names: str) -> str | None:
-    for name in names:
-        value = env.get(name)
-        if value:
-            return value
-    return None
+class _Reading:
+    """The environment, remembering each variable looked up (for a transcript)."""
+
+    __slots__ = ("env", "seen")
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.seen: dict[str, str | None] = {}
+
+    def get(self, *names: str) -> str | None:
+        """The first of `names` that is set and not empty."""
+        for name in names:
+            value = self.env.get(name) or None
+            self.seen[name] = value
+            if value:
+                return value
+        return None
 
 
 def snapshot(
@@ -85,8 +100,16 @@ def snapshot(
     token: Secret | None,
 ) -> Inputs:
     """Read the pipeline file and the environment once; raise UsageError when unusable."""
-    src_dir = os.fspath(src or env.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
+    reading = _Reading(env)
+    src_dir = os.fspath(src or reading.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
     pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")
+    text = read_pipeline(pipeline_path, src_dir)
+    return assemble(src_dir=src_dir, pipeline_path=pipeline_path, pipeline_text=text,
+                    triggers_file=triggers_file, reading=reading, token=token)
+
+
+def read_pipeline(pipeline_path: str, src_dir: str) -> str:
+    """The pipeline file's text; UsageError when missing, PipelineFailed when not UTF-8."""
     if not os.path.isfile(pipeline_path):
         if not os.path.exists(pipeline_path):
             raise UsageError(f"pipeline file not found (source directory {src_dir})",
@@ -97,26 +120,35 @@ def snapshot(
             raw = handle.read()
     except OSError as err:
         raise UsageError(f"cannot read the pipeline: {err.strerror}", pipeline_path) from None
-    name = pipeline_path
     try:
-        text = raw.decode("utf-8")
+        return raw.decode("utf-8")
     except UnicodeDecodeError as err:
         line = raw[: err.start].count(b"\n") + 1
         col = err.start - (raw.rfind(b"\n", 0, err.start) + 1) + 1
         raise PipelineFailed(
-            [Diagnostic(Location(name, line, col), "the pipeline is not valid UTF-8")]
+            [Diagnostic(Location(pipeline_path, line, col), "the pipeline is not valid UTF-8")]
         ) from None
-    context = {key: _get(env, *names) for key, names in CONTEXT_ENV.items()}
+
+
+def assemble(*, src_dir: str, pipeline_path: str, pipeline_text: str,
+             triggers_file: str | os.PathLike[str] | None,
+             reading: _Reading | Mapping[str, str], token: Secret | None) -> Inputs:
+    """The inputs of a run whose pipeline text is already known (read, recorded or given
+    by a test case), with the rest taken from the environment `reading`."""
+    if not isinstance(reading, _Reading):
+        reading = _Reading(reading)
+    context = {key: reading.get(*names) for key, names in CONTEXT_ENV.items()}
     return Inputs(
         src_dir=src_dir,
         pipeline_path=pipeline_path,
-        pipeline_name=name,
-        pipeline_text=text,
+        pipeline_name=pipeline_path,
+        pipeline_text=pipeline_text,
         triggers_file=os.fspath(
-            triggers_file or env.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
+            triggers_file or reading.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
         ),
         context=context,
-        coordinator_url=_get(env, "REACTORCIDE_COORDINATOR_URL"),
+        coordinator_url=reading.get("REACTORCIDE_COORDINATOR_URL"),
         token=token,
-        workflow_id=_get(env, "RC_WF_ID"),
+        workflow_id=reading.get("RC_WF_ID"),
+        environment=reading.seen,
     )

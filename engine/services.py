@@ -53,14 +53,19 @@ class DeferredJobState:
 
 
 class PrintSink:
-    """Pipeline output to a stream, in order, cut off past a byte budget."""
+    """Pipeline output to a stream, in order, cut off past a byte budget.
 
-    def __init__(self, stream: TextIO | None, limit: int, redact: tuple[str, ...] = ()) -> None:
+    `keep`, when given, also receives every line shown (for a transcript).
+    """
+
+    def __init__(self, stream: TextIO | None, limit: int, redact: tuple[str, ...] = (),
+                 keep: list[str] | None = None) -> None:
         self.stream = stream
         self.limit = limit
         self.used = 0
         self.truncated = False
         self.redact = tuple(r for r in redact if r)
+        self.keep = keep
 
     def write(self, text: str) -> None:
         """Show one line unless the budget is spent."""
@@ -77,13 +82,43 @@ class PrintSink:
         self._emit(text)
 
     def _emit(self, text: str) -> None:
+        if self.keep is not None:
+            self.keep.append(text)
         stream = self.stream or sys.stderr
         stream.write(text + "\n")
         stream.flush()
 
 
+def question_key(capability: str, method: str, args: list[Any]) -> str:
+    """The cache key of one question: equal questions, equal keys."""
+    return json.dumps([capability, method, args], sort_keys=True)
+
+
+class Unrecorded:
+    """The backend of a replay: any question reaching it was not asked by the recorded
+    run, so it has no answer (the evaluation drifted)."""
+
+    def __init__(self, capability: str) -> None:
+        self.capability = capability
+        self.warnings: list[str] = []  # a git source's warnings: the recorded ones are shown
+
+    def __getattr__(self, method: str) -> Callable[..., Any]:
+        def refuse(*args: Any) -> Any:
+            shown = ", ".join(json.dumps(arg, ensure_ascii=False) for arg in args)
+            raise CapabilityError(
+                f"the transcript holds no answer to {self.capability}.{method}({shown}): "
+                "the recorded run never asked this"
+            )
+
+        return refuse
+
+
 class HostServices:
-    """Answers capability calls from the sandbox with the given backends."""
+    """Answers capability calls from the sandbox with the given backends.
+
+    Every answer (an error too) is kept in `answers`, in the order first asked: that is
+    what a transcript records (`recorded`) and what a replay seeds (`seed`).
+    """
 
     def __init__(self, git: GitSource, job_state: JobState, output: PrintSink,
                  sources: SourceReader | None = None) -> None:
@@ -96,7 +131,7 @@ class HostServices:
 
     def answer(self, capability: str, method: str, args: list[Any]) -> Any:
         """Answer one call, from the cache when the same question was asked before."""
-        key = json.dumps([capability, method, args], sort_keys=True)
+        key = question_key(capability, method, args)
         if key in self.answers:
             cached = self.answers[key]
             if isinstance(cached, CapabilityError):
@@ -114,3 +149,23 @@ class HostServices:
     def show(self, text: str) -> None:
         """Forward one line of pipeline output."""
         self.output.write(text)
+
+    def seed(self, capability: str, method: str, args: list[Any], answer: Any) -> None:
+        """Answer a question in advance (a CapabilityError is a recorded failure)."""
+        self.answers[question_key(capability, method, args)] = answer
+
+    def recorded(self) -> list[tuple[str, str, list[Any], Any]]:
+        """Every question answered so far, in order, with its answer or CapabilityError."""
+        out: list[tuple[str, str, list[Any], Any]] = []
+        for key, answer in self.answers.items():
+            capability, method, args = json.loads(key)
+            out.append((capability, method, args, answer))
+        return out
+
+    def loaded_sources(self) -> dict[str, str]:
+        """The pipeline files `load()` read, by display name, in the order first read."""
+        return {
+            answer["name"]: answer["text"]
+            for capability, _, _, answer in self.recorded()
+            if capability == "source" and isinstance(answer, dict)
+        }

@@ -43,14 +43,19 @@ class Existing(Record):
 
 def read_existing(path: str) -> Existing | None:
     """The file's content, None when absent; UsageError when it is anything but valid."""
+    raw = read_bytes(path)
+    return None if raw is None else parse_existing(raw, path)
+
+
+def read_bytes(path: str) -> bytes | None:
+    """The file's raw bytes, None when absent; UsageError when it cannot be read."""
     try:
         with open(path, "rb") as handle:
-            raw = handle.read()
+            return handle.read()
     except FileNotFoundError:
         return None
     except OSError as err:
         raise UsageError(f"cannot read the triggers file: {err.strerror}", path) from None
-    return parse_existing(raw, path)
 
 
 def parse_existing(raw: bytes, where: str) -> Existing:

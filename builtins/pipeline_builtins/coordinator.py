@@ -33,6 +33,15 @@ def coordinator_builtins(state: JobState) -> dict[str, Callable[..., Any]]:
     """Build the job-state builtins over a job-state source."""
 
     def is_job_running(job_name: str, scope: str | None = None) -> bool:
+        """True when a job of that name is submitted, queued, running or cancelling.
+
+        The coordinator is asked (`REACTORCIDE_COORDINATOR_URL`, `REACTORCIDE_API_TOKEN`,
+        HTTPS only). `scope` says which jobs count: `"project"` (the default: every job
+        of this job's project), `"workflow"` (this job's workflow) or `"all"` (every job
+        the token may see; the default outside an ingest job). A coordinator that is not
+        configured, refuses the token or cannot be reached is an error at the call, never
+        `False`. Each distinct question is answered once per run.
+        """
         asked = _question("is_job_running", job_name, scope)
         try:
             return bool(state.is_job_running(*asked))
@@ -40,6 +49,14 @@ def coordinator_builtins(state: JobState) -> dict[str, Callable[..., Any]]:
             raise BuiltinError(f"is_job_running: {err}") from None
 
     def get_job_result(job_name: str, scope: str | None = None) -> dict[str, Any] | None:
+        """The most recent finished job of that name, or `None`.
+
+        `{"job_id", "name", "status", "exit_code", "started_at", "completed_at"}`;
+        `status` is `completed`, `failed`, `cancelled` or `timeout`, and `exit_code` is
+        `None` when the coordinator has none. "Most recent" is the latest `completed_at`,
+        then `created_at`, then the larger `job_id`. `scope` and failures as for
+        `is_job_running`.
+        """
         asked = _question("get_job_result", job_name, scope)
         try:
             return state.get_job_result(*asked)

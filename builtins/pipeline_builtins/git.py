@@ -60,30 +60,57 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         except CapabilityError as err:
             raise BuiltinError(f"changes: {err}") from None
 
-    def matcher(name: str, test: Callable[[tuple[str, ...], str], bool]) -> Callable[..., bool]:
-        def builtin(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
-                    base_dir: str | None = None) -> bool:
-            if not globs:
-                raise BuiltinError(f"{name}: give at least one glob")
-            for glob in globs:
-                if not isinstance(glob, str):
-                    raise BuiltinError(
-                        f"{name}: globs must be strings, got {type(glob).__name__} "
-                        f'(pass a list as separate arguments: {name}(*globs))'
-                    )
-            asked = question(name, from_ref, to_ref, base_dir)
-            text = joined.get(asked)
-            if text is None:
-                text = joined[asked] = join_paths(paths(name, asked))
-            try:
-                return test(globs, text)
-            except GlobError as err:
-                raise BuiltinError(f"{name}: {err}") from None
+    def match(name: str, test: Callable[[tuple[str, ...], str], bool], globs: tuple[Any, ...],
+              from_ref: Any, to_ref: Any, base_dir: Any) -> bool:
+        if not globs:
+            raise BuiltinError(f"{name}: give at least one glob")
+        for glob in globs:
+            if not isinstance(glob, str):
+                raise BuiltinError(
+                    f"{name}: globs must be strings, got {type(glob).__name__} "
+                    f'(pass a list as separate arguments: {name}(*globs))'
+                )
+        asked = question(name, from_ref, to_ref, base_dir)
+        text = joined.get(asked)
+        if text is None:
+            text = joined[asked] = join_paths(paths(name, asked))
+        try:
+            return test(globs, text)
+        except GlobError as err:
+            raise BuiltinError(f"{name}: {err}") from None
 
-        builtin.__name__ = name
-        return builtin
+    def changes_include(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
+                        base_dir: str | None = None) -> bool:
+        """True when some changed path matches some glob.
+
+        The changes are those `changed_files(from_ref, to_ref, base_dir)` lists. Globs are
+        matched against whole paths from the repository root, case-sensitively: `*` within
+        a path segment, `**` as a whole segment for any number of directories, `?`,
+        `[...]` sets, `\\` to quote, and a trailing `/` for everything below
+        (docs/git.md has the whole dialect). With nothing changed, the answer is `False`.
+        Several globs are separate arguments: `changes_include(*GLOBS)` for a list.
+        """
+        return match("changes_include", any_match, globs, from_ref, to_ref, base_dir)
+
+    def changes_only(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
+                     base_dir: str | None = None) -> bool:
+        """True when something changed and every changed path matches some glob.
+
+        The same changes and the same glob dialect as `changes_include`; with nothing
+        changed, the answer is `False`. `changes_only("docs/**", "*.md")` asks "is this a
+        documentation-only change?".
+        """
+        return match("changes_only", all_match, globs, from_ref, to_ref, base_dir)
 
     def git_info(base_dir: str | None = None) -> dict[str, Any]:
+        """Facts about the checkout: `{"branch", "commit", "short_commit", "tag",
+        "remote_url"}`, `None` for what is unknown.
+
+        On a detached checkout (usual in CI) the branch comes from the environment
+        (`REACTORCIDE_GIT_BRANCH`, then `REACTORCIDE_BRANCH`). With several tags on HEAD,
+        the highest version-sorted one. Credentials are removed from `remote_url`. A
+        `base_dir` that is not a git checkout gives all `None`, not an error.
+        """
         try:
             return git.info(_base_dir(base_dir))
         except CapabilityError as err:
@@ -106,7 +133,7 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         "_changed_files_json": changed_files_json,
         "changes": changes,
         "_changes_json": changes_json,
-        "changes_include": matcher("changes_include", any_match),
-        "changes_only": matcher("changes_only", all_match),
+        "changes_include": changes_include,
+        "changes_only": changes_only,
         "git_info": git_info,
     }

@@ -26,6 +26,10 @@ def output_builtins(out: Output) -> dict[str, Callable[..., Any]]:
         out.write(str(text))
 
     def log_next_job(job_name: str, reason: str = "") -> None:
+        """Writes `next job: NAME (reason: REASON)` as a line on the engine's stderr.
+
+        Only a log line, for the person reading the ingest log: it triggers nothing.
+        """
         if not isinstance(job_name, str):
             raise BuiltinError("log_next_job: job_name must be a string")
         suffix = f" (reason: {reason})" if reason else ""

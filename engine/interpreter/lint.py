@@ -12,18 +12,38 @@ from engine.interpreter.evaluate import (
 from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, pointers
 from pipeline_builtins import PREDECLARED, prelude_source
 
-TYPE_CHECKING = False
-if TYPE_CHECKING:
-    pass
-
-_SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note"}
+# "Disabled" lints are the interpreter's off-by-default ones (unused assignments and
+# loads): worth a warning in a pipeline, which exports nothing but what is loaded.
+_SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note", "Disabled": "warning"}
 
 
-def lint_sources(sources: list[dict[str, str]]) -> list[Diagnostic]:
-    """Every problem found in the given files, in file order then position order."""
+def lint_sources(sources: list[dict[str, str]],
+                 groups: list[list[str]] | None = None) -> list[Diagnostic]:
+    """Every problem found in the given files, in file order then position order.
+
+    `groups` names the files linted together for the job lints (a pipeline and the files
+    it loads); by default each file is its own group.
+    """
+    from engine.interpreter.lint_jobs import job_lints
+
+    texts = {source["name"]: source["text"] for source in sources}
+    by_file: dict[str, list[Diagnostic]] = {name: [] for name in texts}
+    seen: set[tuple[str, int, int, str]] = set()
+    for group in groups or [[name] for name in texts]:
+        for found in job_lints([(name, texts[name]) for name in group if name in texts]):
+            key = (found.location.file, found.location.line, found.location.col,
+                   found.message)
+            if key not in seen:
+                seen.add(key)
+                by_file[found.location.file].append(found)
     out: list[Diagnostic] = []
-    for source in sources:
-        out.extend(_lint_one(source["name"], source["text"]))
+    for name, text in texts.items():
+        jobs = by_file[name]
+        taken = {(d.location.line, d.location.col) for d in jobs}
+        own = [d for d in _lint_one(name, text)
+               if not (d.message.endswith("[unused-assign]")
+                       and (d.location.line, d.location.col) in taken)]
+        out.extend(sorted(own + jobs, key=lambda d: (d.location.line, d.location.col)))
     return out
 
 
@@ -39,7 +59,8 @@ def _lint_one(name: str, text: str) -> list[Diagnostic]:
     found.extend(_name_errors(name, text))
     for lint in ast.lint():
         severity = _SEVERITY.get(str(lint.severity).rsplit(".", 1)[-1])
-        if severity is None:
+        if severity is None or (lint.short_name == "unused-assign"
+                                and str(lint.original).startswith("_")):
             continue
         found.append(
             Diagnostic(_lint_location(name, str(lint.resolved_location)),

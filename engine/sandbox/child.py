@@ -76,6 +76,8 @@ def child_main(to_parent: int, from_parent: int, stderr_fd: int) -> NoReturn:
         request = protocol.receive(from_parent)
         if request is None:  # the parent decided not to use this child
             os._exit(EXIT_REPORTED)
+        if request.get("mode") == "check":
+            import engine.interpreter.lint_jobs  # noqa: F401  (before the fences close)
         active += harden(request["limits"], (to_parent, from_parent), stderr_fd)
         reply = _run(request, to_parent, from_parent)
         reply["protections"] = active
@@ -118,7 +120,7 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
         if mode == "check":
             from engine.interpreter.lint import lint_sources
 
-            diagnostics = lint_sources(request["sources"])
+            diagnostics = lint_sources(request["sources"], request.get("groups"))
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
         jobs = _evaluate(request, limits, to_parent, from_parent)
     except PipelineFailed as failure:

@@ -78,6 +78,11 @@ EXIT_CASES: dict[str, ExitCase] = {
     "check without files": ExitCase(GOOD, ("check",), 2),
     "check missing file": ExitCase(GOOD, ("check", "absent.star"), 2,
                                    stderr_prefix="absent.star: error: "),
+    "replay without a file": ExitCase(GOOD, ("replay",), 2),
+    "replay of two files": ExitCase(GOOD, ("replay", "a.json", "b.json"), 2),
+    "replay of a missing file": ExitCase(GOOD, ("replay", "absent.json"), 2,
+                                         stderr_prefix="absent.json: error: "),
+    "record with plan": ExitCase(GOOD, ("plan", "--record", "r.json"), 2),
 }
 
 
@@ -89,7 +94,8 @@ def test_exit_codes(tmp_path: Path, case: ExitCase) -> None:
         write(tmp_path / "triggers.json", case.triggers)
     before = (tmp_path / "triggers.json").read_bytes() if case.triggers is not None else None
     base = ("--pipeline", "pipeline.star", "--src", ".", "--triggers-file", "triggers.json")
-    args = case.args if case.args[:1] == ("check",) else (*case.args, *base)
+    standalone = case.args[:1] in (("check",), ("replay",))
+    args = case.args if standalone else (*case.args, *base)
 
     result = cli(*args, cwd=tmp_path)
 
@@ -405,7 +411,8 @@ def test_plan_reports_pipeline_errors(tmp_path: Path, fmt: str) -> None:
 
 
 @pytest.mark.parametrize("args", [("--help",), ("-h",), ("ingest", "--help"),
-                                  ("plan", "--help"), ("check", "--help")], ids=" ".join)
+                                  ("plan", "--help"), ("check", "--help"),
+                                  ("replay", "--help"), ("test", "--help")], ids=" ".join)
 def test_help(tmp_path: Path, args: tuple[str, ...]) -> None:
     result = cli(*args, cwd=tmp_path)
     assert result.code == 0

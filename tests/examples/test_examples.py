@@ -15,6 +15,10 @@ Each directory under ``cases/`` is one scenario:
     ``exit_code``: the engine's exit code (default 0; non-zero: nothing is written);
     ``output_contains``: strings that must appear in the engine's stdout or stderr.
 
+Every run is recorded (``ingest --record``) and the transcript replayed with
+``replay --check``, which must find the same result without the repository or the
+coordinator.
+
 In ``env`` and ``expected.json``, ``@HEAD@`` and ``@HEAD7@`` stand for the full and the
 seven-character SHA of the built repository's HEAD.
 """
@@ -32,7 +36,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import REPO_ROOT, clean_env, run_engine
+from tests.support.engine_run import REPO_ROOT, Result, clean_env, run_engine
 from tests.support.gitrepo import GitRepo, add_origin, make_repo
 
 CASES_DIR = Path(__file__).resolve().parent / "cases"
@@ -91,6 +95,12 @@ def substitute(text: str, repo: GitRepo) -> str:
 def start_coordinator(request: pytest.FixtureRequest, jobs: list[dict[str, Any]]) -> dict[str, str]:
     """Start the fake coordinator with ``jobs``; return the variables that reach it."""
     server: FakeCoordinator = request.getfixturevalue("coordinator")
+    return coordinator_env(server, jobs, os.environ["REQUESTS_CA_BUNDLE"])
+
+
+def coordinator_env(server: FakeCoordinator, jobs: list[dict[str, Any]],
+                    ca_bundle: str) -> dict[str, str]:
+    """Give ``server`` this ingest job and ``jobs``; return the variables that reach it."""
     # The ingest job itself, so that the default scope (its project) can be resolved.
     server.add_job("ingest", "running", job_id=DEFAULT_JOB_ID)
     for job in jobs:
@@ -98,30 +108,60 @@ def start_coordinator(request: pytest.FixtureRequest, jobs: list[dict[str, Any]]
     return {
         "REACTORCIDE_COORDINATOR_URL": server.url,
         "REACTORCIDE_API_TOKEN": server.token,
-        "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"],
+        "REQUESTS_CA_BUNDLE": ca_bundle,
     }
+
+
+@dataclass(frozen=True)
+class Run:
+    """One recorded run of a case: its repository, where it wrote, and what it said."""
+
+    repo: GitRepo
+    triggers: Path
+    transcript: Path
+    result: Result
+
+
+def run_case(case: Case, root: Path, coordinator: dict[str, str] | None) -> Run:
+    """Build the case's repository under ``root`` and run ``ingest --record`` on it.
+
+    ``coordinator`` holds the variables that reach a coordinator holding the case's
+    ``coordinator_jobs`` (None when the case has none).
+    """
+    pipeline = EXAMPLES_DIR / case.spec["pipeline"]
+    assert pipeline.is_file(), f"{case.name}: no example {pipeline.name}"
+    repo = build_repo(root / "src", case.spec["repo"])
+    env = {k: substitute(v, repo) for k, v in case.spec.get("env", {}).items()}
+    if coordinator is not None:
+        env.update(coordinator)
+        env.setdefault("REACTORCIDE_JOB_ID", DEFAULT_JOB_ID)
+    triggers = root / "out" / "triggers.json"
+    triggers.parent.mkdir()
+    transcript = root / "out" / "transcript.json"
+    result = run_engine(
+        "ingest", "--src", repo.path, "--pipeline", pipeline, "--triggers-file", triggers,
+        "--record", transcript, env=env,
+    )
+    return Run(repo, triggers, transcript, result)
 
 
 @pytest.mark.parametrize("case_name", CASE_NAMES)
 def test_example_case(case_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The example writes exactly the expected jobs (or fails as expected)."""
+    """The example writes exactly the expected jobs (or fails as expected), and its
+    transcript replays to the same result."""
     case = load_case(case_name)
-    pipeline = EXAMPLES_DIR / case.spec["pipeline"]
-    assert pipeline.is_file(), f"{case_name}: no example {pipeline.name}"
-    repo = build_repo(tmp_path / "src", case.spec["repo"])
-    env = {k: substitute(v, repo) for k, v in case.spec.get("env", {}).items()}
     jobs_on_coordinator = case.spec.get("coordinator_jobs")
+    coordinator = None
     if jobs_on_coordinator is not None:
-        env.update(start_coordinator(request, jobs_on_coordinator))
-        env.setdefault("REACTORCIDE_JOB_ID", DEFAULT_JOB_ID)
+        coordinator = start_coordinator(request, jobs_on_coordinator)
+    run = run_case(case, tmp_path, coordinator)
+    repo, triggers, result = run.repo, run.triggers, run.result
     expected = json.loads(substitute(case.expected_text, repo))
-    triggers = tmp_path / "out" / "triggers.json"
-    triggers.parent.mkdir()
 
-    result = run_engine(
-        "ingest", "--src", repo.path, "--pipeline", pipeline, "--triggers-file", triggers,
-        env=env,
-    )
+    replayed = run_engine("replay", "--check", run.transcript)
+    assert replayed.code == 0, replayed.output
+    if coordinator is not None:
+        assert coordinator["REACTORCIDE_API_TOKEN"] not in run.transcript.read_text("utf-8")
 
     detail = f"{case_name}: exit {result.code}\n{result.output}"
     assert result.code == expected.get("exit_code", 0), detail

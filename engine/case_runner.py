@@ -1,0 +1,211 @@
+"""`python -m engine test`: run pipeline test cases through the real sandbox and policy.
+
+Each TOML case is evaluated like an ingest, with in-memory git and coordinator answers
+from the case (engine.capabilities.static), and its result compared with the case's
+expectation; a transcript is replayed and compared with its recorded result. One line
+per failing case, followed by a diff, then `N passed, M failed`.
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+from engine.cases import Case, CaseError, discover, read_case
+from engine.diagnostics import EngineFailure, PipelineFailed, UsageError
+from engine.record import Record
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any, TextIO
+
+    from engine.policy import Policy
+    from engine.sandbox.parent import Sandbox
+
+
+class Verdict(Record):
+    """One case's result: `problem` None when it passed; `detail` the diff, errors or
+    output that explain a failure; `updated` the golden file `--update` rewrote."""
+
+    __slots__ = ("detail", "path", "problem", "updated")
+
+    def __init__(self, path: str, problem: str | None = None, detail: str = "",
+                 updated: str | None = None) -> None:
+        self.path = path
+        self.problem = problem
+        self.detail = detail
+        self.updated = updated
+
+
+def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO,
+            sandbox: Sandbox | None = None) -> int:
+    """Run every case under `paths`; report; exit 1 when one failed, 0 otherwise."""
+    from engine import policy
+    from engine.arguments import PROG
+
+    policy.load_policy(policy.policy_files(policy_files, os.environ))  # exit 2 if broken
+    try:
+        files = discover(paths or ["."])
+    except CaseError as err:
+        raise UsageError(f"test: {err}", PROG) from None
+    if not files:
+        raise UsageError(f"test: no test cases found in {', '.join(paths or ['.'])}", PROG)
+    spare = [sandbox] if sandbox is not None else []
+
+    def next_sandbox() -> Sandbox | None:
+        return spare.pop() if spare else None  # None: evaluate forks a fresh one
+
+    passed = failed = 0
+    for path in files:
+        verdict = run_one(path, policy_files, update, next_sandbox)
+        if verdict.updated is not None:
+            out.write(f"updated {verdict.updated}\n")
+        if verdict.problem is None:
+            passed += 1
+            continue
+        failed += 1
+        out.write(f"FAIL {path}: {verdict.problem}\n")
+        out.write("".join(f"    {line}\n" for line in verdict.detail.splitlines()))
+    out.write(f"{passed} passed, {failed} failed\n")
+    return 1 if failed else 0
+
+
+def run_one(path: str, policy_files: list[str], update: bool,
+            sandbox: Callable[[], Sandbox | None]) -> Verdict:
+    """Run one case file; a broken case is a failed case, never an abort."""
+    try:
+        if path.endswith(".json"):
+            return _run_transcript(path, sandbox())
+        return _run_case(read_case(path), policy_files, update, sandbox())
+    except CaseError as err:
+        return Verdict(path, f"invalid test case: {err}")
+    except UsageError as err:
+        return Verdict(path, "invalid test case: " + "; ".join(
+            f"{d.location}: {d.message}" for d in err.diagnostics))
+
+
+def _run_transcript(path: str, sandbox: Sandbox | None) -> Verdict:
+    from engine import transcript
+    from engine.replay import drift, replay
+
+    data = transcript.load(path)
+    difference = drift(data, replay(data, path, io.StringIO(), sandbox))
+    if difference:
+        return Verdict(path, "the replay differs from the recorded run", difference)
+    return Verdict(path)
+
+
+def _policy(case: Case, policy_files: list[str]) -> Policy:
+    from engine import policy
+
+    return policy.load_policy([*policy.policy_files(policy_files, os.environ), *case.policy])
+
+
+def _run_case(case: Case, policy_files: list[str], update: bool,
+              sandbox: Sandbox | None) -> Verdict:
+    from engine import ingest, inputs
+    from engine.capabilities.static import StaticGit, StaticJobState
+    from engine.triggers_file import read_existing
+
+    options = ingest.RunOptions(dry_run=True, policy=_policy(case, policy_files))
+    expect = case.expect
+    output = io.StringIO()
+    try:
+        text = inputs.read_pipeline(case.pipeline, case.src)
+        run_inputs = inputs.assemble(
+            src_dir=case.src, pipeline_path=case.pipeline, pipeline_text=text,
+            triggers_file=case.existing or expect.golden or "triggers.json",
+            reading=case.env, token=None,
+        )
+        git = StaticGit(**case.git, env_branch=run_inputs.context.get("branch"))
+        if case.coordinator is not None:
+            job_state: Any = StaticJobState(**case.coordinator)
+        else:
+            job_state = ingest.job_state_for(run_inputs, options)
+        backends = ingest.Backends(git, job_state,
+                                   ingest.source_tree(run_inputs, options.policy))
+        existing = read_existing(case.existing) if case.existing else None
+        evaluation = ingest.evaluate(run_inputs, options, output, sandbox, backends)
+        composition = ingest.compose_in_memory(run_inputs, evaluation, options, existing)
+    except PipelineFailed as failure:
+        return _failed_run(case, failure, output.getvalue())
+    missing = [text for text in expect.output if text not in output.getvalue()]
+    if expect.error is not None:
+        return Verdict(case.path, f"expected an error containing {expect.error!r}, but the "
+                       f"run succeeded with {len(evaluation.jobs)} jobs")
+    if missing:
+        return Verdict(case.path, f"the output lacks {missing[0]!r}", output.getvalue())
+    if expect.jobs is not None:
+        produced = [job.to_document() for job in evaluation.jobs]
+        wanted = _expected_jobs(expect.jobs)
+        if produced != wanted:
+            return Verdict(case.path, "the jobs differ from expect.jobs",
+                           _diff(_json(wanted), _json(produced), "expected", "produced"))
+        return Verdict(case.path)
+    assert expect.golden is not None
+    return _against_golden(case.path, expect.golden, composition.document or b"", update)
+
+
+def _failed_run(case: Case, failure: EngineFailure, output: str) -> Verdict:
+    errors = "".join(f"{d.location}: {d.severity}: {d.message}\n" for d in failure.diagnostics)
+    wanted = case.expect.error
+    if wanted is None:
+        return Verdict(case.path, "the run failed", errors)
+    if not any(wanted in d.message for d in failure.diagnostics):
+        return Verdict(case.path, f"the run failed, but not with {wanted!r}", errors)
+    missing = [text for text in case.expect.output if text not in output]
+    if missing:
+        return Verdict(case.path, f"the output lacks {missing[0]!r}", output)
+    return Verdict(case.path)
+
+
+def _expected_jobs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Inline jobs as the triggers file holds them (defaults filled in, keys ordered)."""
+    from engine.diagnostics import Location
+    from engine.jobs import Job
+    from engine.validate import JobError, normalize_document
+
+    out = []
+    for index, item in enumerate(items):
+        try:
+            fields = normalize_document(item)
+        except JobError as err:
+            raise CaseError(f"expect.jobs[{index}]: {err}") from None
+        out.append(Job(fields["job_name"], fields, Location("")).to_document())
+    return out
+
+
+def _against_golden(path: str, golden: str, produced: bytes, update: bool) -> Verdict:
+    try:
+        with open(golden, "rb") as handle:
+            recorded: bytes | None = handle.read()
+    except FileNotFoundError:
+        recorded = None
+    if recorded == produced:
+        return Verdict(path)
+    if update:
+        with open(golden, "wb") as handle:
+            handle.write(produced)
+        return Verdict(path, updated=golden)
+    if recorded is None:
+        return Verdict(path, f"no golden file {golden} (run with --update to write it)")
+    return Verdict(path, f"the triggers document differs from {golden}",
+                   _diff(_shown(recorded), _shown(produced), golden, "produced"))
+
+
+def _shown(document: bytes) -> str:
+    return document.decode("utf-8", "replace") or "(nothing written: no jobs)\n"
+
+
+def _json(value: Any) -> str:
+    return json.dumps(value, indent=2, ensure_ascii=False) + "\n"
+
+
+def _diff(before: str, after: str, before_name: str, after_name: str) -> str:
+    import difflib
+
+    lines = difflib.unified_diff(before.splitlines(keepends=True),
+                                 after.splitlines(keepends=True), before_name, after_name)
+    return "".join(line if line.endswith("\n") else line + "\n" for line in lines)

@@ -1,0 +1,249 @@
+"""Pipeline test cases: finding them and reading them (the format: docs/pipeline-tests.md).
+
+A case is a TOML file with a top-level `pipeline` key, or a transcript (JSON written by
+`ingest --record`). Directories are searched recursively; other files are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from engine.record import Record
+from engine.secret import TOKEN_VAR
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+
+
+class CaseError(Exception):
+    """A test case file that cannot be used; the message says why."""
+
+
+class Expectation(Record):
+    """What a case expects: inline jobs, a golden triggers file, or an error."""
+
+    __slots__ = ("error", "golden", "jobs", "output")
+
+    def __init__(self, *, jobs: list[dict[str, Any]] | None, golden: str | None,
+                 error: str | None, output: tuple[str, ...]) -> None:
+        self.jobs = jobs
+        self.golden = golden
+        self.error = error
+        self.output = output
+
+
+class Case(Record):
+    """One TOML test case, its paths resolved relative to the case file."""
+
+    __slots__ = ("coordinator", "description", "env", "existing", "expect", "git", "path",
+                 "pipeline", "policy", "src")
+
+    def __init__(self, *, path: str, description: str, pipeline: str, src: str,
+                 policy: tuple[str, ...], existing: str | None, env: dict[str, str],
+                 git: dict[str, Any], coordinator: dict[str, Any] | None,
+                 expect: Expectation) -> None:
+        self.path = path
+        self.description = description
+        self.pipeline = pipeline
+        self.src = src
+        self.policy = policy
+        self.existing = existing
+        self.env = env
+        self.git = git
+        self.coordinator = coordinator
+        self.expect = expect
+
+
+def discover(paths: list[str]) -> list[str]:
+    """Case files under `paths` (files as given, directories searched), sorted per path."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found.extend(sorted(os.path.normpath(p) for p in _walk(path)))
+        elif os.path.exists(path):
+            found.append(os.path.normpath(path))
+        else:
+            raise CaseError(f"{path}: no such file or directory")
+    return list(dict.fromkeys(found))
+
+
+def _walk(root: str) -> list[str]:
+    out: list[str] = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
+        for name in files:
+            path = os.path.join(directory, name)
+            toml = name.endswith(".toml") and _is_toml_case(path)
+            if toml or (name.endswith(".json") and _is_transcript(path)):
+                out.append(path)
+    return out
+
+
+def _is_toml_case(path: str) -> bool:
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            return "pipeline" in tomllib.load(handle)
+    except (OSError, tomllib.TOMLDecodeError):
+        return True  # reported as a broken case rather than silently skipped
+
+
+def _is_transcript(path: str) -> bool:
+    from engine.transcript import is_transcript
+
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return is_transcript(json.load(handle))
+    except (OSError, ValueError):
+        return False
+
+
+# -- reading a TOML case -------------------------------------------------------------
+
+_TOP = {"description": "string", "pipeline": "string", "src": "string",
+        "policy": "list of strings", "existing": "string", "env": "table of strings",
+        "git": "table", "coordinator": "table", "expect": "table"}
+_GIT = {"branch": "string", "commit": "string", "tag": "string", "remote_url": "string",
+        "changes": "list", "ranges": "table", "missing": "list of strings"}
+_COORDINATOR = {"running": "list of strings", "results": "table", "error": "string"}
+_RESULT = {"job_id": "string", "status": "string", "exit_code": "integer",
+           "started_at": "string", "completed_at": "string"}
+_EXPECT = {"jobs": "list", "golden": "string", "error": "string", "output": "list of strings"}
+_CHANGE = {"path": "string", "status": "string", "old_path": "string"}
+
+
+def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
+    """`table` when its keys are in `schema` and of their kinds; `where` is its dotted name
+    ("" for the top level)."""
+    if not isinstance(table, dict):
+        raise CaseError(f"{where} must be a table")
+    for key, value in table.items():
+        name = f"{where}.{key}" if where else key
+        if key not in schema:
+            raise CaseError(f"unknown key {name} (known: {', '.join(schema)})")
+        kind = schema[key]
+        ok = {
+            "string": isinstance(value, str),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "list": isinstance(value, list),
+            "table": isinstance(value, dict),
+            "list of strings": isinstance(value, list) and all(isinstance(v, str)
+                                                               for v in value),
+            "table of strings": isinstance(value, dict) and all(isinstance(v, str)
+                                                                for v in value.values()),
+        }[kind]
+        if not ok:
+            raise CaseError(f"{name} must be a {kind}")
+    return table
+
+
+def _change(item: Any, where: str) -> dict[str, str | None]:
+    from engine.capabilities.static import STATUSES
+
+    if isinstance(item, str):
+        return {"path": item, "status": "modified", "old_path": None}
+    table = _checked(item, _CHANGE, where)
+    if "path" not in table:
+        raise CaseError(f"{where} needs a path")
+    status = table.get("status", "modified")
+    if status not in STATUSES:
+        raise CaseError(f"{where}.status must be one of {', '.join(STATUSES)}, not {status!r}")
+    old = table.get("old_path")
+    if status in ("renamed", "copied") and old is None:
+        raise CaseError(f"{where}: a {status} file needs old_path")
+    return {"path": table["path"], "status": status, "old_path": old}
+
+
+def _changes(items: Any, where: str) -> list[dict[str, str | None]]:
+    if not isinstance(items, list):
+        raise CaseError(f"{where} must be a list of paths or {{path, status, old_path}} tables")
+    return [_change(item, f"{where}[{n}]") for n, item in enumerate(items)]
+
+
+def read_case(path: str) -> Case:
+    """Read and check one TOML case; CaseError saying what is wrong."""
+    import tomllib
+
+    try:
+        with open(path, "rb") as handle:
+            data = tomllib.load(handle)
+    except OSError as err:
+        raise CaseError(f"cannot read: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CaseError(f"not valid TOML: {err}") from None
+    _checked(data, _TOP, "")
+    if "pipeline" not in data:
+        raise CaseError("a case needs `pipeline` (the pipeline file, relative to the case)")
+    here = os.path.dirname(path)
+
+    def near(relative: str) -> str:
+        return os.path.normpath(os.path.join(here, relative))
+
+    pipeline = near(data["pipeline"])
+    env = dict(data.get("env", {}))
+    if TOKEN_VAR in env:
+        raise CaseError(f"env.{TOKEN_VAR}: a case holds no secrets (the coordinator's answers "
+                        "come from [coordinator])")
+    git = _checked(data.get("git", {}), _GIT, "git")
+    ranges: dict[tuple[str, str | None], list[dict[str, str | None]]] = {}
+    for expression, items in git.get("ranges", {}).items():
+        ranges[_range_key(expression)] = _changes(items, f'git.ranges."{expression}"')
+    info = {key: git[key] for key in ("branch", "commit", "tag", "remote_url") if key in git}
+    info.setdefault("commit", DEFAULT_COMMIT)
+    git_spec = {"changes": _changes(git.get("changes", []), "git.changes"),
+                "ranges": ranges, "info": info, "missing": tuple(git.get("missing", ()))}
+    coordinator = None
+    if "coordinator" in data:
+        table = _checked(data["coordinator"], _COORDINATOR, "coordinator")
+        results = {}
+        for name, result in table.get("results", {}).items():
+            results[name] = _checked(result, _RESULT, f"coordinator.results.{name}")
+        coordinator = {"running": tuple(table.get("running", ())), "results": results,
+                       "error": table.get("error")}
+    return Case(
+        path=path,
+        description=str(data.get("description", "")),
+        pipeline=pipeline,
+        src=near(data["src"]) if "src" in data else os.path.dirname(pipeline) or ".",
+        policy=tuple(near(p) for p in data.get("policy", [])),
+        existing=near(data["existing"]) if "existing" in data else None,
+        env=env,
+        git=git_spec,
+        coordinator=coordinator,
+        expect=_expectation(data.get("expect", {}), path, near),
+    )
+
+
+def _range_key(expression: str) -> tuple[str, str | None]:
+    from engine.capabilities.base import CapabilityError
+    from engine.capabilities.git_refs import normalize
+
+    if ".." not in expression:
+        raise CaseError(f'git.ranges."{expression}": a range is "A..B" or "A...B"')
+    try:
+        return normalize(expression, None)
+    except CapabilityError as err:
+        raise CaseError(f'git.ranges."{expression}": {err}') from None
+
+
+def _expectation(table: Any, path: str, near: Callable[[str], str]) -> Expectation:
+    expect = _checked(table, _EXPECT, "expect")
+    given = [key for key in ("jobs", "golden", "error") if key in expect]
+    if len(given) > 1:
+        raise CaseError(f"expect: give one of jobs, golden and error, not {' and '.join(given)}")
+    jobs = expect.get("jobs")
+    if jobs is not None and not all(isinstance(job, dict) for job in jobs):
+        raise CaseError("expect.jobs must be a list of job tables")
+    golden = None
+    if "error" not in expect and jobs is None:
+        stem = os.path.basename(path).removesuffix(".toml")
+        golden = near(expect.get("golden", f"{stem}.triggers.json"))
+    return Expectation(jobs=jobs, golden=golden, error=expect.get("error"),
+                       output=tuple(expect.get("output", ())))

@@ -1,0 +1,106 @@
+"""Benchmark: what checking a library of real transcripts costs.
+
+Run as `python -m tests.bench.replay_bench`. Records a transcript of every example case
+in tests/examples/cases (a real repository each, the HTTPS fake coordinator where the
+case has one, `ingest --record`), then times `python -m engine replay --check` on each
+transcript, and one `python -m engine test` over all of them. Prints a table; asserts
+nothing but that every replay matches.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from tests.examples.test_examples import CASE_NAMES, coordinator_env, load_case, run_case
+from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
+from tests.support.engine_run import REPO_ROOT, clean_env
+from tests.support.tls import make_self_signed_cert
+
+RUNS = 5
+
+
+def record_all(root: Path, cert: Path, key: Path) -> list[Path]:
+    """One transcript per example case, gathered in root/transcripts."""
+    gathered = root / "transcripts"
+    gathered.mkdir()
+    out: list[Path] = []
+    for name in CASE_NAMES:
+        case = load_case(name)
+        jobs = case.spec.get("coordinator_jobs")
+        if jobs is None:
+            run = run_case(case, root / name, None)
+        else:
+            with FakeCoordinator(DEFAULT_TOKEN, tls=(cert, key)) as server:
+                run = run_case(case, root / name, coordinator_env(server, jobs, str(cert)))
+        if not run.transcript.exists():
+            raise SystemExit(f"{name}: no transcript\n{run.result.output}")
+        target = gathered / f"{name}.transcript.json"
+        run.transcript.rename(target)
+        out.append(target)
+    return out
+
+
+def timed(*args: str | Path) -> tuple[float, subprocess.CompletedProcess[str]]:
+    """Wall seconds of one `python -m engine ARGS...`, and the finished process."""
+    start = time.perf_counter()
+    proc = subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=REPO_ROOT,
+                          env=clean_env(), capture_output=True, text=True, check=False)
+    return time.perf_counter() - start, proc
+
+
+def main() -> None:
+    """Record, measure and print the table."""
+    with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
+        root = Path(tmp)
+        cert, key = make_self_signed_cert(root / "tls")
+        os.environ["REQUESTS_CA_BUNDLE"] = str(cert)
+        os.environ["NO_PROXY"] = os.environ["no_proxy"] = "127.0.0.1"
+        start = time.perf_counter()
+        transcripts = record_all(root, cert, key)
+        recording = time.perf_counter() - start
+        size = sum(path.stat().st_size for path in transcripts)
+
+        timed("replay", "--check", transcripts[0])  # warm-up (bytecode, page cache)
+        totals: list[float] = []
+        each: list[float] = []
+        for _ in range(RUNS):
+            total = 0.0
+            for path in transcripts:
+                seconds, proc = timed("replay", "--check", path)
+                if proc.returncode != 0:
+                    raise SystemExit(f"{path.name} drifted:\n{proc.stdout}{proc.stderr}")
+                each.append(seconds)
+                total += seconds
+            totals.append(total)
+        together: list[float] = []
+        for _ in range(RUNS):
+            seconds, proc = timed("test", root / "transcripts")
+            if proc.returncode != 0:
+                raise SystemExit(f"engine test failed:\n{proc.stdout}{proc.stderr}")
+            together.append(seconds)
+
+    count = len(transcripts)
+    rows = [
+        ("example transcripts", f"{count}",
+         f"{size / 1024:.0f} KiB in all, recorded in {recording:.1f} s"),
+        (f"replay --check, one process each (median of {RUNS} rounds)",
+         f"{1000 * statistics.median(totals):.0f} ms", f"all {count} transcripts"),
+        ("replay --check of one transcript (median)", f"{1000 * statistics.median(each):.1f} ms",
+         f"min {1000 * min(each):.1f}, max {1000 * max(each):.1f}"),
+        (f"engine test over the directory (median of {RUNS})",
+         f"{1000 * statistics.median(together):.0f} ms", "one process, a sandbox per transcript"),
+    ]
+    widths = [max(len(row[i]) for row in rows) for i in range(3)]
+    for row in rows:
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
+              .rstrip())
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,25 @@
+"""docs/README-snippets.md shows what the engine and the shipped cases really produce."""
+
+from __future__ import annotations
+
+import re
+
+from tests.support.engine_run import REPO_ROOT, run_engine
+
+SNIPPETS = (REPO_ROOT / "docs" / "README-snippets.md").read_text(encoding="utf-8")
+
+
+def test_the_plan_picture_is_the_engine_output() -> None:
+    shown = re.search(r"```mermaid\n(.*?)```", SNIPPETS, re.S)
+    assert shown is not None
+    result = run_engine("plan", "--format", "mermaid", "--pipeline", "multi_stage.star",
+                        "--src", ".", cwd=REPO_ROOT / "examples" / "pipelines",
+                        env={"REACTORCIDE_GIT_BRANCH": "main"})
+    assert result.code == 0, result.output
+    assert shown.group(1) == result.stdout
+
+
+def test_the_test_case_is_the_shipped_one() -> None:
+    shown = re.search(r"```toml\n# (examples/tests/\S+\.toml)\n(.*?)```", SNIPPETS, re.S)
+    assert shown is not None
+    assert (REPO_ROOT / shown.group(1)).read_text(encoding="utf-8") == shown.group(2)
