@@ -1,4 +1,4 @@
-"""docs/README-snippets.md shows what the engine and the shipped cases really produce."""
+"""The README shows what the engine and the shipped cases really produce."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import re
 
 from tests.support.engine_run import REPO_ROOT, run_engine
 
-SNIPPETS = (REPO_ROOT / "docs" / "README-snippets.md").read_text(encoding="utf-8")
+SNIPPETS = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_plan_picture_is_the_engine_output() -> None:
