@@ -305,8 +305,10 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
                 text = handle.read()
         except FileNotFoundError:
             raise UsageError("file not found", name) from None
-        except (OSError, UnicodeDecodeError) as error:
-            raise UsageError(f"cannot read: {error}", name) from None
+        except UnicodeDecodeError:
+            raise UsageError("cannot read: not valid UTF-8", name) from None
+        except OSError as error:
+            raise UsageError(f"cannot read: {error.strerror}", name) from None
         texts, names, refused = collect(name, text, tree_for(name, args.value("--src"), policy))
         for loaded, loaded_text in texts.items():
             sources.setdefault(loaded, loaded_text)

@@ -6,7 +6,7 @@ the coordinator functions answer alike in both languages.
 
 from __future__ import annotations
 
-from engine.inputs import CONTEXT_ENV
+from engine.inputs import EnvReading, read_context
 from engine.services import DeferredJobState, UnconfiguredJobState
 
 TYPE_CHECKING = False
@@ -18,12 +18,8 @@ if TYPE_CHECKING:
 
 
 def context_from_env(env: Mapping[str, str]) -> dict[str, str | None]:
-    """`ctx` values from the environment: the documented variables first, then the ones
-    the worker really sets; empty counts as unset."""
-    context: dict[str, str | None] = {}
-    for key, names in CONTEXT_ENV.items():
-        context[key] = next((env[name] for name in names if env.get(name)), None)
-    return context
+    """`ctx` values from the environment, looked up as an ingest looks them up."""
+    return read_context(EnvReading(env))
 
 
 def complete_context(context: Mapping[str, str | None],

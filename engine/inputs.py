@@ -72,7 +72,7 @@ class Inputs(Record):
         return missing and bool(_MENTIONS_CTX.search(self.pipeline_text))
 
 
-class _Reading:
+class EnvReading:
     """The environment, remembering each variable looked up (for a transcript)."""
 
     __slots__ = ("env", "seen")
@@ -91,6 +91,12 @@ class _Reading:
         return None
 
 
+def read_context(reading: EnvReading) -> dict[str, str | None]:
+    """`ctx` values from the environment: the documented variables first, then the ones
+    the worker really sets; empty counts as unset."""
+    return {key: reading.get(*names) for key, names in CONTEXT_ENV.items()}
+
+
 def snapshot(
     *,
     src: str | os.PathLike[str] | None,
@@ -100,7 +106,7 @@ def snapshot(
     token: Secret | None,
 ) -> Inputs:
     """Read the pipeline file and the environment once; raise UsageError when unusable."""
-    reading = _Reading(env)
+    reading = EnvReading(env)
     src_dir = os.fspath(src or reading.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
     pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")
     text = read_pipeline(pipeline_path, src_dir)
@@ -132,12 +138,12 @@ def read_pipeline(pipeline_path: str, src_dir: str) -> str:
 
 def assemble(*, src_dir: str, pipeline_path: str, pipeline_text: str,
              triggers_file: str | os.PathLike[str] | None,
-             reading: _Reading | Mapping[str, str], token: Secret | None) -> Inputs:
+             reading: EnvReading | Mapping[str, str], token: Secret | None) -> Inputs:
     """The inputs of a run whose pipeline text is already known (read, recorded or given
     by a test case), with the rest taken from the environment `reading`."""
-    if not isinstance(reading, _Reading):
-        reading = _Reading(reading)
-    context = {key: reading.get(*names) for key, names in CONTEXT_ENV.items()}
+    if not isinstance(reading, EnvReading):
+        reading = EnvReading(reading)
+    context = read_context(reading)
     return Inputs(
         src_dir=src_dir,
         pipeline_path=pipeline_path,

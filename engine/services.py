@@ -69,11 +69,11 @@ class PrintSink:
 
     def write(self, text: str) -> None:
         """Show one line unless the budget is spent."""
+        if self.truncated:
+            return
         for secret in self.redact:
             text = text.replace(secret, "[redacted]")
         size = len(text.encode("utf-8")) + 1
-        if self.truncated:
-            return
         if self.used + size > self.limit:
             self.truncated = True
             self._emit(f"[print output truncated: limit of {self.limit} bytes reached]")

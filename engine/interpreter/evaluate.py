@@ -97,7 +97,7 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     try:
         ast = sl.parse(source.name, source.text, dialect())
     except sl.StarlarkError as err:
-        raise PipelineFailed([_translate(str(err), sources, host, limits, False)]) from None
+        raise PipelineFailed([_translate(str(err), sources, limits, False)]) from None
 
     prelude = sl.Module()
     for name, fn in host.callables().items():
@@ -154,13 +154,13 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
         if host.collector.failure is not None:
             raise PipelineFailed([host.collector.failure]) from None
         raise PipelineFailed(
-            [_translate(str(err), sources, host, limits, state["cancelled"])]
+            [_translate(str(err), sources, limits, state["cancelled"])]
         ) from None
     return host.collector.jobs
 
 
 def _translate(
-    text: str, sources: dict[str, str], host: Host, limits: Limits, cancelled: bool
+    text: str, sources: dict[str, str], limits: Limits, cancelled: bool
 ) -> Diagnostic:
     frames = parse_frames(text, sources)
     user_pointers = [p for p in pointers(text) if p.file != PRELUDE_FILE]

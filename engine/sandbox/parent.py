@@ -20,6 +20,7 @@ from engine.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.limits import Limits
 from engine.record import Record
 from engine.sandbox import protocol
+from engine.sandbox.child import child_main, looks_like_memory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -72,8 +73,6 @@ class Sandbox:
     """
 
     def __init__(self) -> None:
-        from engine.sandbox.child import child_main
-
         child_read, self._write_fd = os.pipe()
         self._read_fd, child_write = os.pipe()
         # The child's stderr: only a crashing interpreter writes there (pipeline output
@@ -266,13 +265,6 @@ def _kill(pid: int) -> None:
 
 def _limit(where: str, message: str) -> PipelineFailed:
     return PipelineFailed([Diagnostic(Location(where), message)])
-
-
-def looks_like_memory(text: str) -> bool:
-    """Whether a failure's text says that an allocation or a mapping was refused."""
-    from engine.sandbox.child import looks_like_memory as check
-
-    return check(text)
 
 
 def _explain_death(

@@ -18,6 +18,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.bench.table import print_table
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
 from tests.support.engine_run import REPO_ROOT, clean_env
 from tests.support.tls import make_self_signed_cert
@@ -166,10 +167,7 @@ def main() -> None:
         ("HttpJobState in process: all 200 answers", f"{1000 * total:.1f} ms",
          f"{sent} requests"),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
+    print_table(rows)
 
 
 if __name__ == "__main__":

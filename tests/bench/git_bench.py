@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from tests.bench.run_bench import ENV, Run, compile_bytecode, median
+from tests.bench.table import print_table
 from tests.support.engine_run import REPO_ROOT
 from tests.support.gitrepo import git_env
 
@@ -210,11 +211,7 @@ def main() -> None:
          f"{ms['engine_subprocess']:8.1f} ms", f"{rss['engine_subprocess']:7.1f} MB",
          ratio("engine_subprocess")),
     ]
-    head = (f"benchmark (median of {RUNS})", "wall", "max RSS", "notes")
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(4)]
-    for row in [head, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
+    print_table(rows, (f"benchmark (median of {RUNS})", "wall", "max RSS", "notes"))
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.table import print_table
 from tests.examples.test_examples import CASE_NAMES, coordinator_env, load_case, run_case
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
 from tests.support.engine_run import REPO_ROOT, clean_env
@@ -96,10 +97,7 @@ def main() -> None:
         (f"engine test over the directory (median of {RUNS})",
          f"{1000 * statistics.median(together):.0f} ms", "one process, a sandbox per transcript"),
     ]
-    widths = [max(len(row[i]) for row in rows) for i in range(3)]
-    for row in rows:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
+    print_table(rows)
 
 
 if __name__ == "__main__":

@@ -18,6 +18,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from tests.bench.table import print_table
 from tests.support.engine_run import REPO_ROOT, clean_env
 
 STARTUP_RUNS = 30
@@ -173,11 +174,7 @@ def main() -> None:
                      f"{max(r.max_rss_mb for r in cli_runs):7.1f} MB",
                      "max RSS of the CLI and its sandbox"))
 
-    head = ("benchmark", "wall", "max RSS", "notes")
-    widths = [max(len(row[i]) for row in [head, *rows]) for i in range(4)]
-    for row in [head, tuple("-" * w for w in widths), *rows]:
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=True))
-              .rstrip())
+    print_table(rows, ("benchmark", "wall", "max RSS", "notes"))
 
 
 def driver(src: str, triggers: str, max_jobs: int) -> None:

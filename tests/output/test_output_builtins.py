@@ -1,0 +1,44 @@
+"""`print` and `log_next_job` through the real command line: lines on stderr, in order."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from tests.support.engine_run import run_engine
+
+CASES: dict[str, tuple[str, list[str]]] = {
+    "log_next_job with a reason": ('log_next_job("deploy", reason = "tests passed")\n',
+                                   ["next job: deploy (reason: tests passed)"]),
+    "log_next_job without a reason": ('log_next_job("deploy")\n', ["next job: deploy"]),
+    "through ctx": ('ctx.log_next_job("build")\n', ["next job: build"]),
+    "print shows values as Starlark does": (
+        'print("a", 1, None, True, [1, "x"], {"k": (1, 2)})\n',
+        ['a 1 None True [1, "x"] {"k": (1, 2)}'],
+    ),
+    "print with a separator": ('print("x", "y", sep = "-")\n', ["x-y"]),
+    "print of a struct": ("print(struct(a = 1))\n", ["struct(a=1)"]),
+    "order is kept": ('print("one")\nlog_next_job("two")\nprint("three")\n',
+                      ["one", "next job: two", "three"]),
+}
+
+
+@pytest.mark.parametrize("pipeline, expected", CASES.values(), ids=CASES.keys())
+def test_output_lines(tmp_path: Path, pipeline: str, expected: list[str]) -> None:
+    star = tmp_path / "pipeline.star"
+    star.write_text(pipeline + 'trigger_job("done")\n', encoding="utf-8")
+    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
+    assert result.code == 0, result.output
+    lines = [line for line in result.stderr.splitlines() if not line.startswith("used: ")]
+    assert lines == expected
+    for line in expected:
+        assert line not in result.stdout
+
+
+def test_log_next_job_refuses_a_non_string(tmp_path: Path) -> None:
+    star = tmp_path / "pipeline.star"
+    star.write_text("x = 1\nlog_next_job(3)\n", encoding="utf-8")
+    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
+    assert result.code == 1
+    assert result.stderr.startswith(f"{star}:2:1: error: log_next_job: job_name must be a string")
