@@ -61,14 +61,12 @@ def compose(
     *,
     job_id: str | None,
     commit: str | None,
-    sources: dict[str, str],
     max_output_bytes: int,
     where: Location,
 ) -> Composition:
     """Check the graph and render the combined document; PipelineFailed when invalid.
 
-    No jobs give no document. `sources` (name -> text) are the program files that feed
-    the operation id; `where` is blamed when the document would exceed the size limit.
+    No jobs give no document. `where` is blamed when the document would exceed the size limit.
     """
     existing_jobs = existing.jobs if existing else []
     problems = graph_diagnostics(jobs, existing.names if existing else [])
@@ -79,7 +77,6 @@ def compose(
     new_docs = [job.to_document() for job in jobs]
     op_id = operation_id.derive(
         job_id=job_id,
-        sources=sources,
         commit=commit,
         jobs=new_docs,
         previous=(existing.operation_id or "") if existing else None,
@@ -100,7 +97,6 @@ def write_jobs(
     *,
     job_id: str | None,
     commit: str | None,
-    sources: dict[str, str],
     max_output_bytes: int,
     where: Location,
     write: bool = True,
@@ -117,7 +113,7 @@ def write_jobs(
         if on_read is not None:
             on_read(raw)
         existing = None if raw is None else triggers_file.parse_existing(raw, path)
-        return compose(jobs, existing, job_id=job_id, commit=commit, sources=sources,
+        return compose(jobs, existing, job_id=job_id, commit=commit,
                        max_output_bytes=max_output_bytes, where=where)
 
     if not write or not jobs:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import re
 import sys
 
@@ -304,18 +303,6 @@ def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> d
     return {
         "job_id": evaluation.context.get("job_id"),
         "commit": evaluation.context.get("commit"),
-        "sources": {_relative_name(inputs, name): text
-                    for name, text in evaluation.sources.items()},
         "max_output_bytes": options.limits.max_output_bytes,
         "where": Location(inputs.pipeline_name),
     }
-
-
-def _relative_name(inputs: Inputs, name: str) -> str:
-    """A file's name for the operation_id: relative to the source, so that the same
-    checkout in another directory gives the same id."""
-    path = inputs.pipeline_path if name == inputs.pipeline_name else name
-    try:
-        return os.path.relpath(path, inputs.src_dir)
-    except ValueError:
-        return os.path.basename(path)

@@ -1,9 +1,10 @@
 """The idempotency key of a triggers document, derived from the run's inputs.
 
-Same job id, same pipeline sources, same commit, same jobs and same previous file
-content give the same id; any difference gives another. When appending to an existing
-file, its id is one of the inputs, so the combined document gets a new id of its own
-(the coordinator must not take it for the earlier, smaller submission).
+The id names a decision: the same job id, commit, jobs and previous file give the same
+id, whatever program made the decision (a `pipeline.star` and its Python twin agree), and
+any difference gives another. When appending to an existing file, its id is one of the
+inputs, so the combined document gets a new id of its own (the coordinator must not take
+it for the earlier, smaller submission).
 """
 
 from __future__ import annotations
@@ -27,7 +28,6 @@ def _sha256(data: bytes) -> bytes:
 def derive(
     *,
     job_id: str | None,
-    sources: dict[str, str],
     commit: str | None,
     jobs: list[dict[str, Any]],
     previous: str | None,
@@ -36,10 +36,6 @@ def derive(
     material = json.dumps(
         {
             "job_id": job_id,
-            "sources": {
-                name: _sha256(text.encode("utf-8")).hex()
-                for name, text in sorted(sources.items())
-            },
             "commit": commit,
             "jobs": jobs,
             "previous": previous,

@@ -36,9 +36,6 @@ if TYPE_CHECKING:
 
 # Frames of these packages are never "the script line": the caller is looked up past them.
 _INTERNAL_MODULES = frozenset({"workflow", "contextlib"})
-# The operation id is derived from the decision (job id, commit, jobs, previous file),
-# not from program text: see docs/migration.md.
-_NO_SOURCES: dict[str, str] = {}
 
 
 class WorkflowContext:
@@ -195,7 +192,6 @@ class WorkflowContext:
                     self._pending,
                     job_id=self.job_id,
                     commit=self.commit,
-                    sources=_NO_SOURCES,
                     max_output_bytes=self._limits.max_output_bytes,
                     where=where,
                 )

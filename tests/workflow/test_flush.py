@@ -273,13 +273,13 @@ def test_operation_id_is_derived_from_the_decision_alone(ctx_env: Path) -> None:
     ctx.trigger_job("build", timeout=60)
     ctx.flush_triggers()
     doc = load(ctx_env)
-    assert doc["operation_id"] == derive(job_id="ingest-1", sources={}, commit=SHA,
+    assert doc["operation_id"] == derive(job_id="ingest-1", commit=SHA,
                                          jobs=doc["jobs"], previous=None)
     ctx.trigger_job("test", depends_on=["build"])
     ctx.flush_triggers()
     appended = load(ctx_env)
     assert appended["operation_id"] == derive(
-        job_id="ingest-1", sources={}, commit=SHA, jobs=appended["jobs"][1:],
+        job_id="ingest-1", commit=SHA, jobs=appended["jobs"][1:],
         previous=doc["operation_id"])
 
 

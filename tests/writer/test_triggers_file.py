@@ -379,7 +379,7 @@ ID_VARIANTS: list[tuple[str, dict[str, str], str, bool]] = [
     ("other REACTORCIDE_SHA", {"REACTORCIDE_SHA": "2" * 40}, BASE_TEXT, False),
     ("REACTORCIDE_GIT_COMMIT wins", {"REACTORCIDE_GIT_COMMIT": "3" * 40}, BASE_TEXT, False),
     ("other job id", {"REACTORCIDE_JOB_ID": "job-2"}, BASE_TEXT, False),
-    ("other source, same jobs", {}, "# a comment\n" + BASE_TEXT, False),
+    ("other source, same jobs", {}, "# a comment\n" + BASE_TEXT, True),
     ("other jobs", {}, BASE_TEXT + 'trigger_job("lint")\n', False),
 ]
 
