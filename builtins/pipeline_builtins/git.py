@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     Question = tuple[str, str | None, str | None]
 
 
-def _base_dir(value: Any) -> str | None:
+def _base_dir(name: str, value: Any) -> str | None:
     if value is not None and not isinstance(value, str):
-        raise BuiltinError("base_dir must be a string")
+        raise BuiltinError(f"{name}: base_dir must be a string, not {type(value).__name__}")
     return value
 
 
@@ -38,7 +38,7 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
             frm, to = normalize(from_ref, to_ref)
         except CapabilityError as err:
             raise BuiltinError(f"{name}: {err}") from None
-        return frm, to, _base_dir(base_dir)
+        return frm, to, _base_dir(name, base_dir)
 
     def paths(name: str, asked: Question) -> list[str]:
         try:
@@ -112,7 +112,7 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         `base_dir` that is not a git checkout gives all `None`, not an error.
         """
         try:
-            return git.info(_base_dir(base_dir))
+            return git.info(_base_dir("git_info", base_dir))
         except CapabilityError as err:
             raise BuiltinError(f"git_info: {err}") from None
 

@@ -51,6 +51,11 @@ def _class(glob: str, start: int) -> tuple[str, int]:
         parts.append("-" if char == "-" and inner else re.escape(char))
     chars = "".join(parts)
     regex = f"[^{chars}/\\0]" if negate else f"(?![/\\0])[{chars}]"
+    try:
+        re.compile(regex)
+    except re.error as err:  # a reversed range such as [z-a]
+        raise GlobError(f"glob {glob!r}: the set {glob[start:index + 1]!r} at {start} is "
+                        f"not valid ({err.msg})") from None
     return regex, index + 1
 
 
@@ -120,7 +125,7 @@ def _parse(glob: str) -> tuple[str, str]:
     try:
         re.compile(regex)
     except re.error as err:
-        raise GlobError(f"glob {glob!r} is not valid: {err}") from None
+        raise GlobError(f"glob {glob!r} is not valid ({err.msg})") from None
     return regex, max(literals, key=len)
 
 
@@ -145,8 +150,15 @@ def join_paths(paths: Sequence[str]) -> str:
     return "\0" + "\0".join(paths) + "\0"
 
 
+def _check(globs: tuple[str, ...]) -> None:
+    # Even with nothing changed, so that a bad glob fails on every run, not only some.
+    for glob in globs:
+        _parse(glob)
+
+
 def any_match(globs: tuple[str, ...], joined: str) -> bool:
     """Whether some path of `joined` matches some glob."""
+    _check(globs)
     if joined == "\0\0":
         return False
     # A substring search is far cheaper than a regex scan, and settles most globs that
@@ -157,6 +169,7 @@ def any_match(globs: tuple[str, ...], joined: str) -> bool:
 
 def all_match(globs: tuple[str, ...], joined: str) -> bool:
     """Whether there is a path and every path matches some glob."""
+    _check(globs)
     if joined == "\0\0":
         return False
     return _miss_pattern(globs).search(joined) is None

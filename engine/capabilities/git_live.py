@@ -31,6 +31,7 @@ _DIFF_OPTIONS = ("--no-ext-diff", "--no-textconv", "--no-color", "--no-relative"
 _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "copied",
            "T": "type_changed"}
 _INFO_KEYS = ("branch", "commit", "short_commit", "tag", "remote_url")
+_REF_NAME = re.compile(r"[~^]|@\{")
 _MENTIONS_GIT = re.compile(r"\b(?:" + "|".join(GIT_BUILTINS) + r")\b")
 
 
@@ -82,6 +83,7 @@ def strip_credentials(url: str) -> str:
     `https://user:token@host/x` -> `https://host/x` (a user alone can be a token too);
     for ssh, where the user name is needed and not secret, only a password goes:
     `ssh://git:pw@host/x` -> `ssh://git@host/x`, `git:pw@host:x` -> `git@host:x`.
+    A query and a fragment go too (`?access_token=...`).
     """
     scheme = _SCHEME.match(url)
     if scheme is None:
@@ -96,11 +98,17 @@ def strip_credentials(url: str) -> str:
     if at < 0:
         at = _malformed_userinfo_end(url, start, authority_end)
         if at < 0:
-            return url
+            return _without_query(url, start)
     userinfo = url[start:at]
     ssh = "ssh" in scheme.group(1).lower()
     user = userinfo.split(":", 1)[0] if ssh else ""
-    return f"{url[:start]}{user + '@' if user else ''}{url[at + 1:]}"
+    rest = _without_query(url, at + 1)[at + 1:]
+    return f"{url[:start]}{user + '@' if user else ''}{rest}"
+
+
+def _without_query(url: str, start: int) -> str:
+    # Tokens travel in queries too (`?access_token=`); a fragment has no use in a remote.
+    return url[:start] + re.split(r"[?#]", url[start:], maxsplit=1)[0]
 
 
 def _malformed_userinfo_end(url: str, start: int, authority_end: int) -> int:
@@ -136,7 +144,9 @@ class LiveGit:
         self.timeout_seconds = timeout_seconds
         self.warnings: list[str] = []
         self._empty_tree: str | None = None
-        self._repositories: dict[Path, bool] = {}
+        # Every git command's outcome, by (directory, arguments): the checkout does not
+        # change during an evaluation, so no question is put to git twice.
+        self._asked: dict[tuple[Path, tuple[str, ...]], tuple[bytes, str] | CapabilityError] = {}
 
     # -- running git ------------------------------------------------------------------
 
@@ -146,11 +156,16 @@ class LiveGit:
         root = Path(self.src_dir).resolve()
         if base_dir is None:
             return root
-        candidate = Path(base_dir)
-        resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
-        if resolved != root and root not in resolved.parents:
+        try:
+            candidate = Path(base_dir)
+            resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
+            inside = resolved == root or root in resolved.parents
+            is_dir = inside and resolved.is_dir()
+        except (OSError, ValueError):  # a NUL byte, a name too long for the system
+            raise CapabilityError(f"base_dir {base_dir!r} is not a usable path") from None
+        if not inside:
             raise CapabilityError(f"base_dir {base_dir!r} is outside the source directory")
-        if not resolved.is_dir():
+        if not is_dir:
             raise CapabilityError(f"base_dir {base_dir!r} is not a directory")
         return resolved
 
@@ -158,7 +173,20 @@ class LiveGit:
         return self._execute(cwd, args)[0]
 
     def _execute(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
-        """stdout, untouched (git's `-z` output may end in a newline), and stderr."""
+        """stdout, untouched (git's `-z` output may end in a newline), and stderr;
+        asked once per directory and arguments, failures included."""
+        key = (cwd, args)
+        if key not in self._asked:
+            try:
+                self._asked[key] = self._run_git(cwd, args)
+            except CapabilityError as failure:
+                self._asked[key] = failure
+        outcome = self._asked[key]
+        if isinstance(outcome, CapabilityError):
+            raise CapabilityError(str(outcome)) from None
+        return outcome
+
+    def _run_git(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
         from git.cmd import Git
         from git.exc import GitCommandError, GitCommandNotFound
 
@@ -191,9 +219,10 @@ class LiveGit:
             return None
 
     def _is_repository(self, cwd: Path) -> bool:
-        if cwd not in self._repositories:
-            self._repositories[cwd] = self._try(cwd, "rev-parse", "--git-dir") is not None
-        return self._repositories[cwd]
+        return self._git_dir(cwd) is not None
+
+    def _git_dir(self, cwd: Path) -> str | None:
+        return self._try(cwd, "rev-parse", "--absolute-git-dir")
 
     def _resolves(self, cwd: Path, rev: str) -> bool:
         return self._try(cwd, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") is not None
@@ -208,7 +237,7 @@ class LiveGit:
         out = self._diff(from_ref, to_ref, base_dir, "--name-only", "--no-renames")
         if isinstance(out, list):
             return out
-        return _split(out)
+        return self._split(out)
 
     def changes(self, from_ref: str, to_ref: str | None,
                 base_dir: str | None) -> list[dict[str, str | None]]:
@@ -218,7 +247,7 @@ class LiveGit:
                          "--find-copies", f"-l{RENAME_LIMIT}")
         if isinstance(out, list):
             return [{"path": path, "status": "modified", "old_path": None} for path in out]
-        fields = _split(out)
+        fields = self._split(out)
         result: list[dict[str, str | None]] = []
         index = 0
         while index < len(fields):
@@ -261,6 +290,19 @@ class LiveGit:
                        "are reported")
         return out
 
+    def _split(self, out: bytes) -> list[str]:
+        """git's `-z` output as names. Starlark strings are UTF-8: a name in another
+        encoding cannot come back exactly, so it is shown with U+FFFD and a warning."""
+        try:
+            text = out.decode("utf-8")
+        except UnicodeDecodeError:
+            text = out.decode("utf-8", "replace")
+            odd = sorted({name for name in text.split("\0")[:-1] if "\ufffd" in name})
+            self._warn(f"{len(odd)} file name(s) are not UTF-8 and are shown with U+FFFD "
+                       f"in place of the bytes that are not: {', '.join(odd[:5])}"
+                       + (" ..." if len(odd) > 5 else ""))
+        return text.split("\0")[:-1]
+
     def _warn(self, text: str) -> None:
         if text not in self.warnings:
             self.warnings.append(text)
@@ -278,7 +320,7 @@ class LiveGit:
         missing = [rev for rev in dict.fromkeys((old, new)) if not self._resolves(cwd, rev)]
         shallow = self._is_shallow(cwd)
         if missing:
-            raise MissingHistory(_missing_ref_message(missing[0], shallow)) from None
+            raise MissingHistory(self._missing_ref_message(cwd, missing[0], shallow)) from None
         if three_dot:
             if shallow:
                 raise MissingHistory(
@@ -290,6 +332,31 @@ class LiveGit:
             raise CapabilityError(f"{old!r} and {new!r} have no common history "
                                   "(no merge base)") from None
         raise failure
+
+    def _missing_ref_message(self, cwd: Path, ref: str, shallow: bool) -> str:
+        """Why `ref` is not in this checkout, and what to fetch."""
+        name = _REF_NAME.split(ref, maxsplit=1)[0]
+        deepen = "`git fetch --deepen=<commits>` or `git fetch --unshallow`"
+        hints: list[str] = []
+        if name in ("", "@", "HEAD") and "@{" in ref:
+            where = "this checkout's reflog has no such entry"
+        elif name == ref or not self._resolves(cwd, name):
+            where = "a branch or tag that was not fetched?"
+            hints.append(f"`git fetch {_fetch_source(name, self._remotes(cwd))}`")
+            if shallow and name != ref:
+                hints.append(deepen)
+        elif shallow:
+            where = "the clone is shallow and its history stops before it"
+            hints.append(deepen)
+        else:
+            where = "the history of this checkout does not go back that far"
+        message = f"unknown git ref {ref!r}: it is not in this checkout ({where})"
+        if hints:
+            message += f"; fetch it before the ingest job runs, e.g. {' or '.join(hints)}"
+        return message
+
+    def _remotes(self, cwd: Path) -> list[str]:
+        return (self._try(cwd, "remote") or "").split()
 
     def _is_root(self, cwd: Path, rev: str) -> bool:
         # The commit object itself, not `rev-list --parents`: in a shallow clone the
@@ -317,7 +384,7 @@ class LiveGit:
             raise missing
         out = self._git(cwd, "ls-tree", "-r", "-z", "--name-only", "--full-tree",
                         "--end-of-options", tree)
-        paths = _split(out)
+        paths = self._split(out)
         warning = (f"{_label(frm, to)}: {missing}; as the policy says "
                    f'on_missing_history = "all_changed", all {len(paths)} files tracked at '
                    f"{tree} count as changed")
@@ -329,10 +396,14 @@ class LiveGit:
     def info(self, base_dir: str | None) -> dict[str, Any]:
         cwd = self._base(base_dir)
         facts: dict[str, Any] = dict.fromkeys(_INFO_KEYS)
-        # The environment describes the job's own checkout, not another one below it.
-        env_branch = self.env_branch if cwd == self._base(None) else None
+        root = self._base(None)
+        git_dir = self._git_dir(cwd)
+        # The environment describes the job's own checkout (any directory of it), not
+        # another repository below it.
+        own = cwd == root or (git_dir is not None and git_dir == self._git_dir(root))
+        env_branch = self.env_branch if own else None
         facts["branch"] = env_branch
-        if not self._is_repository(cwd):
+        if git_dir is None:
             # Not a checkout (a copied source, say): facts are unknown, not an error.
             return facts
         commit = self._try(cwd, "rev-parse", "--verify", "-q", "HEAD")
@@ -355,25 +426,20 @@ def _label(frm: str, to: str | None = None) -> str:
     return frm if to is None else f"{frm}..{to}"
 
 
-def _split(out: bytes) -> list[str]:
-    # Starlark strings are UTF-8: a name in another encoding cannot come back exactly.
-    return out.decode("utf-8", "replace").split("\0")[:-1]
 
 
-def _missing_ref_message(ref: str, shallow: bool) -> str:
-    name = re.split(r"[~^]|@\{", ref, maxsplit=1)[0]
-    hints = []
-    if name == ref:
-        where = "a branch or tag that was not fetched?"
-        remote = name.removeprefix("refs/remotes/").removeprefix("origin/")
-        hints.append(f"`git fetch origin {remote}`")
-    elif shallow:
-        where = "the clone is shallow and its history stops before it"
-    else:
-        where = "the history of this checkout does not go back that far"
-    if shallow:
-        hints.append("`git fetch --deepen=<commits>` or `git fetch --unshallow`")
-    message = f"unknown git ref {ref!r}: it is not in this checkout ({where})"
-    if hints:
-        message += f"; fetch it before the ingest job runs, e.g. {' or '.join(hints)}"
-    return message
+def _fetch_source(name: str, remotes: list[str]) -> str:
+    """`REMOTE BRANCH` for `git fetch`, from a ref name such as `upstream/main`."""
+    for prefix in ("refs/remotes/", ""):
+        if not name.startswith(prefix):
+            continue
+        rest = name[len(prefix):]
+        for remote in sorted(remotes, key=len, reverse=True):
+            if rest.startswith(remote + "/"):
+                return f"{remote} {rest[len(remote) + 1:]}"
+        if prefix:
+            remote, _, branch = rest.partition("/")
+            return f"{remote} {branch}"
+    if name.startswith("refs/tags/"):
+        return f"origin tag {name.removeprefix('refs/tags/')}"
+    return f"origin {name.removeprefix('refs/heads/').removeprefix('origin/')}"

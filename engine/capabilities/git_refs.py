@@ -16,10 +16,14 @@ MAX_REF_LENGTH = 1024
 # A ref name (or a commit id): no control characters, spaces, `~ ^ : ? * [ \`, and no
 # `@{`, which starts a reflog suffix (git-check-ref-format rules).
 _NAME = re.compile(r"(?:[^\x00-\x20\x7f~^:?*\[\\@]|@(?!\{))+")
-# What may follow a name: `^`, `^N`, `~`, `~N`, `^{}`, `^{commit}`, `@{...}`.
+# What may follow a name: `^`, `^N`, `~`, `~N`, `^{}`, `^{commit}`, and the reflog
+# forms `@{N}`, `@{-N}`, `@{upstream}` (`@{u}`) and `@{push}`. A date (`@{yesterday}`)
+# is refused: its answer would depend on the clock, and the same inputs must give the
+# same triggers.
 _SUFFIX = re.compile(
-    r"\^\{(?:commit|tree|tag|)\}|\^\d{0,9}|~\d{0,9}|@\{[A-Za-z0-9 ._:,+/-]{1,64}\}"
+    r"\^\{(?:commit|)\}|\^\d{0,9}|~\d{0,9}|@\{(?:-?\d{1,9}|u|upstream|push)\}"
 )
+_REFLOG = re.compile(r"@\{([^}]*)\}")
 
 
 def _name_ok(name: str) -> bool:
@@ -52,6 +56,14 @@ def check_rev(rev: str) -> str:
     while end < len(rev):
         suffix = _SUFFIX.match(rev, end)
         if suffix is None:
+            reflog = _REFLOG.match(rev, end)
+            if reflog is not None:
+                raise CapabilityError(
+                    f"{rev!r} is not a valid git ref here: after a ref only @{{N}}, "
+                    f"@{{-N}}, @{{upstream}} and @{{push}} are accepted, not "
+                    f"@{{{reflog.group(1)}}} (a date would make the answer depend on the "
+                    "clock)"
+                )
             raise CapabilityError(f"{rev!r} is not a valid git ref")
         end = suffix.end()
     return rev

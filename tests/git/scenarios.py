@@ -12,10 +12,11 @@ from tests.support.gitrepo import GitRepo, make_repo, run_git
 
 
 def capture(tmp_path: Path, src: Path, expression: str,
-            env: dict[str, str] | None = None) -> tuple[Result, Any]:
+            env: dict[str, str] | None = None, *options: str | Path) -> tuple[Result, Any]:
     """Evaluate `expression` in a pipeline run on `src`; return the run and the value.
 
-    The value travels as JSON in a job's env; it is None when the run failed.
+    The value travels as JSON in a job's env; it is None when the run failed. `options`
+    are more command-line arguments (`--policy FILE`).
     """
     pipeline = tmp_path / "capture.star"
     pipeline.write_text(
@@ -24,7 +25,7 @@ def capture(tmp_path: Path, src: Path, expression: str,
     triggers = tmp_path / "triggers.json"
     triggers.unlink(missing_ok=True)
     result = run_engine("--src", src, "--pipeline", pipeline, "--triggers-file", triggers,
-                        env=env)
+                        *options, env=env)
     if result.code != 0:
         return result, None
     doc = json.loads(triggers.read_text(encoding="utf-8"))

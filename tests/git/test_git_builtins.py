@@ -20,8 +20,8 @@ Setup = Callable[[GitRepo], None]
 
 
 def _capture(tmp_path: Path, repo: GitRepo, expression: str,
-             env: dict[str, str] | None = None) -> tuple[Result, Any]:
-    return capture(tmp_path, repo.path, expression, env)
+             env: dict[str, str] | None = None, *options: str | Path) -> tuple[Result, Any]:
+    return capture(tmp_path, repo.path, expression, env, *options)
 
 
 def _two_commits(repo: GitRepo) -> None:
@@ -143,6 +143,18 @@ ERROR_CASES: dict[str, tuple[str, str]] = {
     "an unknown ref in changes()": ('changes("nope")', "'nope'"),
     "an unknown ref given to a glob builtin": ('changes_include("*", from_ref = "nope")',
                                               "'nope'"),
+    "a reflog date (the answer would follow the clock)": (
+        'changed_files("HEAD@{yesterday}")', "depend on the clock"),
+    "a NUL byte in base_dir": ('changed_files(base_dir = "a\\0b")', "not a usable path"),
+    "a base_dir too long for the system": (
+        'git_info(base_dir = "x" * 5000)', "not a usable path"),
+    "a base_dir that is not a string": ("changed_files(base_dir = 1)",
+                                        "changed_files: base_dir must be a string, not int"),
+    "a bad glob, with nothing changed": (
+        'changes_include("/abs", from_ref = "HEAD", to_ref = "HEAD")', "relative to the"),
+    "a reversed set, with nothing changed": (
+        'changes_only("[z-a]", from_ref = "HEAD", to_ref = "HEAD")',
+        "the set '[z-a]' at 0 is not valid"),
 }
 
 
@@ -300,6 +312,16 @@ SHALLOW_ERRORS: dict[str, tuple[int, bool, str, list[str]]] = {
     "a branch the single-branch clone did not fetch": (
         2, False, 'changed_files("origin/main", "HEAD")',
         ["'origin/main'", "`git fetch origin main`"]),
+    "an ancestor of a branch that was not fetched": (
+        2, False, 'changed_files("origin/main~1", "HEAD")',
+        ["'origin/main~1'", "not fetched", "`git fetch origin main`", "--deepen"]),
+    "another remote's branch": (
+        2, False, 'changed_files("refs/remotes/upstream/main", "HEAD")',
+        ["`git fetch upstream main`"]),
+    "a tag that was not fetched": (
+        2, False, 'changed_files("refs/tags/v9", "HEAD")', ["`git fetch origin tag v9`"]),
+    "a reflog entry the clone does not have": (
+        1, False, 'changed_files("@{-1}", "HEAD")', ["'@{-1}'", "reflog has no such entry"]),
 }
 
 
@@ -343,3 +365,39 @@ def test_three_dots_work_when_the_merge_base_was_fetched(tmp_path: Path) -> None
     result, value = _capture(tmp_path, clone, 'changed_files("origin/main...HEAD")')
     assert result.code == 0, result.output
     assert value == ["docs/guide.md", "src/feature.py"]
+
+
+def test_all_changed_policy_fails_open_through_the_cli(tmp_path: Path) -> None:
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", 1, branch="feature")
+    policy = tmp_path / "open.toml"
+    policy.write_text('[git]\non_missing_history = "all_changed"\n', encoding="utf-8")
+    result, value = _capture(tmp_path, clone, "changed_files()", None, "--policy", policy)
+    assert result.code == 0, result.output
+    assert value == ["README", "docs/guide.md", "src/app.py", "src/feature.py"]
+    warning = [line for line in result.stderr.splitlines() if "all_changed" in line]
+    assert len(warning) == 1 and "'HEAD^'" in warning[0], result.stderr
+    result, _ = _capture(tmp_path, clone, "changed_files()")
+    assert result.code == 1 and "--deepen" in result.stderr
+
+
+DETACHED_BRANCH: dict[str, tuple[dict[str, str], str, str | None]] = {
+    "REACTORCIDE_GIT_BRANCH": ({"REACTORCIDE_GIT_BRANCH": "feat"}, "git_info()", "feat"),
+    "REACTORCIDE_BRANCH": ({"REACTORCIDE_BRANCH": "worker"}, "git_info()", "worker"),
+    "the first wins": ({"REACTORCIDE_GIT_BRANCH": "a", "REACTORCIDE_BRANCH": "b"},
+                       "git_info()", "a"),
+    "a sub-directory is the same checkout": ({"REACTORCIDE_GIT_BRANCH": "feat"},
+                                             'git_info(base_dir = "src")', "feat"),
+    "nothing set: no branch": ({}, "git_info()", None),
+}
+
+
+@pytest.mark.parametrize("env, expression, expected", DETACHED_BRANCH.values(),
+                         ids=DETACHED_BRANCH.keys())
+def test_detached_checkout_takes_the_branch_from_the_environment(
+        tmp_path: Path, env: dict[str, str], expression: str, expected: str | None) -> None:
+    repo = make_repo(tmp_path / "repo", [{"README": "r\n", "src/app.py": "v1\n"}])
+    repo.checkout(repo.head(), detach=True)
+    result, value = _capture(tmp_path, repo, expression, env)
+    assert result.code == 0, result.output
+    assert value["branch"] == expected
+    assert value["commit"] == repo.head()

@@ -152,6 +152,14 @@ def test_environment_branch_is_not_applied_to_another_checkout(tmp_path: Path,
     assert live.info("vendor/lib")["branch"] == "lib-main"
 
 
+def test_environment_branch_applies_to_a_directory_of_the_same_checkout(
+        tmp_path: Path, scrubbed: None) -> None:
+    repo = make_repo(tmp_path / "src", [{"README": "r\n", "sub/x.txt": "x\n"}])
+    _detach(repo)
+    live = _live(repo, env_branch="from-env")
+    assert live.info("sub")["branch"] == live.info(None)["branch"] == "from-env"
+
+
 def test_environment_branch_outside_a_repository(tmp_path: Path, scrubbed: None) -> None:
     (tmp_path / "copy").mkdir()
     info = _live(tmp_path / "copy", env_branch="main").info(None)
@@ -164,11 +172,12 @@ def test_environment_branch_outside_a_repository(tmp_path: Path, scrubbed: None)
 VALID_REVS = ["HEAD", "HEAD^", "HEAD^2", "HEAD~3", "HEAD~", "main", "origin/main",
               "refs/heads/feature/x", "v1.0.0", "abc1234", "HEAD@{1}", "@", "@{u}", "@{-1}",
               "main@{upstream}", "HEAD^{commit}", "HEAD^{}", "ünï-branch",
-              "release/1.0~2^2", "a-b_c+d", "feature@home"]
+              "release/1.0~2^2", "a-b_c+d", "feature@home", "main@{push}", "HEAD@{12}"]
 INVALID_REVS = ["", "-x", "--output=/tmp/x", "HEAD:README", ":/fix", "HEAD^!", "HEAD^@",
                 "HEAD^-", "a b", "a..b", ".hidden", "a/.b", "a.lock", "a/", "/a", "a//b",
                 "a\\b", "a*", "a?", "a[1]", "HEAD^{/fix}", "HEAD@{", "main.", "a\nb",
-                "a\x00b", "a\tb", "x" * 2000, "@{", "HEAD~-1"]
+                "a\x00b", "a\tb", "x" * 2000, "@{", "HEAD~-1", "HEAD@{yesterday}",
+                "main@{2 days ago}", "HEAD^{tree}", "HEAD^{tag}"]
 
 
 @pytest.mark.parametrize("rev", VALID_REVS)
@@ -233,6 +242,10 @@ URLS: dict[str, tuple[str, str]] = {
     "scp-like": ("git@host:o/r.git", "git@host:o/r.git"),
     "a local path": ("/srv/git/r.git", "/srv/git/r.git"),
     "file URL": ("file:///srv/git/r.git", "file:///srv/git/r.git"),
+    "a token in the query": ("https://host/r.git?access_token=tok", "https://host/r.git"),
+    "a fragment": ("https://u:tok@host/r.git#main", "https://host/r.git"),
+    "an @ in the fragment, no path": ("https://u:tok@host#x@y", "https://y"),
+    "a ? in the password": ("https://u:p?tok@host/r", "https://host/r"),
 }
 
 
@@ -284,6 +297,43 @@ def test_glob_builtins_reuse_one_answer(tmp_path: Path, scrubbed: None,
     assert channel.calls == [("changed_files", ("HEAD^", "HEAD", None))]
     assert [args[0] for args in runs] == ["diff"]
     assert services.calls == 1
+
+
+def _record_git(live: LiveGit, monkeypatch: pytest.MonkeyPatch) -> list[tuple[str, ...]]:
+    runs: list[tuple[str, ...]] = []
+    run_git = live._run_git
+
+    def recorded(cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
+        runs.append((str(cwd), *args))
+        return run_git(cwd, args)
+
+    monkeypatch.setattr(live, "_run_git", recorded)
+    return runs
+
+
+def test_no_git_command_runs_twice_in_an_evaluation(tmp_path: Path, scrubbed: None,
+                                                     monkeypatch: pytest.MonkeyPatch) -> None:
+    # Failing open on a shallow clone asks the most follow-up questions.
+    clone = shallow_clone(history(tmp_path), tmp_path / "clone", 1, branch="feature")
+    live = _live(clone, on_missing_history="all_changed")
+    runs = _record_git(live, monkeypatch)
+    for base_dir in (None, ".", str(clone.path)):
+        assert live.changed_files("HEAD^", "HEAD", base_dir) == FILES
+        assert len(live.changes("HEAD^", "HEAD", base_dir)) == len(FILES)
+        assert live.changed_files("HEAD~1", "HEAD", base_dir) == FILES
+        assert live.info(base_dir)["commit"] == clone.head()
+    assert runs, "git was never run"
+    assert len(runs) == len(set(runs)), sorted(runs)
+
+
+def test_the_root_commit_is_looked_at_once(tmp_path: Path, scrubbed: None,
+                                           monkeypatch: pytest.MonkeyPatch) -> None:
+    live = _live(make_repo(tmp_path / "src", [{"README": "r\n"}]))
+    runs = _record_git(live, monkeypatch)
+    assert live.changed_files("HEAD^", "HEAD", None) == ["README"]
+    assert live.changes("HEAD^", "HEAD", None) == [
+        {"path": "README", "status": "added", "old_path": None}]
+    assert len(runs) == len(set(runs)), sorted(runs)
 
 
 def test_a_failed_question_is_asked_once_too(tmp_path: Path, scrubbed: None) -> None:
