@@ -14,6 +14,7 @@ import os
 
 from engine.cases import Case, CaseError, discover, read_case
 from engine.diagnostics import EngineFailure, PipelineFailed, UsageError
+from engine.jobs import count_jobs
 from engine.record import Record
 
 TYPE_CHECKING = False
@@ -134,7 +135,7 @@ def _run_case(case: Case, policy_files: list[str], update: bool,
     missing = [text for text in expect.output if text not in output.getvalue()]
     if expect.error is not None:
         return Verdict(case.path, f"expected an error containing {expect.error!r}, but the "
-                       f"run succeeded with {len(evaluation.jobs)} jobs")
+                       f"run succeeded with {count_jobs(len(evaluation.jobs))}")
     if missing:
         return Verdict(case.path, f"the output lacks {missing[0]!r}", output.getvalue())
     if expect.jobs is not None:

@@ -9,6 +9,8 @@ from __future__ import annotations
 import os
 import sys
 
+from engine.jobs import count_jobs
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -127,10 +129,10 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         outcome = run(inputs, options, err, sandbox, recorder)
     except PipelineFailed as failure:
         if record is not None and recorder is not None:
-            _save_transcript(record, recorder, inputs, options, None, failure)
+            _save_transcript(record, recorder, inputs, options, None, failure, err)
         raise
     if record is not None and recorder is not None:
-        _save_transcript(record, recorder, inputs, options, outcome.document, None)
+        _save_transcript(record, recorder, inputs, options, outcome.document, None, err)
     secret = inputs.token.value if inputs.token else None
     _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, secret)
     err.write(f"{outcome.usage}\n")
@@ -157,13 +159,14 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         return EXIT_OK
     if outcome.existing_count:
         out.write(
-            f"appended {len(outcome.jobs)} jobs to {path} (now "
-            f"{outcome.existing_count + len(outcome.jobs)} jobs, operation_id "
+            f"appended {count_jobs(len(outcome.jobs))} to {path} (now "
+            f"{count_jobs(outcome.existing_count + len(outcome.jobs))}, operation_id "
             f"{outcome.operation_id})\n"
         )
     else:
         out.write(
-            f"wrote {len(outcome.jobs)} jobs to {path} (operation_id {outcome.operation_id})\n"
+            f"wrote {count_jobs(len(outcome.jobs))} to {path} "
+            f"(operation_id {outcome.operation_id})\n"
         )
     if submit:
         return _submit(inputs, options, out, err)
@@ -171,10 +174,16 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
 
 
 def _save_transcript(path: str, recorder: Recorder, inputs: Inputs, options: RunOptions,
-                     document: bytes | None, failure: PipelineFailed | None) -> None:
+                     document: bytes | None, failure: PipelineFailed | None,
+                     err: TextIO) -> None:
     from engine.transcript import save
 
     save(path, recorder.transcript(inputs, options, document=document, failure=failure))
+    if recorder.token_in_inputs:
+        err.write(
+            f"{path}: warning: the API token's text occurs in the pipeline's sources or "
+            "its triggers; it is replaced by [redacted] in the transcript, which therefore "
+            "will not replay exactly (a long random token avoids this)\n")
 
 
 def _replay(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
@@ -216,7 +225,7 @@ def _replay(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
     elif target is None:
         out.write(replayed.document.decode("utf-8"))
     else:
-        err.write(f"wrote {len(replayed.document)} bytes ({replayed.jobs} new jobs) to "
+        err.write(f"wrote {len(replayed.document)} bytes ({count_jobs(replayed.jobs, 'new')}) to "
                   f"{target}\n")
     return EXIT_OK
 
@@ -227,7 +236,7 @@ def _summary(replayed: Replayed) -> str:
         return f"the same {'error' if count == 1 else f'{count} errors'}"
     if replayed.document is None:
         return "no jobs"
-    return f"the same {len(replayed.document)} bytes, {replayed.jobs} new jobs"
+    return f"the same {len(replayed.document)} bytes, {count_jobs(replayed.jobs, 'new')}"
 
 
 def _check_submit(inputs: Inputs, options: RunOptions) -> None:
@@ -268,7 +277,7 @@ def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> in
         err.write(f"{path} is kept for the worker to pick up\n")
         return EXIT_PIPELINE
     if created:
-        out.write(f"submitted {path}: the coordinator created {len(created)} jobs: "
+        out.write(f"submitted {path}: the coordinator created {count_jobs(len(created))}: "
                   f"{' '.join(created)}\n")
     else:
         out.write(f"submitted {path}: the coordinator created no new jobs (this "

@@ -88,3 +88,9 @@ def _canonical(value: Any) -> Any:
     if isinstance(value, list):
         return [_canonical(v) for v in value]
     return value
+
+
+def count_jobs(count: int, adjective: str = "") -> str:
+    """`1 job`, `2 new jobs`: a number of jobs in words for messages."""
+    noun = "job" if count == 1 else "jobs"
+    return f"{count} {adjective} {noun}" if adjective else f"{count} {noun}"

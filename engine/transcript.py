@@ -73,7 +73,7 @@ class Scrubber:
 class Recorder:
     """Collects what a transcript needs while a run goes on (see engine.ingest.run)."""
 
-    __slots__ = ("context", "output", "previous", "services", "warnings")
+    __slots__ = ("context", "output", "previous", "services", "token_in_inputs", "warnings")
 
     def __init__(self) -> None:
         self.services: HostServices | None = None
@@ -81,6 +81,9 @@ class Recorder:
         self.output: list[str] = []
         self.warnings: list[str] = []
         self.previous: bytes | None = None
+        # Set by `transcript` when the token's text was found in what a replay needs
+        # (sources, previous file, result): redacted there, it cannot replay exactly.
+        self.token_in_inputs = False
 
     def read_previous(self, raw: bytes | None) -> None:
         """The triggers file as the writer read it (None: there was none)."""
@@ -110,6 +113,9 @@ class Recorder:
                 entry["value"] = answer
             answers.append(entry)
         errors = [d.to_json() for d in failure.diagnostics] if failure is not None else []
+        texts = [*sources.values(), *(b.decode("utf-8", "replace")
+                                      for b in (self.previous, document) if b is not None)]
+        self.token_in_inputs = any(scrub.secret(text) != text for text in texts)
         return {
             "format": FORMAT,
             "version": VERSION,

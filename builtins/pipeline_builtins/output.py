@@ -26,13 +26,13 @@ def output_builtins(out: Output) -> dict[str, Callable[..., Any]]:
         out.write(str(text))
 
     def log_next_job(job_name: str, reason: str = "") -> None:
-        """Writes `next job: NAME (reason: REASON)` as a line on the engine's stderr.
+        """Writes `📋 Next job to run: NAME (reason: REASON)` as a line on the engine's stderr.
 
         Only a log line, for the person reading the ingest log: it triggers nothing.
         """
         if not isinstance(job_name, str):
             raise BuiltinError("log_next_job: job_name must be a string")
         suffix = f" (reason: {reason})" if reason else ""
-        out.write(f"next job: {job_name}{suffix}")
+        out.write(f"\N{CLIPBOARD} Next job to run: {job_name}{suffix}")
 
     return {"_print": print_, "log_next_job": log_next_job}

@@ -17,7 +17,7 @@ from engine.compose import warnings_for, write_jobs
 from engine.context import complete_context, context_from_env, job_state
 from engine.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
 from engine.inputs import DEFAULT_SRC, DEFAULT_TRIGGERS
-from engine.jobs import Job
+from engine.jobs import Job, count_jobs
 from engine.validate import JobError, normalize_job
 from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
@@ -206,10 +206,11 @@ class WorkflowContext:
             count = len(self._pending)
             self._pending = []
         if result.existing_count:
-            _say(f"appended {_jobs(count)} to {path} (now "
-                 f"{_jobs(result.existing_count + count)}, operation_id {result.operation_id})")
+            _say(f"appended {count_jobs(count)} to {path} (now "
+                 f"{count_jobs(result.existing_count + count)}, "
+                 f"operation_id {result.operation_id})")
         else:
-            _say(f"wrote {_jobs(count)} to {path} (operation_id {result.operation_id})")
+            _say(f"wrote {count_jobs(count)} to {path} (operation_id {result.operation_id})")
 
     # -- questions --------------------------------------------------------------------
 
@@ -253,24 +254,31 @@ class WorkflowContext:
 
     def _warn_unwritten(self) -> None:
         if self._pending and not self._refused:
-            _say(f"warning: {_jobs(len(self._pending))} triggered but never written to "
+            _say(f"warning: {count_jobs(len(self._pending))} triggered but never written to "
                  f"{self.triggers_file}: call flush_triggers() or use workflow_context()")
 
 
 # -- the context module-level functions use -----------------------------------------
 
 _ACTIVE: ContextVar[tuple[WorkflowContext, ...]] = ContextVar("workflow_active", default=())
+# Every open block, in opening order, whichever thread opened it: a worker thread started
+# inside a block begins with an empty ContextVar, and must still reach that block.
+_OPEN: list[WorkflowContext] = []
 _default: WorkflowContext | None = None
 _default_lock = threading.Lock()
 
 
 def current_context() -> WorkflowContext:
-    """The innermost open `workflow_context` block's context, else a process-wide one."""
+    """The innermost open `workflow_context` block of this thread (or asyncio task); in a
+    thread that opened none, the most recently opened block still open; else a
+    process-wide context."""
     active = _ACTIVE.get()
     if active:
         return active[-1]
     global _default
     with _default_lock:
+        if _OPEN:
+            return _OPEN[-1]
         if _default is None:
             _default = WorkflowContext()
             atexit.register(_default._warn_unwritten)
@@ -291,10 +299,14 @@ def workflow_context(
     ctx = WorkflowContext(triggers_file, src_dir=src_dir, policy=policy,
                           allow_insecure_transport=allow_insecure_transport)
     token = _ACTIVE.set((*_ACTIVE.get(), ctx))
+    with _default_lock:
+        _OPEN.append(ctx)
     try:
         yield ctx
     finally:
         _ACTIVE.reset(token)
+        with _default_lock:
+            _OPEN.remove(ctx)
     ctx.flush_triggers()
 
 
@@ -306,10 +318,6 @@ class _Stderr:
 
     def write(self, text: str) -> None:
         print(text, file=sys.stderr, flush=True)
-
-
-def _jobs(count: int) -> str:
-    return f"{count} job" if count == 1 else f"{count} jobs"
 
 
 def _say(text: str) -> None:

@@ -446,8 +446,9 @@ def _validate_base_url(base_url: str, allow_insecure: bool) -> tuple[str, str]:
         if not allow_insecure:
             raise CapabilityError(
                 "the coordinator URL uses plain http, which is refused: the API token would "
-                f"travel unencrypted; use https, or pass {_INSECURE_OPTION} on the command "
-                "line to accept the risk"
+                f"travel unencrypted; use https, or accept the risk explicitly: "
+                f"{_INSECURE_OPTION} on the command line, "
+                "WorkflowContext(allow_insecure_transport=True) in a Python script"
             )
     elif scheme != "https":
         shown = parts.scheme or "(none)"

@@ -9,6 +9,7 @@ from engine.capabilities.base import CapabilityError
 from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
 from engine.interpreter.starlark_text import (
     PRELUDE_FILE,
+    at_end_of_file,
     call_column,
     message_of,
     parse_frames,
@@ -177,6 +178,7 @@ def _translate(
         last = frames[-1]
         frames[-1] = Frame(location, last.function, last.source)
     message = message_of(text)
+    location, message = at_end_of_file(location, message, sources.get(location.file))
     if cancelled and "cancelled" in message.lower():
         message = f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded"
     elif "call stack overflow" in message.lower():

@@ -9,7 +9,12 @@ from engine.interpreter.evaluate import (
     pipeline_globals,
     prelude_globals,
 )
-from engine.interpreter.starlark_text import PRELUDE_FILE, message_of, pointers
+from engine.interpreter.starlark_text import (
+    PRELUDE_FILE,
+    at_end_of_file,
+    message_of,
+    pointers,
+)
 from pipeline_builtins import PREDECLARED, prelude_source
 
 # "Disabled" lints are the interpreter's off-by-default ones (unused assignments and
@@ -54,7 +59,9 @@ def _lint_one(name: str, text: str) -> list[Diagnostic]:
         ast = sl.parse(name, text, dialect())
     except sl.StarlarkError as err:
         where = pointers(str(err))
-        return [Diagnostic(where[0] if where else Location(name), message_of(str(err)))]
+        location, message = at_end_of_file(where[0] if where else Location(name),
+                                           message_of(str(err)), text)
+        return [Diagnostic(location, message)]
     found: list[Diagnostic] = []
     found.extend(_name_errors(name, text))
     for lint in ast.lint():

@@ -122,3 +122,64 @@ def message_of(text: str) -> str:
                 message = message[len(prefix):]
                 changed = True
     return message
+
+
+_OPENERS = {"(": ")", "[": "]", "{": "}"}
+_CLOSERS = frozenset(_OPENERS.values())
+
+
+def at_end_of_file(location: Location, message: str, source: str | None
+                   ) -> tuple[Location, str]:
+    """Where a parse error at the end of a file really is.
+
+    The binding places an error found at the end of the file (an unclosed bracket, a
+    missing block) at 1:1. Point just after the last code of the file instead, and name
+    the bracket that is never closed.
+    """
+    if (source is None or (location.line, location.col) != (1, 1)
+            or not message.startswith("Parse error: unexpected")
+            or not ("end of file" in message or "new line" in message)):
+        return location, message
+    unclosed, (line, col) = _scan(source)
+    if line:
+        location = Location(location.file, line, col + 1)
+    if unclosed is not None:
+        char, line, col = unclosed
+        message += f" (the {char!r} at {line}:{col} is never closed)"
+    return location, message
+
+
+def _scan(source: str) -> tuple[tuple[str, int, int] | None, tuple[int, int]]:
+    """The innermost bracket still open at the end of `source` (bracket, line, column),
+    and the position of the last character of code; strings and comments are skipped."""
+    stack: list[tuple[str, int, int]] = []
+    last = (0, 0)
+    line, col, index = 1, 1, 0
+    quote: str | None = None
+    while index < len(source):
+        char = source[index]
+        step = 1
+        if quote is not None:
+            if char == "\\":
+                step = 2
+            elif source.startswith(quote, index):
+                step, quote = len(quote), None
+        elif char == "#":
+            end = source.find("\n", index)
+            step = (len(source) if end < 0 else end) - index
+        elif char in "'\"":
+            quote = char * 3 if source.startswith(char * 3, index) else char
+            step = len(quote)
+        elif char in _OPENERS:
+            stack.append((char, line, col))
+        elif char in _CLOSERS and stack and _OPENERS[stack[-1][0]] == char:
+            stack.pop()
+        for passed in source[index:index + step]:
+            if passed == "\n":
+                line, col = line + 1, 1
+            else:
+                if not passed.isspace() and (char != "#" or quote is not None):
+                    last = (line, col)
+                col += 1
+        index += step
+    return (stack[-1] if stack else None), last

@@ -10,9 +10,9 @@ from tests.support.engine_run import run_engine
 
 CASES: dict[str, tuple[str, list[str]]] = {
     "log_next_job with a reason": ('log_next_job("deploy", reason = "tests passed")\n',
-                                   ["next job: deploy (reason: tests passed)"]),
-    "log_next_job without a reason": ('log_next_job("deploy")\n', ["next job: deploy"]),
-    "through ctx": ('ctx.log_next_job("build")\n', ["next job: build"]),
+                                   ["📋 Next job to run: deploy (reason: tests passed)"]),
+    "log_next_job without a reason": ('log_next_job("deploy")\n', ["📋 Next job to run: deploy"]),
+    "through ctx": ('ctx.log_next_job("build")\n', ["📋 Next job to run: build"]),
     "print shows values as Starlark does": (
         'print("a", 1, None, True, [1, "x"], {"k": (1, 2)})\n',
         ['a 1 None True [1, "x"] {"k": (1, 2)}'],
@@ -20,7 +20,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
     "print with a separator": ('print("x", "y", sep = "-")\n', ["x-y"]),
     "print of a struct": ("print(struct(a = 1))\n", ["struct(a=1)"]),
     "order is kept": ('print("one")\nlog_next_job("two")\nprint("three")\n',
-                      ["one", "next job: two", "three"]),
+                      ["one", "📋 Next job to run: two", "three"]),
 }
 
 

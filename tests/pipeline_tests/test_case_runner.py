@@ -104,7 +104,7 @@ SCENARIOS: dict[str, Scenario] = {
     "expected an error, got jobs": Scenario(
         {"pipeline.star": 'trigger_job("a")\n', "e.toml": case('expect.error = "boom"\n')},
         1, ("FAIL e.toml: expected an error containing 'boom', but the run succeeded with "
-            "1 jobs", "0 passed, 1 failed")),
+            "1 job", "0 passed, 1 failed")),
     "unexpected failure": Scenario(
         {"pipeline.star": 'fail("no")\n', "f.toml": case("expect.jobs = []\n")},
         1, ("FAIL f.toml: the run failed", "    pipeline.star:1:1: error: fail: no",

@@ -290,7 +290,7 @@ def test_prints_go_to_stderr_not_stdout_on_success(tmp_path: Path) -> None:
     assert result.code == 0, result.output
     assert result.stderr.splitlines()[:2] == ["before", "after"]
     assert "before" not in result.stdout and "after" not in result.stdout
-    assert "wrote 1 jobs" in result.stdout
+    assert "wrote 1 job to" in result.stdout
 
 
 # --- determinism -----------------------------------------------------------------------------

@@ -153,6 +153,39 @@ def test_module_functions_act_on_the_innermost_block(ctx_env: Path, tmp_path: Pa
     assert job_names(outer_file) == ["outer-1", "outer-2"]
 
 
+def test_worker_threads_reach_the_block_that_started_them(ctx_env: Path,
+                                                          tmp_path: Path) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    block_file = tmp_path / "block.json"
+    with workflow_context(block_file), ThreadPoolExecutor(2) as pool:
+        trigger_job("main-job")
+        list(pool.map(lambda name: trigger_job(name, depends_on=["main-job"]),
+                      ["t1", "t2"]))
+    assert sorted(job_names(block_file)) == ["main-job", "t1", "t2"]
+    assert not ctx_env.exists()
+
+
+def test_threads_with_their_own_blocks_stay_apart(ctx_env: Path, tmp_path: Path) -> None:
+    import threading
+
+    opened = threading.Barrier(2)
+
+    def script(name: str) -> None:
+        with workflow_context(tmp_path / f"{name}.json"):
+            opened.wait()  # both blocks are open at once
+            trigger_job(name)
+            opened.wait()
+
+    threads = [threading.Thread(target=script, args=(n,)) for n in ("a", "b")]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert job_names(tmp_path / "a.json") == ["a"]
+    assert job_names(tmp_path / "b.json") == ["b"]
+
+
 DEFAULT_CONTEXT_SCRIPT = """\
 from workflow import flush_triggers, trigger_job, workflow_context
 

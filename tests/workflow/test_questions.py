@@ -252,8 +252,8 @@ def test_plain_http_needs_an_explicit_opt_in(
 
 
 @pytest.mark.parametrize(("args", "line"), [
-    (("deploy",), "next job: deploy"),
-    (("deploy", "tests passed"), "next job: deploy (reason: tests passed)"),
+    (("deploy",), "📋 Next job to run: deploy"),
+    (("deploy", "tests passed"), "📋 Next job to run: deploy (reason: tests passed)"),
 ])
 def test_log_next_job(capsys: pytest.CaptureFixture[str], args: tuple[str, ...],
                       line: str) -> None:
