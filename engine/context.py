@@ -51,8 +51,12 @@ def job_state(
 
     `workflow_id` and `job_id` scope the questions (see `HttpJobState`). With
     `wall_seconds` (the run's wall-clock limit) the requests get a time budget that
-    leaves the run room within it; without, the client's default budget.
+    leaves the run room within it, counted from this call (the start of the run);
+    without, the client's default budget.
     """
+    import time
+
+    started = time.monotonic()
     if not coordinator_url:
         return UnconfiguredJobState(
             "the coordinator is not configured: REACTORCIDE_COORDINATOR_URL is not set"
@@ -71,6 +75,6 @@ def job_state(
                                 workflow_id=workflow_id, job_id=job_id)
         return HttpJobState(url, secret, allow_insecure_transport=allow_insecure_transport,
                             workflow_id=workflow_id, job_id=job_id,
-                            budget_seconds=budget_for(wall_seconds))
+                            budget_seconds=budget_for(wall_seconds), started=started)
 
     return DeferredJobState(build)

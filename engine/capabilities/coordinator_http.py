@@ -108,6 +108,7 @@ class HttpJobState:
         page_size: int = MAX_PAGE_SIZE,
         max_attempts: int = 4,
         backoff_seconds: float = 0.2,
+        started: float | None = None,
     ) -> None:
         if max_pages < 1 or not 1 <= page_size <= MAX_PAGE_SIZE:
             raise CapabilityError(
@@ -121,6 +122,7 @@ class HttpJobState:
             budget_seconds=budget_seconds,
             max_attempts=max_attempts,
             backoff_seconds=backoff_seconds,
+            started=started,
         )
         self._workflow_id = workflow_id or None
         self._job_id = job_id or None
@@ -249,7 +251,8 @@ class HttpJobState:
         scope = " and ".join(f"{key} {value}" for key, value in where) or "all visible jobs"
         action = f"listing jobs with status {status!r} ({scope})"
         offset = 0
-        for _page in range(self._max_pages):
+        # One page past the cap is read, so that a last full page is known to be the last.
+        for page in range(self._max_pages + 1):
             params: dict[str, str | int] = {
                 "status": status,
                 **dict(where),
@@ -261,6 +264,10 @@ class HttpJobState:
                 right=_READ_RIGHT, expected=200,
             )
             jobs, applied = self._parse_page(data, action)
+            if page == self._max_pages:
+                if jobs:
+                    break
+                return found
             for job in jobs:
                 # A coordinator that ignores a filter it does not know must not widen
                 # the answer, so the filters are checked here too.
@@ -291,9 +298,10 @@ class HttpJobState:
 
         if not isinstance(data, dict):
             raise shape(f"expected a JSON object, got {type(data).__name__}")
-        jobs = data.get("jobs")
-        if jobs is None:
-            jobs = []
+        if "jobs" not in data:
+            raise shape("no 'jobs' list")
+        # A Go coordinator encodes an empty list as null.
+        jobs = data["jobs"] if data["jobs"] is not None else []
         if not isinstance(jobs, list):
             raise shape("'jobs' is not a list")
         limit = data.get("limit")

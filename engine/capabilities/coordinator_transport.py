@@ -57,20 +57,26 @@ def check_settings(base_url: str, token: str, *, allow_insecure_transport: bool)
     _validate_base_url(base_url, allow_insecure_transport)
 
 
+def _forms(token: str) -> list[str]:
+    """The token as it could appear in text: raw and URL-encoded."""
+    return sorted({f for f in (token, quote(token, safe=""), quote(token)) if f},
+                  key=len, reverse=True)
+
+
 def _scrub(text: str, token: str) -> str:
     """Remove every form of the token that could appear in ``text``."""
-    for form in {token, quote(token, safe=""), quote(token)}:
-        if form:
-            text = text.replace(form, _REDACTED)
+    for form in _forms(token):
+        text = text.replace(form, _REDACTED)
     return text
 
 
 def _check_token(token: str) -> None:
     if not isinstance(token, str) or not token:
         raise CapabilityError("the coordinator API token is empty")
-    if token != token.strip() or any(ord(c) < 0x21 or ord(c) == 0x7F for c in token):
+    if any(not 0x21 <= ord(c) <= 0x7E for c in token):
+        # Said without showing where or which: the message must not describe the token.
         raise CapabilityError(
-            "the coordinator API token contains whitespace or control characters"
+            "the coordinator API token contains whitespace, control or non-ASCII characters"
         )
 
 
@@ -97,7 +103,10 @@ class Transport:
         budget_seconds: float,
         max_attempts: int,
         backoff_seconds: float,
+        started: float | None = None,
     ) -> None:
+        """`started` (a `time.monotonic()` value) anchors the budget at the start of
+        the run; without it, the budget starts with the first request."""
         _check_token(token)
         if budget_seconds <= 0 or max_attempts < 1 or backoff_seconds < 0:
             raise CapabilityError(
@@ -111,7 +120,7 @@ class Transport:
         self._budget = budget_seconds
         self._max_attempts = max_attempts
         self._backoff = backoff_seconds
-        self._deadline: float | None = None
+        self._deadline: float | None = None if started is None else started + budget_seconds
         self.base, self.host_port = _validate_base_url(base_url, allow_insecure_transport)
         self._origin = _origin_of(self.base)
         self._session: requests.Session | None = None
@@ -271,8 +280,11 @@ class Transport:
                 return _raise_or_return(problem)
             try:
                 return json.loads(raw)
-            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-                problem = self.fail(f"answered with malformed JSON while {action}: {exc}")
+            except (ValueError, RecursionError) as exc:
+                # ValueError covers bad UTF-8, bad JSON and over-long integer literals;
+                # RecursionError, a document nested too deep to decode.
+                detail = str(exc) if isinstance(exc, ValueError) else "nested too deep"
+                problem = self.fail(f"answered with malformed JSON while {action}: {detail}")
             raise problem
         raise self.fail(f"redirected more than {_MAX_REDIRECTS} times while {action}")
 
@@ -340,8 +352,14 @@ class Transport:
             raw = response.raw.read1(_EXCERPT * 4, decode_content=True)
         except Exception:  # an excerpt is best effort; the status code is the message
             return ""
-        text = raw.decode("utf-8", "replace")
-        return " ".join(text.split())[:_EXCERPT]
+        text = _scrub(" ".join(raw.decode("utf-8", "replace").split()), self._token)
+        # The read may have cut a token in two: a trailing piece of it goes too.
+        for form in _forms(self._token):
+            for length in range(len(form) - 1, 3, -1):
+                if text.endswith(form[:length]):
+                    text = text[:-length] + _REDACTED
+                    break
+        return text[:_EXCERPT]
 
     def _transport_error(
         self, exc: BaseException, action: str, deadline: float
@@ -416,14 +434,18 @@ def _retry_after(value: str | None) -> float | None:
         return None
     value = value.strip()
     if value.isdigit():
-        return float(int(value))
+        # Anything over a day is "too long" alike; the cap keeps the number printable.
+        return float(min(int(value[:9]) if len(value) <= 9 else 86400, 86400))
+    from datetime import UTC
     from email.utils import parsedate_to_datetime
 
     try:
         when = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
-    return max(0.0, when.timestamp() - time.time())
+    if when.tzinfo is None:  # `-0000`: UTC, with no claim about the local zone
+        when = when.replace(tzinfo=UTC)
+    return min(max(0.0, when.timestamp() - time.time()), 86400.0)
 
 
 def _with_excerpt(message: str, excerpt: str) -> str:
@@ -491,16 +513,17 @@ def _shown_origin(url: str) -> str:
 
 
 def _status_message(status: int, expected: int, action: str, right: str) -> str:
+    # The hint explains a refused read; a refused submission has no such excuse.
+    reading = "jobs:submit" not in right
     if status == 401:
+        hint = f" ({_JOB_TOKEN_HINT})" if reading else ""
         return (
             f"refused the API token (401 Unauthorized) while {action}; the token is invalid "
-            f"or expired, or lacks the right to {right} ({_JOB_TOKEN_HINT})"
+            f"or expired, or lacks the right to {right}{hint}"
         )
     if status == 403:
-        return (
-            f"the API token lacks the right to {right} (403 Forbidden) while {action}; "
-            f"{_JOB_TOKEN_HINT}"
-        )
+        hint = f"; {_JOB_TOKEN_HINT}" if reading else ""
+        return f"the API token lacks the right to {right} (403 Forbidden) while {action}{hint}"
     return f"answered HTTP {status} (expected {expected}) while {action}"
 
 

@@ -140,6 +140,51 @@ def test_retry_after_as_an_http_date(coordinator: FakeCoordinator, waits: Waits)
     assert 1.0 <= waits.asked[0] <= 3.0
 
 
+def test_retry_after_as_a_date_without_a_zone_is_utc(
+        coordinator: FakeCoordinator, waits: Waits, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        waits.real = False
+        when = formatdate(time.time() + 3).replace("+0000", "-0000")
+        coordinator.enqueue_fault(503, "", {"Retry-After": when})
+        assert state_for(coordinator).is_job_running("build") is False
+        assert 1.0 <= waits.asked[0] <= 3.0
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_an_absurd_retry_after_is_just_too_long(coordinator: FakeCoordinator,
+                                                waits: Waits) -> None:
+    coordinator.enqueue_fault(503, "", {"Retry-After": "9" * 400})
+    with pytest.raises(CapabilityError, match="beyond the 7s time budget"):
+        state_for(coordinator).is_job_running("build")
+    assert waits.asked == []
+
+
+def test_the_budget_counts_from_the_start_of_the_run(coordinator: FakeCoordinator,
+                                                     waits: Waits) -> None:
+    # A pipeline that spent its time computing has no budget left for retries.
+    coordinator.enqueue_fault(503, "")
+    state = state_for(coordinator, budget_seconds=2.0, started=time.monotonic() - 1.99)
+    with pytest.raises(CapabilityError, match="2s time budget") as caught:
+        state.is_job_running("build")
+    assert "not fit" in str(caught.value) or "spent" in str(caught.value)
+    assert state.requests_sent <= 1
+
+
+@pytest.mark.parametrize("padding", [0, 190, 195, 199, 795])
+def test_a_token_cut_by_the_excerpt_is_still_scrubbed(coordinator: FakeCoordinator,
+                                                      waits: Waits, padding: int) -> None:
+    coordinator.enqueue_fault(400, "x" * padding + TOKEN + " tail")
+    with pytest.raises(CapabilityError) as caught:
+        state_for(coordinator).is_job_running("build")
+    message = str(caught.value)
+    for length in range(4, len(TOKEN) + 1):
+        assert TOKEN[:length] not in message, (length, message)
+
+
 def test_retry_after_beyond_the_budget_fails_at_once(
     coordinator: FakeCoordinator, waits: Waits
 ) -> None:
@@ -276,6 +321,15 @@ def test_401_and_403_never_read_as_not_running(
 
 
 # --- redirects ---------------------------------------------------------------------------
+
+
+def test_a_refused_submission_does_not_blame_a_job_token(coordinator: FakeCoordinator,
+                                                        waits: Waits) -> None:
+    coordinator.enqueue_fault(403, "")
+    with pytest.raises(CapabilityError) as caught:
+        submit_triggers(coordinator.url, coordinator.token, "job-1", b"{}")
+    assert "jobs:submit" in str(caught.value)
+    assert "usually holds only" not in str(caught.value)
 
 
 def test_same_origin_redirect_is_followed(coordinator: FakeCoordinator, waits: Waits) -> None:

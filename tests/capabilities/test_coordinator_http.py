@@ -244,10 +244,19 @@ def test_page_cap_is_enforced(coordinator: FakeCoordinator) -> None:
         state.is_job_running("absent")
     assert "more than 2 pages" in str(caught.value)
     assert 'narrow the scope' in str(caught.value)
-    assert len(list_requests(coordinator, "submitted")) == 2
+    assert len(list_requests(coordinator, "submitted")) == 3
     with pytest.raises(CapabilityError, match=r"max_pages=2"):
         state.is_job_running("other")  # the failure is remembered, not retried
-    assert len(list_requests(coordinator, "submitted")) == 2
+    assert len(list_requests(coordinator, "submitted")) == 3
+
+
+def test_a_full_last_page_within_the_cap_is_an_answer(coordinator: FakeCoordinator) -> None:
+    for number in range(20):
+        coordinator.add_job(f"job-{number}", "submitted")
+    state = state_for(coordinator, page_size=10, max_pages=2)
+    assert state.is_job_running("job-19") is True
+    # two full pages, then one that shows there is no more
+    assert len(list_requests(coordinator, "submitted")) == 3
 
 
 def test_many_names_cost_one_scan_per_status(coordinator: FakeCoordinator) -> None:
@@ -471,6 +480,10 @@ def test_redirect_is_refused_and_not_followed(
         ('{"jobs": ["x"], "total": 1}', "jobs[0] is not an object"),
         ('{"jobs": [{"job_id": "1"}], "total": 1}', "no string 'name'"),
         ('{"jobs": [{"name": "b", "exit_code": "0"}], "total": 1}', "'exit_code'"),
+        ("{}", "no 'jobs' list"),
+        ('{"error": "maintenance"}', "no 'jobs' list"),
+        ('{"jobs": [' + "[" * 100_000, "nested too deep"),
+        ('{"jobs": [{"name": "b", "exit_code": ' + "9" * 5000 + "}]}", "malformed JSON"),
     ],
 )
 def test_malformed_answers(coordinator: FakeCoordinator, body: str | bytes, fragment: str) -> None:
@@ -480,10 +493,18 @@ def test_malformed_answers(coordinator: FakeCoordinator, body: str | bytes, frag
     assert fragment in str(caught.value)
 
 
-@pytest.mark.parametrize("declare_length", [True, False], ids=["content-length", "until-close"])
-def test_oversized_answer_is_cut_off(coordinator: FakeCoordinator, declare_length: bool) -> None:
+def test_jobs_null_is_an_empty_list(coordinator: FakeCoordinator) -> None:
+    # How a Go coordinator encodes an empty slice.
+    for _ in RUNNING_STATUSES:
+        coordinator.enqueue_fault(200, '{"jobs": null, "total": 0}')
+    assert state_for(coordinator).is_job_running("build") is False
+
+
+@pytest.mark.parametrize("framing", ["content-length", "until-close", "chunked"])
+def test_oversized_answer_is_cut_off(coordinator: FakeCoordinator, framing: str) -> None:
     body = b'{"jobs": [' + b" " * MAX_RESPONSE_BYTES + b"]}"
-    coordinator.enqueue_fault(200, body, omit_content_length=not declare_length)
+    coordinator.enqueue_fault(200, body, omit_content_length=framing == "until-close",
+                              chunked=framing == "chunked")
     with pytest.raises(CapabilityError, match="larger than 16 MiB"):
         state_for(coordinator).is_job_running("build")
 
@@ -529,7 +550,8 @@ def test_bad_urls(url: str, fragment: str) -> None:
         HttpJobState(url, TOKEN)
 
 
-@pytest.mark.parametrize("token", ["", " SECRET", "SECRET\r\nX-Evil: 1", "SEC RET", "SECRET\x00"])
+@pytest.mark.parametrize("token", ["", " SECRET", "SECRET\r\nX-Evil: 1", "SEC RET", "SECRET\x00",
+                                   "SEC\u2603RET", "SECR\xe9T"])
 def test_bad_tokens_are_refused_without_echo(token: str) -> None:
     with pytest.raises(CapabilityError, match="token") as caught:
         HttpJobState("https://127.0.0.1:1", token)

@@ -46,7 +46,8 @@ class Fault:
 
     ``delay`` waits before the headers, ``trickle`` between single bytes of the body;
     ``reset`` aborts the connection (TCP RST) instead of answering; with
-    ``after_handling`` the request is handled normally first, so only the answer is lost.
+    ``after_handling`` the request is handled normally first, so only the answer is lost;
+    ``chunked`` sends the body with chunked transfer encoding (no length at all).
     """
 
     status: int
@@ -57,6 +58,7 @@ class Fault:
     reset: bool = False
     after_handling: bool = False
     trickle: float = 0.0
+    chunked: bool = False
 
 
 @dataclass
@@ -160,12 +162,20 @@ class _Handler(BaseHTTPRequestHandler):
         self.send_response(fault.status)
         for name, value in fault.headers.items():
             self.send_header(name, value)
-        if fault.omit_content_length:
+        if fault.chunked:
+            self.send_header("Transfer-Encoding", "chunked")
+        elif fault.omit_content_length:
             self.send_header("Connection", "close")
             self.close_connection = True
         elif not any(name.lower() == "content-length" for name in fault.headers):
             self.send_header("Content-Length", str(len(fault.body)))
         self.end_headers()
+        if fault.chunked:
+            for start in range(0, len(fault.body), 65536):
+                piece = fault.body[start:start + 65536]
+                self.wfile.write(b"%x\r\n%s\r\n" % (len(piece), piece))
+            self.wfile.write(b"0\r\n\r\n")
+            return
         if not fault.trickle:
             self.wfile.write(fault.body)
             return
@@ -274,11 +284,13 @@ class FakeCoordinator:
         delay: float = 0.0,
         omit_content_length: bool = False,
         trickle: float = 0.0,
+        chunked: bool = False,
     ) -> None:
         """Serve this answer to the next request, before auth and normal handling."""
         data = body.encode() if isinstance(body, str) else body
         fault = Fault(
-            status, data, dict(headers or {}), delay, omit_content_length, trickle=trickle
+            status, data, dict(headers or {}), delay, omit_content_length, trickle=trickle,
+            chunked=chunked,
         )
         with self.lock:
             self.faults.append(fault)
