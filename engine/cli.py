@@ -39,7 +39,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     # this process parses arguments and reads its inputs.
     from engine.sandbox.parent import Sandbox
 
-    sandbox = Sandbox()
+    sandbox = Sandbox((token.value,) if token else ())
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     redact = token.value if token else None

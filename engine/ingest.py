@@ -172,7 +172,8 @@ def evaluate(
     `backends` defaults to the live ones; `recorder`, when given, is shown the services
     and every line of output, so that a transcript can be written even on failure.
     """
-    sandbox = sandbox or Sandbox()  # forked before any thread exists
+    # Forked before any thread exists.
+    sandbox = sandbox or Sandbox((inputs.token.value,) if inputs.token else ())
     backends = backends or live_backends(inputs, options)
     policy = options.policy
     redact = (inputs.token.value,) if inputs.token else ()

@@ -115,17 +115,32 @@ def snapshot(
 
 
 def read_pipeline(pipeline_path: str, src_dir: str) -> str:
-    """The pipeline file's text; UsageError when missing, PipelineFailed when not UTF-8."""
+    """The pipeline file's text; UsageError when missing, PipelineFailed when not UTF-8.
+
+    A pipeline inside the source directory comes from the repository: as a symbolic
+    link it must not lead out of it (to /proc/self/environ, say).
+    """
+    from engine.sources import MAX_SOURCE_BYTES, MAX_SOURCE_MIB
+
     if not os.path.isfile(pipeline_path):
         if not os.path.exists(pipeline_path):
             raise UsageError(f"pipeline file not found (source directory {src_dir})",
                              pipeline_path)
         raise UsageError("pipeline path is not a file", pipeline_path)
+    root = os.path.abspath(src_dir)
+    if os.path.abspath(pipeline_path).startswith(root + os.sep):
+        real_root = os.path.realpath(src_dir)
+        if not os.path.realpath(pipeline_path).startswith(real_root + os.sep):
+            raise UsageError("the pipeline file is a link to a file outside the source "
+                             "directory, which is refused", pipeline_path)
     try:
         with open(pipeline_path, "rb") as handle:
-            raw = handle.read()
+            raw = handle.read(MAX_SOURCE_BYTES + 1)
     except OSError as err:
         raise UsageError(f"cannot read the pipeline: {err.strerror}", pipeline_path) from None
+    if len(raw) > MAX_SOURCE_BYTES:
+        raise UsageError(f"the pipeline file is larger than {MAX_SOURCE_MIB} MiB",
+                         pipeline_path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -3,7 +3,8 @@
 `load("lib/helpers.star", ...)` resolves relative to the loading file,
 `load("//ci/lib.star", ...)` relative to the source root. Only `.star` files inside the
 source root may be loaded: a path that leaves it (through `..` or a symbolic link), an
-absolute path, or any other form is refused with a message saying why.
+absolute path, or any other form is refused with a message saying why. A file reached
+under two names (through a symbolic link inside the root) is one module, evaluated once.
 """
 
 from __future__ import annotations
@@ -12,6 +13,11 @@ import os
 import posixpath
 
 from engine.capabilities.base import CapabilityError
+
+# A pipeline file, or a file it loads, larger than this is refused unread: real
+# pipelines are a few KiB, and every source travels to the sandbox in one message.
+MAX_SOURCE_MIB = 4
+MAX_SOURCE_BYTES = MAX_SOURCE_MIB * 1024 * 1024
 
 
 class SourceTree:
@@ -26,6 +32,8 @@ class SourceTree:
         # display name -> path relative to the root (None: outside the root)
         self._relative: dict[str, str | None] = {pipeline_name: self._inside(pipeline_path)}
         self.texts: dict[str, str] = {}
+        # real path -> display name: a file reached under two names is one module.
+        self._names: dict[str, str] = {os.path.realpath(pipeline_path): pipeline_name}
 
     def _inside(self, path: str) -> str | None:
         real = os.path.realpath(path)
@@ -75,29 +83,37 @@ class SourceTree:
         name = self.display_name(relative)
         if name in self.texts:
             return {"name": name, "text": self.texts[name]}
-        if len(self.texts) >= self.max_files:
-            raise CapabilityError(
-                f"load limit of {self.max_files} files exceeded (load.max_files)"
-            )
         path = os.path.join(self.root, *relative.split("/"))
         real = os.path.realpath(path)
         if not real.startswith(self.root + os.sep):
             raise CapabilityError(
                 f"cannot load {module!r}: it is a link to a file outside the source directory"
             )
+        known = self._names.get(real)
+        if known is not None:  # the same file under another name (a symlink)
+            return {"name": known, "text": self.texts.get(known, "")}
+        if len(self.texts) >= self.max_files:
+            raise CapabilityError(
+                f"load limit of {self.max_files} files exceeded (load.max_files)"
+            )
         try:
             with open(real, "rb") as handle:
-                raw = handle.read()
+                raw = handle.read(MAX_SOURCE_BYTES + 1)
         except FileNotFoundError:
             raise CapabilityError(f"cannot load {module!r}: {name} does not exist") from None
         except IsADirectoryError:
             raise CapabilityError(f"cannot load {module!r}: {name} is a directory") from None
         except OSError as err:
             raise CapabilityError(f"cannot load {module!r}: {err.strerror}") from None
+        if len(raw) > MAX_SOURCE_BYTES:
+            raise CapabilityError(
+                f"cannot load {module!r}: {name} is larger than {MAX_SOURCE_MIB} MiB"
+            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:
             raise CapabilityError(f"cannot load {module!r}: {name} is not UTF-8") from None
         self.texts[name] = text
         self._relative[name] = relative
+        self._names[real] = name
         return {"name": name, "text": text}

@@ -19,7 +19,8 @@ EXIT_REPORTED = 0
 EXIT_UNREPORTED = 70
 
 
-def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) -> list[str]:
+def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
+           secrets: tuple[str, ...] = ()) -> list[str]:
     """Apply OS limits and drop inherited state before any pipeline code runs.
 
     Returns the protections now active.
@@ -34,6 +35,8 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) ->
     # The environment may hold the API token: the child gets none of it.
     os.environ.clear()
     os.environ["RUST_BACKTRACE"] = "0"
+    # ... nor any copy of the token the forked heap still holds.
+    erased = fence.erase_from_memory(secrets)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
@@ -41,6 +44,8 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int) ->
     os.chdir("/")
     active = fence.limit_descriptors({0, 1, 2, *keep_fds})
     active += fence.limit_resources(memory, int(limits["cpu_seconds"]))
+    if secrets and erased:
+        active.append("token erased from memory")
     return active
 
 
@@ -69,7 +74,8 @@ def warm_up() -> list[str]:
     return fence.isolate_process()
 
 
-def child_main(to_parent: int, from_parent: int, stderr_fd: int) -> NoReturn:
+def child_main(to_parent: int, from_parent: int, stderr_fd: int,
+               secrets: tuple[str, ...] = ()) -> NoReturn:
     """Entry point of the forked child: warm up, wait for the request, run it."""
     try:
         active = warm_up()
@@ -78,7 +84,8 @@ def child_main(to_parent: int, from_parent: int, stderr_fd: int) -> NoReturn:
             os._exit(EXIT_REPORTED)
         if request.get("mode") == "check":
             import engine.interpreter.lint_jobs  # noqa: F401  (before the fences close)
-        active += harden(request["limits"], (to_parent, from_parent), stderr_fd)
+        active += harden(request["limits"], (to_parent, from_parent), stderr_fd, secrets)
+        del secrets
         reply = _run(request, to_parent, from_parent)
         reply["protections"] = active
         protocol.send(to_parent, reply)

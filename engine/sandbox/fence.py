@@ -107,3 +107,56 @@ def limit_descriptors(keep: set[int]) -> list[str]:
     except (OSError, ValueError):
         return []
     return [f"at most {cap} file descriptors"]
+
+
+def erase_from_memory(secrets: tuple[str, ...]) -> bool:
+    """Overwrite every copy of each secret left in this process's writable memory.
+
+    The child is forked from the engine, so its heap holds what the engine's held: the
+    token as read from the environment, and freed buffers that once held it. Each
+    private writable mapping is read through /proc/self/mem and every match zeroed at
+    once. Secrets shorter than 12 characters are skipped: zeroing every occurrence of
+    a short word could corrupt the interpreter's own strings.
+    """
+    # Searched for as two halves, so that no search object is itself a copy of the
+    # secret (it would be found and zeroed half-way through the search).
+    halves = [(s[: len(s) // 2].encode(), s[len(s) // 2:].encode())
+              for s in secrets if len(s) >= 12]
+    if not halves:
+        return True
+    try:
+        with open("/proc/self/maps", "rb") as handle:
+            regions = [line.split() for line in handle]
+        fd = os.open("/proc/self/mem", os.O_RDWR)
+    except OSError:
+        return False
+    try:
+        for fields in regions:
+            if len(fields) < 2 or fields[1][:2] != b"rw" or fields[1][3:4] != b"p":
+                continue
+            start, end = (int(x, 16) for x in fields[0].split(b"-"))
+            _erase_region(fd, start, end, halves)
+    except (OSError, ValueError):
+        return False
+    finally:
+        os.close(fd)
+    return True
+
+
+def _erase_region(fd: int, start: int, end: int, halves: list[tuple[bytes, bytes]]) -> None:
+    chunk = 1 << 22
+    overlap = max(len(a) + len(b) for a, b in halves) - 1
+    offset = start
+    while offset < end:
+        try:
+            data = os.pread(fd, min(chunk + overlap, end - offset), offset)
+        except OSError:  # a guard page or a mapping that cannot be read
+            return
+        for first, second in halves:
+            found = data.find(first)
+            while found >= 0:
+                tail = found + len(first)
+                if data.startswith(second, tail):
+                    os.pwrite(fd, bytes(tail + len(second) - found), offset + found)
+                found = data.find(first, found + 1)
+        offset += chunk

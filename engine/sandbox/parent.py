@@ -72,7 +72,8 @@ class Sandbox:
     pipeline code and applies its limits only once `run` hands it a request.
     """
 
-    def __init__(self) -> None:
+    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
+        """`secrets` are erased from the child's memory before pipeline code runs."""
         child_read, self._write_fd = os.pipe()
         self._read_fd, child_write = os.pipe()
         # The child's stderr: only a crashing interpreter writes there (pipeline output
@@ -86,7 +87,7 @@ class Sandbox:
                 os.close(self._read_fd)
                 os.close(self._write_fd)
                 os.close(self._stderr.read_fd)
-                child_main(child_write, child_read, self._stderr.write_fd)
+                child_main(child_write, child_read, self._stderr.write_fd, secrets)
             finally:
                 os._exit(70)
         self.pid = pid

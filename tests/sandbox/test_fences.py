@@ -36,6 +36,30 @@ def _file_size_limit(limits: str) -> list[str]:
     return line.split()[3:5]
 
 
+def _memory_holds(pid: int, needle: bytes) -> str:
+    """"yes" or "no": whether the process's writable memory holds `needle`; "unknown"
+    when it cannot be read (a child that is not dumpable needs root to be read)."""
+    try:
+        maps = Path(f"/proc/{pid}/maps").read_text().splitlines()
+        fd = os.open(f"/proc/{pid}/mem", os.O_RDONLY)
+    except OSError:
+        return "unknown"
+    try:
+        for line in maps:
+            fields = line.split()
+            if fields[1][:2] != "rw":
+                continue
+            start, end = (int(x, 16) for x in fields[0].split("-"))
+            try:
+                if needle in os.pread(fd, end - start, start):
+                    return "yes"
+            except OSError:
+                continue
+    finally:
+        os.close(fd)
+    return "no"
+
+
 def _observe_child(tmp_path: Path) -> dict[str, str]:
     src = tmp_path / "src"
     src.mkdir()
@@ -67,6 +91,9 @@ def _observe_child(tmp_path: Path) -> dict[str, str]:
                     seen = {}
                 if seen and _file_size_limit(seen["limits"]) != ["0", "0"]:
                     seen = {}  # still warming up: not yet fenced
+                if seen:
+                    time.sleep(0.2)  # running pipeline code by now
+                    seen["memory"] = _memory_holds(child, MARKER.encode())
             time.sleep(0.05)
     finally:
         _, err = proc.communicate(timeout=30)
@@ -91,6 +118,12 @@ def test_the_childs_environment_holds_no_token(fenced: dict[str, str]) -> None:
     assert MARKER not in fenced["environ"]
     assert "REACTORCIDE_API_TOKEN" not in fenced["environ"]
     assert MARKER not in fenced["stderr"]
+
+
+def test_the_childs_memory_holds_no_token(fenced: dict[str, str]) -> None:
+    if fenced.get("memory") == "unknown":
+        pytest.skip("the child's memory cannot be read by this user")
+    assert fenced["memory"] == "no"
 
 
 def test_the_child_is_in_its_own_network_namespace(fenced: dict[str, str]) -> None:

@@ -6,10 +6,12 @@ can bring the marker into the output or into any written file.
 
 from __future__ import annotations
 
+import json
 import os
 import socket
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -223,7 +225,11 @@ LOAD_ESCAPES = {
     "not a .star file": ("lib.txt", "only .star files"),
     "link to outside": ("link.star", "link to a file outside"),
     "missing file": ("nope.star", "does not exist"),
+    "a file too large to load": ("big.star", "larger than 4 MiB"),
 }
+
+EXISTING = b'{"type": "trigger_job", "operation_id": "before", "jobs": []}\n'
+
 
 
 @pytest.mark.parametrize("module, needle", LOAD_ESCAPES.values(), ids=LOAD_ESCAPES.keys())
@@ -233,9 +239,11 @@ def test_load_outside_the_source_is_refused(tmp_path: Path, module: str, needle:
     (tmp_path / "outside.star").write_text("x = 1\n", encoding="utf-8")
     (src / "lib.txt").write_text("x = 1\n", encoding="utf-8")
     (src / "link.star").symlink_to(tmp_path / "outside.star")
+    (src / "big.star").write_text("x = 1\n" + "#" * (4 * 1024 * 1024), encoding="utf-8")
     pipeline = src / "pipeline.star"
     pipeline.write_text(f'load("{module}", "x")\ntrigger_job("a")\n', encoding="utf-8")
     triggers = tmp_path / "out.json"
+    triggers.write_bytes(EXISTING)
 
     result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
 
@@ -243,7 +251,61 @@ def test_load_outside_the_source_is_refused(tmp_path: Path, module: str, needle:
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"{pipeline}:1:1: error: cannot load "), first
     assert needle in first
-    assert not triggers.exists()
+    assert triggers.read_bytes() == EXISTING
+
+
+PIPELINE_FILES = {
+    # how the repository's pipeline.star is made, what is said
+    "a link to the engine's environment": (
+        lambda src, outside: (src / "pipeline.star").symlink_to("/proc/self/environ"),
+        "link to a file outside the source directory"),
+    "a link to a file outside": (
+        lambda src, outside: (src / "pipeline.star").symlink_to(outside),
+        "link to a file outside the source directory"),
+    "a file too large": (
+        lambda src, outside: (src / "pipeline.star").write_bytes(
+            b"x = 1\n" + b"#" * (4 * 1024 * 1024)),
+        "larger than 4 MiB"),
+}
+
+
+@pytest.mark.parametrize("make, needle", PIPELINE_FILES.values(), ids=PIPELINE_FILES.keys())
+def test_a_pipeline_file_the_engine_must_not_read(tmp_path: Path, make: Any,
+                                                  needle: str) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    outside = tmp_path / "outside.star"
+    outside.write_text('trigger_job("SECRET-OUTSIDE")\n', encoding="utf-8")
+    make(src, outside)
+    triggers = tmp_path / "out.json"
+    triggers.write_bytes(EXISTING)
+
+    result = run_engine("--src", src, "--triggers-file", triggers,
+                        env={"MARKER_VAR": "marker-value-1"}, timeout=120)
+
+    assert result.code == 2, result.output
+    assert needle in result.stderr
+    assert "marker-value-1" not in result.output and "SECRET-OUTSIDE" not in result.output
+    assert triggers.read_bytes() == EXISTING
+
+
+def test_a_file_loaded_under_two_names_is_evaluated_once(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "lib" / "setup.star").write_text('SETUP = trigger_job("setup")\n', encoding="utf-8")
+    (src / "alias.star").symlink_to(src / "lib" / "setup.star")
+    (src / "pipeline.star").write_text(
+        'load("lib/setup.star", "SETUP")\nload("alias.star", S2 = "SETUP")\n'
+        'trigger_job("b", depends_on = [S2], env = {"SAME": str(S2 == SETUP)})\n',
+        encoding="utf-8")
+    triggers = tmp_path / "out.json"
+
+    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+
+    assert result.code == 0, result.output
+    jobs = json.loads(triggers.read_text("utf-8"))["jobs"]
+    assert [job["job_name"] for job in jobs] == ["setup", "b"]
+    assert jobs[1]["env"] == {"SAME": "True"}
 
 
 # --- print -----------------------------------------------------------------------------------
