@@ -144,6 +144,7 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         inputs.src_dir,
         on_missing_history=str(policy.get("git", "on_missing_history")),
         env_branch=inputs.context.get("branch"),
+        wall_seconds=options.limits.wall_seconds,
     )
     return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
 

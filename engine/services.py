@@ -76,6 +76,10 @@ class PrintSink:
         size = len(text.encode("utf-8")) + 1
         if self.used + size > self.limit:
             self.truncated = True
+            fits = text.encode("utf-8")[: max(self.limit - self.used - 1, 0)]
+            shown = fits.decode("utf-8", "ignore")
+            if shown:
+                self._emit(shown)
             self._emit(f"[print output truncated: limit of {self.limit} bytes reached]")
             return
         self.used += size

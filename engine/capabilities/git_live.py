@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import re
+import time
 
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.git_refs import check_rev, normalize, range_sides
@@ -124,6 +125,10 @@ class MissingHistory(CapabilityError):
     """A ref or merge base that this checkout does not have (shallow clone, not fetched)."""
 
 
+class OutOfTime(CapabilityError):
+    """The run's wall clock ran out while git worked: no further question is asked."""
+
+
 class LiveGit:
     """Answers git questions by running git in the source checkout.
 
@@ -131,17 +136,22 @@ class LiveGit:
     missing: `"error"` (the default), or `"all_changed"`, where every tracked file
     counts as changed and a line is added to `warnings` for the parent to show.
     `env_branch` is the branch the CI environment names; it wins over the checkout's
-    (which is detached in most CI checkouts).
+    (which is detached in most CI checkouts). With `wall_seconds` (the run's wall-clock
+    limit, counted from now) no git command may outlast the run: the sandbox waits for
+    the answer, so git's time is the pipeline's time.
     """
 
     def __init__(self, src_dir: str | os.PathLike[str], *, on_missing_history: str = "error",
-                 env_branch: str | None = None, timeout_seconds: float = 120.0) -> None:
+                 env_branch: str | None = None, timeout_seconds: float = 120.0,
+                 wall_seconds: float | None = None) -> None:
         if on_missing_history not in ON_MISSING_HISTORY:
             raise ValueError(f"on_missing_history must be one of {ON_MISSING_HISTORY}")
         self.src_dir = os.fspath(src_dir)
         self.on_missing_history = on_missing_history
         self.env_branch = env_branch or None
         self.timeout_seconds = timeout_seconds
+        self.wall_seconds = wall_seconds
+        self._deadline = None if wall_seconds is None else time.monotonic() + wall_seconds
         self.warnings: list[str] = []
         self._empty_tree: str | None = None
         # Every git command's outcome, by (directory, arguments): the checkout does not
@@ -183,10 +193,17 @@ class LiveGit:
                 self._asked[key] = failure
         outcome = self._asked[key]
         if isinstance(outcome, CapabilityError):
-            raise CapabilityError(str(outcome)) from None
+            raise type(outcome)(str(outcome)) from None
         return outcome
 
     def _run_git(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
+        timeout, by_wall_clock = self.timeout_seconds, False
+        if self._deadline is not None:
+            remaining = self._deadline - time.monotonic()
+            if remaining <= 0.01:
+                raise OutOfTime(self._over_wall_clock())
+            if remaining < timeout:
+                timeout, by_wall_clock = remaining, True
         from git.cmd import Git
         from git.exc import GitCommandError, GitCommandNotFound
 
@@ -196,7 +213,7 @@ class LiveGit:
                 with_extended_output=True,
                 stdout_as_string=False,
                 strip_newline_in_stdout=False,
-                kill_after_timeout=self.timeout_seconds,
+                kill_after_timeout=timeout,
             )
         except GitCommandNotFound:
             raise CapabilityError("git is not installed") from None
@@ -207,14 +224,22 @@ class LiveGit:
                                                                                "error:"))]
             first = (lines or detail.splitlines() or [f"exit status {err.status}"])[0]
             if first.startswith("Timeout:"):
+                if by_wall_clock:
+                    raise OutOfTime(self._over_wall_clock()) from None
                 first = f"git took longer than {self.timeout_seconds:g} s"
             raise CapabilityError(first.removeprefix("fatal: ").removeprefix("error: ")) \
                 from None
         return (out if isinstance(out, bytes) else str(out).encode()), str(err_text)
 
+    def _over_wall_clock(self) -> str:
+        return (f"git did not answer within the wall-clock limit of {self.wall_seconds:g} s "
+                "(git's time counts against the run's)")
+
     def _try(self, cwd: Path, *args: str) -> str | None:
         try:
             return self._git(cwd, *args).decode("utf-8", "replace").strip() or None
+        except OutOfTime:
+            raise
         except CapabilityError:
             return None
 
@@ -271,6 +296,8 @@ class LiveGit:
         revs = (frm,) if to is None else (frm, to)
         try:
             return self._run_diff(cwd, options, revs)
+        except OutOfTime:
+            raise
         except CapabilityError as failure:
             try:
                 empty = self._root_parent(cwd, frm, to, failure)

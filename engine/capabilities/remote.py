@@ -112,10 +112,27 @@ class RemoteSources:
 
 
 class RemoteOutput:
-    """Pipeline text, streamed to the parent as it is produced."""
+    """Pipeline text, streamed to the parent as it is produced, up to the print budget.
 
-    def __init__(self, channel: Channel) -> None:
+    The parent shows at most `limit` bytes; past them nothing more is sent (a pipeline
+    printing in a loop must not flood the pipe, nor send one message too large for it),
+    but one piece that overflows the budget is, so that the parent shows what fits and
+    its notice.
+    """
+
+    def __init__(self, channel: Channel, limit: int | None = None) -> None:
         self._channel = channel
+        self._left = limit
+        self._spent = False
 
     def write(self, text: str) -> None:
+        if self._spent:
+            return
+        if self._left is not None:
+            size = len(text.encode("utf-8")) + 1
+            if size > self._left:
+                self._spent = True
+                text = text[: self._left + 1]  # at least one byte past the budget
+            else:
+                self._left -= size
         self._channel.notify({"type": "print", "text": text})

@@ -154,7 +154,7 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
     host = Host(
         git=RemoteGit(channel),
         job_state=RemoteJobState(channel),
-        output=RemoteOutput(channel),
+        output=RemoteOutput(channel, limits.max_print_bytes),
         collector=JobCollector(
             {source.name: source.text}, limits.max_jobs, JobRules.from_json(request["rules"])
         ),

@@ -137,7 +137,13 @@ class Sandbox:
                              "exceeded (a single operation ran past the deadline and was "
                              "stopped)")
         elif final is None or final.get("type") in ("limit", "crash"):
-            failure = _explain_death(where, status, final, crash_text, limits)
+            failure = _explain_death(where, status, final, crash_text, limits,
+                                     usage.peak_memory_mb)
+        elif final.get("type") == "result" and usage.wall_seconds > limits.wall_seconds:
+            # A single operation that ended within the kill's grace period: the limit
+            # holds all the same, or a run could end late and still write.
+            failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
+                             "exceeded (a single operation ran past the deadline)")
         if failure is not None:
             from engine.usage import RunUsage
 
@@ -269,7 +275,8 @@ def _limit(where: str, message: str) -> PipelineFailed:
 
 
 def _explain_death(
-    where: str, status: int, final: dict[str, Any] | None, crash_text: str, limits: Limits
+    where: str, status: int, final: dict[str, Any] | None, crash_text: str, limits: Limits,
+    peak_memory_mb: float = 0.0,
 ) -> PipelineFailed:
     import signal
 
@@ -283,6 +290,12 @@ def _explain_death(
         if looks_like_memory(crash_text) or sig == signal.SIGKILL:
             return _limit(where, memory)
         name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else sig
+        if sig in (signal.SIGSEGV, signal.SIGABRT, signal.SIGBUS) and (
+                peak_memory_mb >= limits.memory_mb / 2):
+            # The interpreter does not always survive a refused allocation (a table
+            # that cannot grow): a crash with this much memory in use is the limit.
+            return _limit(where, f"{memory} (the sandbox crashed with {name} at a peak "
+                                 f"of {peak_memory_mb:.0f} MiB)")
         return _limit(where, f"the sandbox crashed (signal {name})")
     if looks_like_memory(crash_text) or (
         final is not None and looks_like_memory(str(final.get("message", "")))

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 import os
+import shutil
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -176,6 +177,43 @@ def test_cpu_limit_stops_a_single_long_operation(tmp_path: Path, target: Target)
     target.assert_untouched()
 
 
+def test_a_single_operation_ending_in_the_grace_period_still_fails(
+        tmp_path: Path, target: Target) -> None:
+    # The kill comes after a grace period; an operation that ends within it must not
+    # let the run succeed late.
+    pipeline = write_pipeline(tmp_path, 'x = max(range(100000000))\ntrigger_job("a")\n')
+
+    diagnostic = api_fail(pipeline, target.path,
+                          Limits(wall_seconds=0.2, cpu_seconds=30, kill_grace_seconds=20))
+
+    assert "wall-clock limit of 0.2 s exceeded" in diagnostic.message
+    target.assert_untouched()
+
+
+def _slow_git(directory: Path) -> None:
+    """A `git` that answers `git version` (GitPython asks it once) and hangs otherwise."""
+    real = shutil.which("git")
+    directory.mkdir()
+    script = directory / "git"
+    script.write_text(f'#!/bin/sh\ncase "$1" in version) exec {real} "$@";; esac\n'
+                      "exec sleep 30\n", encoding="utf-8")
+    script.chmod(0o755)
+
+
+def test_git_answers_count_against_the_wall_clock(tmp_path: Path, target: Target,
+                                                  monkeypatch: pytest.MonkeyPatch) -> None:
+    pipeline = write_pipeline(tmp_path, 'x = 1\nfiles = changed_files()\ntrigger_job("a")\n')
+    shims = tmp_path / "shims"
+    _slow_git(shims)
+    monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")
+
+    diagnostic = api_fail(pipeline, target.path, Limits(wall_seconds=1, cpu_seconds=5))
+
+    assert "did not answer within the wall-clock limit of 1 s" in diagnostic.message
+    assert (diagnostic.location.line, diagnostic.location.col) == (2, 9)
+    target.assert_untouched()
+
+
 # --- memory ---------------------------------------------------------------------------
 
 MEMORY_BOMBS = {
@@ -183,6 +221,21 @@ MEMORY_BOMBS = {
     "string-doubling": 's = "x"\nfor i in range(40):\n    s = s + s\n',
     "list-growth": "l = [0] * 1000\nfor i in range(30):\n    l = l + l\n",
 }
+
+
+@pytest.mark.parametrize("text", [
+    "d = {i: i for i in range(30000000)}\n",
+    "d = {}\nfor i in range(30000000):\n    d[i] = i\n",
+    "l = []\nfor i in range(100000000):\n    l.append(i)\n",
+], ids=["dict comprehension", "dict growth", "list append"])
+def test_table_bombs_hit_the_memory_limit(tmp_path: Path, target: Target, text: str) -> None:
+    pipeline = write_pipeline(tmp_path, text)
+
+    diagnostic = api_fail(pipeline, target.path,
+                          Limits(memory_mb=256, wall_seconds=30, cpu_seconds=30))
+
+    assert "memory limit of 256 MiB exceeded" in diagnostic.message
+    target.assert_untouched()
 
 
 @pytest.mark.parametrize("text", list(MEMORY_BOMBS.values()), ids=list(MEMORY_BOMBS))
@@ -331,12 +384,36 @@ def test_print_cap_truncates_with_a_notice_and_the_run_succeeds(tmp_path: Path) 
     assert "100 bytes" in lines[notices[0]]
     shown = lines[: notices[0]]
     assert shown[0] == "line 10"
-    assert shown == [f"line {i}" for i in range(10, 10 + len(shown))]
+    # whole lines, then what fits of the next one
+    assert shown[:-1] == [f"line {i}" for i in range(10, 10 + len(shown) - 1)]
+    assert f"line {10 + len(shown) - 1}".startswith(shown[-1])
     assert sum(len(line) + 1 for line in shown) <= 100
     assert "line 59" not in stderr
     assert lines[notices[0] + 1 :] == []
     assert [job.name for job in outcome.jobs] == ["after-prints"]
     assert b'"after-prints"' in triggers.read_bytes()
+
+
+BIG_PRINTS = {
+    # one print far beyond the budget (and beyond what one message to the parent may
+    # carry), and many prints past it, which must cost the pipeline nothing more
+    "one huge print": 'print("x" * 70000000)\ntrigger_job("after")\n',
+    "a flood of prints": 'for i in range(300000):\n    print("flood")\ntrigger_job("after")\n',
+}
+
+
+@pytest.mark.parametrize("text", BIG_PRINTS.values(), ids=BIG_PRINTS.keys())
+def test_oversized_prints_are_cut_to_the_budget(tmp_path: Path, text: str) -> None:
+    pipeline = write_pipeline(tmp_path, text)
+    triggers = tmp_path / "triggers.json"
+
+    outcome, stderr = api_run(pipeline, triggers, Limits(max_print_bytes=1000))
+
+    lines = stderr.splitlines()
+    assert lines[-1] == "[print output truncated: limit of 1000 bytes reached]"
+    assert sum(len(line) + 1 for line in lines[:-1]) <= 1000
+    assert lines[0].startswith(("xxx", "flood"))
+    assert [job.name for job in outcome.jobs] == ["after"]
 
 
 # --- a child that dies ------------------------------------------------------------------------
