@@ -180,7 +180,8 @@ def evaluate(
     redact = (inputs.token.value,) if inputs.token else ()
     sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
                      keep=recorder.output if recorder is not None else None)
-    services = HostServices(backends.git, backends.job_state, sink, backends.sources)
+    services = HostServices(backends.git, backends.job_state, sink, backends.sources,
+                            disabled=options.policy.disabled_builtins)
     for capability, method, args, answer in backends.answers:
         services.seed(capability, method, args, answer)
     if recorder is not None:

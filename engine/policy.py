@@ -59,6 +59,22 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
 }
 
 
+# Ceilings on numbers, so that a value no run could honour (`inf`, a memory size that
+# overflows the operating system's limit) is a configuration error, not a crash later.
+_DAY = 86400
+MAXIMA: dict[str, float] = {
+    "limits.wall_seconds": _DAY,
+    "limits.cpu_seconds": _DAY,
+    "limits.memory_mb": 1024 * 1024,
+    "limits.max_jobs": 1_000_000,
+    "limits.max_output_bytes": 1024 * 1024 * 1024,
+    "limits.max_print_bytes": 1024 * 1024 * 1024,
+    "jobs.max_priority": 2**31 - 1,
+    "jobs.max_timeout": 2**31 - 1,
+    "load.max_files": 100_000,
+}
+
+
 def _stricter_choice(a: str, b: str) -> str:
     return a if GIT_MISSING_HISTORY.index(a) <= GIT_MISSING_HISTORY.index(b) else b
 
@@ -232,23 +248,39 @@ def _read(path: str) -> dict[str, dict[str, Any]]:
         raise UsageError("policy file not found", path) from None
     except OSError as err:
         raise UsageError(f"cannot read the policy file: {err.strerror}", path) from None
+    except UnicodeDecodeError:
+        raise UsageError("policy file is not UTF-8 text", path) from None
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"policy file is not valid TOML: {err}", path) from None
     checked: dict[str, dict[str, Any]] = {}
     for section, table in data.items():
-        if section not in SCHEMA:
-            raise UsageError(f"unknown section [{section}]{_suggest(section, SCHEMA)}", path)
-        if not isinstance(table, dict):
+        if not isinstance(table, dict) and section in SCHEMA:
             raise UsageError(f"[{section}] must be a table", path)
+        if not isinstance(table, dict):
+            owner = [name for name, keys in SCHEMA.items() if section in keys]
+            where = f"[{owner[0]}]" if owner else f"one of {_sections()}"
+            raise UsageError(f"{section} is set outside any section; settings belong in "
+                             f"a section: {where}", path)
+        if section not in SCHEMA:
+            raise UsageError(f"unknown section [{section}]"
+                             f"{_suggest(section, SCHEMA) or ' (known: ' + _sections() + ')'}",
+                             path)
         checked[section] = {}
         for key, value in table.items():
             if key not in SCHEMA[section]:
+                known = ", ".join(SCHEMA[section])
                 raise UsageError(
-                    f"unknown key {section}.{key}{_suggest(key, SCHEMA[section])}", path
+                    f"unknown key {section}.{key}"
+                    f"{_suggest(key, SCHEMA[section]) or f' ([{section}] has: {known})'}",
+                    path,
                 )
             kind = SCHEMA[section][key][0]
             checked[section][key] = _check_value(path, f"{section}.{key}", kind, value)
     return checked
+
+
+def _sections() -> str:
+    return ", ".join(f"[{name}]" for name in SCHEMA)
 
 
 def _suggest(name: str, known: Iterable[str]) -> str:
@@ -263,6 +295,9 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
         return UsageError(f"{key} must be a {kind}, got {_describe(value)}", path)
 
     is_int = isinstance(value, int) and not isinstance(value, bool)
+    ceiling = MAXIMA.get(key)
+    if ceiling is not None and (is_int or isinstance(value, float)) and value > ceiling:
+        raise UsageError(f"{key} may be at most {int(ceiling)}, got {value!r}", path)
     if kind == "positive number":
         if not (is_int or isinstance(value, float)) or not value > 0:
             raise wrong()
@@ -289,6 +324,10 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
         if value not in GIT_MISSING_HISTORY:
             raise wrong()
         return value
+    if kind == "list of glob patterns" and isinstance(value, list) and value and all(
+            isinstance(v, list) and all(isinstance(g, str) for g in v) for v in value):
+        # Layers, as `policy show` writes them: a value must match a pattern of each.
+        return tuple(tuple(v) for v in value if v)
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise wrong()
     if kind == "list of builtin names":

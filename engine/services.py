@@ -117,15 +117,32 @@ class Unrecorded:
         return refuse
 
 
+# Which capability call each builtin needs: the parent refuses a call that only
+# disabled builtins could have made, whatever the child asks.
+BUILTIN_CALLS: dict[str, tuple[str, str]] = {
+    "changed_files": ("git", "changed_files"),
+    "changes_include": ("git", "changed_files"),
+    "changes_only": ("git", "changed_files"),
+    "changes": ("git", "changes"),
+    "git_info": ("git", "info"),
+    "is_job_running": ("job_state", "is_job_running"),
+    "get_job_result": ("job_state", "get_job_result"),
+}
+
+
 class HostServices:
     """Answers capability calls from the sandbox with the given backends.
 
     Every answer (an error too) is kept in `answers`, in the order first asked: that is
-    what a transcript records (`recorded`) and what a replay seeds (`seed`).
+    what a transcript records (`recorded`) and what a replay seeds (`seed`). Calls that
+    only the `disabled` builtins make are refused (the child enforces the policy too,
+    but is never trusted).
     """
 
     def __init__(self, git: GitSource, job_state: JobState, output: PrintSink,
-                 sources: SourceReader | None = None) -> None:
+                 sources: SourceReader | None = None, disabled: tuple[str, ...] = ()) -> None:
+        enabled = {call for name, call in BUILTIN_CALLS.items() if name not in disabled}
+        self.refused = {call for call in BUILTIN_CALLS.values() if call not in enabled}
         self.backends: dict[str, Any] = {"git": git, "job_state": job_state}
         if sources is not None:
             self.backends["source"] = sources
@@ -135,6 +152,9 @@ class HostServices:
 
     def answer(self, capability: str, method: str, args: list[Any]) -> Any:
         """Answer one call, from the cache when the same question was asked before."""
+        if (capability, method) in self.refused:
+            names = sorted(n for n, call in BUILTIN_CALLS.items() if call == (capability, method))
+            raise CapabilityError(f"{' and '.join(names)} disabled by the platform's policy")
         key = question_key(capability, method, args)
         if key in self.answers:
             cached = self.answers[key]

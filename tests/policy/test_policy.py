@@ -12,12 +12,13 @@ from typing import Any
 
 import pytest
 
+from engine.capabilities.base import CapabilityError
 from tests.support.engine_run import Result, run_engine
 
 
 def _policy(tmp_path: Path, name: str, text: str) -> Path:
     path = tmp_path / name
-    path.write_text(text, encoding="utf-8")
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")  # bytes as given
     return path
 
 
@@ -53,6 +54,18 @@ CONFIG_ERRORS: dict[str, tuple[str, str]] = {
     "bad choice": ('[git]\non_missing_history = "ignore"\n', "git.on_missing_history must be"),
     "not a table": ("limits = 3\n", "[limits] must be a table"),
     "not TOML": ("[limits\n", "not valid TOML"),
+    "not UTF-8": ("[limits]\n# \udcff\n", "not UTF-8"),
+    "a setting outside any section": ("wall_seconds = 1\n",
+                                      "wall_seconds is set outside any section; settings "
+                                      "belong in a section: [limits]"),
+    "an unknown key lists the known ones": ("[jobs]\nfoo = 1\n",
+                                            "([jobs] has: allowed_images, "),
+    "an infinite wall clock": ("[limits]\nwall_seconds = inf\n",
+                               "limits.wall_seconds may be at most 86400, got inf"),
+    "not a number": ("[limits]\nwall_seconds = nan\n", "must be a positive number"),
+    "memory beyond any system": ("[limits]\nmemory_mb = 99999999999999\n",
+                                 "limits.memory_mb may be at most 1048576"),
+    "CPU beyond a day": ("[limits]\ncpu_seconds = 100000000\n", "at most 86400"),
 }
 
 
@@ -135,6 +148,15 @@ def test_layered_files_take_the_stricter_value_in_either_order(tmp_path: Path) -
             ("registry.example.com/*",), ("registry.example.com/team/*",)]
         assert effective["load"] == {"enabled": False, "max_files": 20}
         assert effective["git"]["on_missing_history"] == "error"
+
+
+def test_the_effective_policy_can_be_read_back_as_a_policy(tmp_path: Path) -> None:
+    org = _policy(tmp_path, "org.toml", ORG)
+    project = _policy(tmp_path, "project.toml", PROJECT)
+    shown = run_engine("policy", "show", "--policy", org, "--policy", project)
+    assert shown.code == 0, shown.output
+    again = _policy(tmp_path, "effective.toml", shown.stdout)
+    assert _effective(again) == _effective(org, project)
 
 
 def test_defaults_apply_without_a_file_and_the_environment_names_files(tmp_path: Path) -> None:
@@ -360,3 +382,36 @@ def test_loaded_files_run_once_with_the_same_builtins_and_limits(tmp_path: Path)
     assert result.code == 1
     assert "wall-clock limit of 1 s exceeded" in result.stderr
     assert not triggers.exists()
+
+
+PARENT_REFUSALS: dict[str, tuple[tuple[str, ...], tuple[str, str], bool]] = {
+    # disabled builtins, the call the child makes, refused by the parent?
+    "nothing disabled": ((), ("git", "changes"), False),
+    "changes disabled": (("changes",), ("git", "changes"), True),
+    "changed_files alone: the glob builtins still need the call": (
+        ("changed_files",), ("git", "changed_files"), False),
+    "every builtin that lists changed files": (
+        ("changed_files", "changes_include", "changes_only"), ("git", "changed_files"), True),
+    "git_info": (("git_info",), ("git", "info"), True),
+    "the coordinator lookups": (("is_job_running",), ("job_state", "is_job_running"), True),
+}
+
+
+@pytest.mark.parametrize("disabled, call, refused", PARENT_REFUSALS.values(),
+                         ids=PARENT_REFUSALS.keys())
+def test_the_parent_refuses_what_only_disabled_builtins_ask(
+        disabled: tuple[str, ...], call: tuple[str, str], refused: bool) -> None:
+    # The child enforces the policy, but the parent answers as if it had not: a child
+    # that asked anyway gets nothing the policy forbids.
+    from engine.capabilities.static import StaticGit, StaticJobState
+    from engine.services import HostServices, PrintSink
+
+    services = HostServices(StaticGit(changes=[]), StaticJobState(), PrintSink(None, 100),
+                            disabled=disabled)
+    args: list[Any] = ["x"] if call[0] == "job_state" else (
+        [None] if call[1] == "info" else ["HEAD^", "HEAD", None])
+    if refused:
+        with pytest.raises(CapabilityError, match="disabled by the platform's policy"):
+            services.answer(*call, args)
+    else:
+        services.answer(*call, args)
