@@ -331,8 +331,11 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
     report = sandbox.run({"mode": "check", "sources": payload, "groups": groups},
                          policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
+    found = problems + [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])]
+    # A file reached from several of the files checked is reported once.
+    unique = list({(str(d.location), d.message): d for d in found}.values())
     diagnostics = sorted(
-        problems + [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])],
+        unique,
         key=lambda d: (order.get(d.location.file, len(order)), d.location.line, d.location.col),
     )
     _report(diagnostics, err, sources, None)

@@ -37,14 +37,22 @@ _REACHES = {
 }
 
 
+# The functions `ctx` carries: all reachable once `getattr` can name them at run time.
+_CTX_FUNCTIONS = ("trigger_job", "submit_job", "changed_files", "changes", "changes_include",
+                  "changes_only", "git_info", "is_job_running", "get_job_result",
+                  "log_next_job")
+
+
 class Scan(Record):
     """Builtin names a text uses and the `load()` statements it holds."""
 
-    __slots__ = ("loads", "names")
+    __slots__ = ("dynamic", "loads", "names")
 
-    def __init__(self, names: set[str], loads: list[tuple[str, int, int]]) -> None:
+    def __init__(self, names: set[str], loads: list[tuple[str, int, int]],
+                 dynamic: bool = False) -> None:
         self.names = names
         self.loads = loads  # (module, line, col)
+        self.dynamic = dynamic  # uses getattr: attribute names decided at run time
 
 
 def scan(text: str) -> Scan:
@@ -53,6 +61,7 @@ def scan(text: str) -> Scan:
 
     names: set[str] = set()
     loads: list[tuple[str, int, int]] = []
+    dynamic = False
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
@@ -69,7 +78,8 @@ def scan(text: str) -> Scan:
         through_ctx = before == "." and i >= 2 and tokens[i - 2].string == "ctx"
         if tok.string in PREDECLARED and (before != "." or through_ctx):
             names.add(tok.string)
-    return Scan(names, loads)
+        dynamic = dynamic or (tok.string == "getattr" and before != ".")
+    return Scan(names, loads, dynamic)
 
 
 def _unquote(literal: str) -> str:
@@ -88,21 +98,50 @@ def collect(path: str, text: str, tree: SourceTree
     texts = {path: text}
     names: set[str] = set()
     problems: list[Diagnostic] = []
+    edges: dict[str, list[tuple[str, Location]]] = {}
+    dynamic = False
     queue = [path]
     while queue:
         current = queue.pop(0)
         found = scan(texts[current])
         names |= found.names
+        dynamic = dynamic or found.dynamic
         for module, line, col in found.loads:
             try:
                 loaded = tree.read(module, current)
             except CapabilityError as err:
                 problems.append(Diagnostic(Location(current, line, col), str(err)))
                 continue
+            edges.setdefault(current, []).append((loaded["name"], Location(current, line, col)))
             if loaded["name"] not in texts:
                 texts[loaded["name"]] = loaded["text"]
                 queue.append(loaded["name"])
+    if dynamic and "ctx" in names:
+        # `getattr(ctx, NAME)` can reach any function ctx carries: list them all.
+        names |= set(_CTX_FUNCTIONS)
+    problems.extend(_cycles(path, edges))
     return texts, names, problems
+
+
+def _cycles(start: str, edges: dict[str, list[tuple[str, Location]]]) -> list[Diagnostic]:
+    """A diagnostic at each load that closes a cycle, naming the files on it."""
+    found: list[Diagnostic] = []
+    path: list[str] = []
+    done: set[str] = set()
+
+    def visit(name: str) -> None:
+        path.append(name)
+        for target, where in edges.get(name, []):
+            if target in path:
+                cycle = [*path[path.index(target):], target]
+                found.append(Diagnostic(where, "load cycle: " + " -> ".join(cycle)))
+            elif target not in done:
+                visit(target)
+        path.pop()
+        done.add(name)
+
+    visit(start)
+    return found
 
 
 def tree_for(path: str, src: str | None, policy: Policy) -> SourceTree:

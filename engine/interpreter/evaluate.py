@@ -78,6 +78,9 @@ def prelude_globals() -> Any:
     return sl.Globals.extended_by([ext.StructType, ext.Json, ext.CallStack])
 
 
+_ENGINE_FRAMES = 3
+
+
 def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float) -> list[Job]:
     """Run the pipeline; return its jobs in call order or raise PipelineFailed.
 
@@ -109,8 +112,11 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     user_globals = pipeline_globals()
     names = ", ".join(f'"{n}"' for n in PREDECLARED)
     boot = sl.parse("<engine boot>", f'load("{PRELUDE_MODULE}", {names})', dialect())
+    # The limit counts the pipeline's own calls: the module's frame and the deepest
+    # chain of prelude frames under a builtin (trigger_job -> its helper) come on top.
     options = sl.EvalOptions(
-        check_cancelled=check_cancelled, max_callstack_size=limits.max_callstack
+        check_cancelled=check_cancelled,
+        max_callstack_size=limits.max_callstack + _ENGINE_FRAMES,
     )
 
     def boot_loader(module: str) -> Any:

@@ -209,6 +209,14 @@ CHECK_CASES: dict[str, CheckCase] = {
     "invalid job is not run": CheckCase({"j.star": 'trigger_job("a", nope = 1)\n'}, 0),
     "syntax error": CheckCase({"s.star": 'trigger_job("a")\n\ny = )\n'}, 1,
                               (("s.star:3:5", "Parse error"),)),
+    "a file that loads itself": CheckCase(
+        {"s.star": 'load("s.star", "A")\nA = 1\n'}, 1,
+        (("s.star:1:1", "load cycle: s.star -> s.star"),)),
+    "a cycle through two files": CheckCase(
+        {"s.star": 'load("a.star", "A")\ntrigger_job(A)\n',
+         "a.star": 'load("b.star", "B")\nA = B\n', "b.star": 'load("a.star", "A")\nB = "b"\n'},
+        1, (("a.star:1:1", "load cycle: b.star -> a.star -> b.star"),
+            ("b.star:1:1", "load cycle: a.star -> b.star -> a.star"))),
     "bracket never closed": CheckCase(
         {"s.star": 'x = ["(", "#",\n     1  # ]\n'}, 1,
         (("s.star:2:7", "the '[' at 1:5 is never closed"),)),

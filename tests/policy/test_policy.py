@@ -341,6 +341,21 @@ def test_check_lists_capabilities_for_review(tmp_path: Path) -> None:
     assert str(src / "lib" / "guard.star") in result.stdout
 
 
+def test_check_lists_what_getattr_on_ctx_can_reach(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "lib" / "pick.star").write_text(
+        'def pick(c, name):\n    return getattr(c, name)\n', encoding="utf-8")
+    star = src / "pipeline.star"
+    star.write_text('load("lib/pick.star", "pick")\n'
+                    'running = pick(ctx, "is_" + "job_running")("deploy")\n', encoding="utf-8")
+    result = run_engine("check", "--capabilities", star)
+    assert result.code == 0, result.output
+    listed = {line.split()[0] for line in result.stdout.splitlines()[2:]
+              if line.startswith("    ") and not line.startswith("    " + str(src))}
+    assert {"is_job_running", "get_job_result", "changed_files", "git_info"} <= listed
+
+
 def _tree(tmp_path: Path, files: dict[str, str]) -> Path:
     src = tmp_path / "src"
     for name, text in files.items():
