@@ -203,6 +203,9 @@ def evaluate(
         message = report.message
         usage = RunUsage(report.usage, options.limits)
         if message.get("type") == "failed":
+            triggered = message.get("jobs")
+            if isinstance(triggered, int) and not isinstance(triggered, bool):
+                usage.jobs = triggered  # how far the pipeline got
             failure = PipelineFailed(
                 [Diagnostic.from_json(d) for d in message.get("diagnostics", [])]
             )

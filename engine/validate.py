@@ -84,40 +84,44 @@ class JobRules(Record):
         )
 
     def check(self, fields: dict[str, Any]) -> None:
-        """Raise JobError naming the first policy rule the job's fields break."""
+        """Raise JobError naming every policy rule the job's fields break."""
+        broken: list[str] = []
         condition = fields.get("condition")
         if condition not in self.allowed_conditions:
-            raise JobError(f"condition {condition!r} is not allowed by the policy "
-                           "(jobs.allowed_conditions)")
+            broken.append(f"condition {condition!r} is not allowed by the policy "
+                          "(jobs.allowed_conditions)")
         priority = fields.get("priority")
         if self.max_priority is not None and priority is not None and (
             priority > self.max_priority
         ):
-            raise JobError(f"priority {priority} is above the policy's maximum of "
-                           f"{self.max_priority} (jobs.max_priority)")
+            broken.append(f"priority {priority} is above the policy's maximum of "
+                          f"{self.max_priority} (jobs.max_priority)")
         timeout = fields.get("timeout")
         if self.max_timeout is not None and timeout is not None and timeout > self.max_timeout:
-            raise JobError(f"timeout {timeout} is above the policy's maximum of "
-                           f"{self.max_timeout} s (jobs.max_timeout)")
-        _check_allowed(fields, ("container_image",), self.allowed_images,
-                       "jobs.allowed_images")
-        _check_allowed(fields, ("source_url", "ci_source_url"), self.allowed_source_urls,
-                       "jobs.allowed_source_urls")
+            broken.append(f"timeout {timeout} is above the policy's maximum of "
+                          f"{self.max_timeout} s (jobs.max_timeout)")
+        broken += _not_allowed(fields, ("container_image",), self.allowed_images,
+                               "jobs.allowed_images")
+        broken += _not_allowed(fields, ("source_url", "ci_source_url"),
+                               self.allowed_source_urls, "jobs.allowed_source_urls")
+        if broken:
+            raise JobError("; ".join(broken))
 
 
-def _check_allowed(fields: dict[str, Any], keys: tuple[str, ...],
-                   layers: tuple[tuple[str, ...], ...], rule: str) -> None:
+def _not_allowed(fields: dict[str, Any], keys: tuple[str, ...],
+                 layers: tuple[tuple[str, ...], ...], rule: str) -> list[str]:
     if not layers:
-        return
+        return []
     from fnmatch import fnmatchcase
 
+    broken = []
     for key in keys:
         value = fields.get(key)
         if value is None:
             continue
-        for layer in layers:
-            if not any(fnmatchcase(value, pattern) for pattern in layer):
-                raise JobError(f"{key} {value!r} is not allowed by the policy ({rule})")
+        if not all(any(fnmatchcase(value, pattern) for pattern in layer) for layer in layers):
+            broken.append(f"{key} {value!r} is not allowed by the policy ({rule})")
+    return broken
 
 
 DEFAULT_RULES = JobRules()

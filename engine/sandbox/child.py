@@ -131,7 +131,8 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
         jobs = _evaluate(request, limits, to_parent, from_parent)
     except PipelineFailed as failure:
-        return {"type": "failed", "diagnostics": [d.to_json() for d in failure.diagnostics]}
+        return {"type": "failed", "diagnostics": [d.to_json() for d in failure.diagnostics],
+                "jobs": getattr(failure, "triggered", None)}
     return {"type": "result", "jobs": jobs}
 
 
@@ -144,6 +145,7 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         RemoteOutput,
         RemoteSources,
     )
+    from engine.diagnostics import PipelineFailed
     from engine.interpreter.evaluate import PipelineSource, evaluate
     from engine.validate import JobRules
     from pipeline_builtins import Host
@@ -162,7 +164,11 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         disabled=tuple(request.get("disabled", ())),
         sources=RemoteSources(channel),
     )
-    jobs = evaluate(source, host, limits, float(request["deadline"]))
+    try:
+        jobs = evaluate(source, host, limits, float(request["deadline"]))
+    except PipelineFailed as failure:
+        failure.triggered = len(host.collector.jobs)  # type: ignore[attr-defined]
+        raise
     return [
         {
             "fields": job.fields,

@@ -221,6 +221,12 @@ RULES: dict[str, tuple[str, str, str]] = {
     "platform prefixes stay reserved": ("[jobs]\nreserved_env_prefixes = []\n",
                                         'trigger_job("a", env = {"RC_WF_ID": "x"})\n',
                                         "uses the reserved prefix 'RC_WF_'"),
+    "every rule a job breaks, at once": (
+        '[jobs]\nmax_priority = 5\nmax_timeout = 600\nallowed_images = ["reg/*"]\n',
+        'trigger_job("a", priority = 6, timeout = 601, container_image = "evil")\n',
+        "priority 6 is above the policy's maximum of 5 (jobs.max_priority); timeout 601 is "
+        "above the policy's maximum of 600 s (jobs.max_timeout); container_image 'evil' is "
+        "not allowed by the policy (jobs.allowed_images)"),
 }
 
 
@@ -297,6 +303,15 @@ def test_every_run_reports_its_use_of_each_limit(tmp_path: Path) -> None:
     assert usage["memory_mb"]["limit"] == 1024
     assert 0 < usage["memory_mb"]["used"] < 1024
     assert "empty network namespace" in usage["protections"]
+
+
+def test_a_failed_run_reports_how_far_it_got(tmp_path: Path) -> None:
+    policy = _policy(tmp_path, "p.toml", "[limits]\nmax_jobs = 3\n")
+    result, _, _ = _ingest(tmp_path, 'for i in range(10):\n    trigger_job("j%d" % i)\n',
+                           policy)
+    assert result.code == 1, result.output
+    used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
+    assert len(used) == 1 and used[0].endswith("jobs 3 of 3"), used
 
 
 # --- load --------------------------------------------------------------------------------
