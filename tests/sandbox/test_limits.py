@@ -168,6 +168,19 @@ def test_wall_clock_kills_a_single_long_operation(tmp_path: Path, target: Target
     target.assert_untouched()
 
 
+@pytest.mark.parametrize(
+    "text", [NESTED_LOOPS_IN_DEF, "x = 0\nfor i in range(1000000000):\n    x += i\n"],
+    ids=["nested loops", "allocating loop"])
+def test_cpu_limit_stops_loops_at_their_line(tmp_path: Path, target: Target, text: str) -> None:
+    pipeline = write_pipeline(tmp_path, text)
+
+    diagnostic = api_fail(pipeline, target.path, Limits(wall_seconds=30, cpu_seconds=1))
+
+    assert "CPU-time limit of 1 s" in diagnostic.message
+    assert diagnostic.location.line in loop_lines(text)
+    target.assert_untouched()
+
+
 def test_cpu_limit_stops_a_single_long_operation(tmp_path: Path, target: Target) -> None:
     pipeline = write_pipeline(tmp_path, SINGLE_LONG_OPERATION)
 
