@@ -106,7 +106,9 @@ def looks_like_memory(text: str) -> bool:
     lowered = text.lower()
     return any(
         marker in lowered
-        for marker in ("memory", "failed to map segment", "cannot allocate", "enomem")
+        # A null object pointer is how the binding meets an allocation Python refused.
+        for marker in ("memory", "failed to map segment", "cannot allocate", "enomem",
+                       "pyobject pointer is null")
     )
 
 
