@@ -154,7 +154,8 @@ class HostServices:
         """Answer one call, from the cache when the same question was asked before."""
         if (capability, method) in self.refused:
             names = sorted(n for n, call in BUILTIN_CALLS.items() if call == (capability, method))
-            raise CapabilityError(f"{' and '.join(names)} disabled by the platform's policy")
+            verb = "is" if len(names) == 1 else "are"
+            raise CapabilityError(f"{', '.join(names)} {verb} disabled by the platform's policy")
         key = question_key(capability, method, args)
         if key in self.answers:
             cached = self.answers[key]
