@@ -33,6 +33,7 @@ _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "
            "T": "type_changed"}
 _INFO_KEYS = ("branch", "commit", "short_commit", "tag", "remote_url")
 _REF_NAME = re.compile(r"[~^]|@\{")
+_PARENT_FORM = re.compile(r"(.+?)(?:\^1?|~1?)")
 _MENTIONS_GIT = re.compile(r"\b(?:" + "|".join(GIT_BUILTINS) + r")\b")
 
 
@@ -250,7 +251,7 @@ class LiveGit:
         return self._try(cwd, "rev-parse", "--absolute-git-dir")
 
     def _resolves(self, cwd: Path, rev: str) -> bool:
-        return self._try(cwd, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}") is not None
+        return self._commit_id(cwd, rev) is not None
 
     def _is_shallow(self, cwd: Path) -> bool:
         return self._try(cwd, "rev-parse", "--is-shallow-repository") == "true"
@@ -341,8 +342,12 @@ class LiveGit:
         if not self._is_repository(cwd):
             raise CapabilityError(f"{cwd} is not a git repository") from None
         old, new, three_dot = range_sides(frm, to)
-        parent_forms = {f"{new}^", f"{new}^1", f"{new}~", f"{new}~1"}
-        if not three_dot and old in parent_forms and self._is_root(cwd, new):
+        parent_of = _PARENT_FORM.fullmatch(old)
+        # `X^` against X, also when X is named another way (`@^` and HEAD, `main^` and
+        # HEAD on main): the parent of a root commit is the empty tree.
+        if not three_dot and parent_of is not None and self._is_root(cwd, new) and (
+                parent_of.group(1) == new
+                or self._commit_id(cwd, parent_of.group(1)) == self._commit_id(cwd, new)):
             return self._empty_tree_id(cwd)
         missing = [rev for rev in dict.fromkeys((old, new)) if not self._resolves(cwd, rev)]
         shallow = self._is_shallow(cwd)
@@ -384,6 +389,9 @@ class LiveGit:
 
     def _remotes(self, cwd: Path) -> list[str]:
         return (self._try(cwd, "remote") or "").split()
+
+    def _commit_id(self, cwd: Path, rev: str) -> str | None:
+        return self._try(cwd, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
 
     def _is_root(self, cwd: Path, rev: str) -> bool:
         # The commit object itself, not `rev-list --parents`: in a shallow clone the

@@ -82,6 +82,10 @@ CHANGED_CASES: dict[str, tuple[Setup, str, list[str]]] = {
                                ["docs/a.md", "new file.txt", "src/app.py"]),
     "root commit: every file added": (_nothing, "changed_files()", ["README", "docs/a.md",
                                                                     "src/app.py"]),
+    "root commit named another way (@^)": (_nothing, 'changed_files("@^")',
+                                           ["README", "docs/a.md", "src/app.py"]),
+    "root commit through its branch (main^ to HEAD)": (
+        _nothing, 'changed_files("main^", "HEAD")', ["README", "docs/a.md", "src/app.py"]),
     "rename lists old and new path": (_rename, "changed_files()", ["docs/a.md", "guide/a.md"]),
     "names with spaces, tabs, quotes, non-ASCII": (
         _odd_names, "changed_files()",
