@@ -70,6 +70,13 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         _report(failure.diagnostics, err, {**sources, **failure.sources}, redact)
         if failure.usage is not None:
             err.write(f"{failure.usage}\n")
+        if command == "plan" and args.value("--format") == "json":
+            from engine.plan import render_failure_json
+            from engine.usage import RunUsage
+
+            errors = [d.to_json() for d in failure.diagnostics]
+            usage = failure.usage if isinstance(failure.usage, RunUsage) else None
+            out.write(_redact(render_failure_json(errors, usage), redact))
         if failure.exit_code == EXIT_PIPELINE and command != "check":
             err.write("nothing was written\n")
         return failure.exit_code

@@ -83,3 +83,11 @@ def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str,
     if usage is not None:
         doc["usage"] = usage.to_json()
     return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"
+
+
+def render_failure_json(errors: list[dict[str, Any]], usage: RunUsage | None) -> str:
+    """A failed plan for machines: the errors (as on stderr) and what the run used."""
+    doc: dict[str, Any] = {"errors": errors}
+    if usage is not None:
+        doc["usage"] = usage.to_json()
+    return json.dumps(doc, indent=2, ensure_ascii=False) + "\n"

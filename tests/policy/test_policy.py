@@ -312,6 +312,11 @@ def test_a_failed_run_reports_how_far_it_got(tmp_path: Path) -> None:
     assert result.code == 1, result.output
     used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
     assert len(used) == 1 and used[0].endswith("jobs 3 of 3"), used
+    plan = run_engine("plan", "--src", tmp_path / "src", "--policy", policy, "--format", "json")
+    assert plan.code == 1
+    report = json.loads(plan.stdout)
+    assert report["errors"][0]["message"] == "job limit of 3 jobs exceeded"
+    assert report["usage"]["jobs"] == {"used": 3, "limit": 3}
 
 
 # --- load --------------------------------------------------------------------------------
