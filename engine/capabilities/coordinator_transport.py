@@ -435,7 +435,7 @@ def _retry_after(value: str | None) -> float | None:
     value = value.strip()
     if value.isdigit():
         # Anything over a day is "too long" alike; the cap keeps the number printable.
-        return float(min(int(value[:9]) if len(value) <= 9 else 86400, 86400))
+        return 86400.0 if len(value) > 9 else float(min(int(value), 86400))
     from datetime import UTC
     from email.utils import parsedate_to_datetime
 
