@@ -182,7 +182,9 @@ def load(path: str) -> dict[str, Any]:
             data = json.load(handle)
     except FileNotFoundError:
         raise UsageError("transcript not found", path) from None
-    except (OSError, UnicodeDecodeError, ValueError) as err:
+    except OSError as err:
+        raise UsageError(f"cannot read the transcript: {err.strerror}", path) from None
+    except (UnicodeDecodeError, ValueError) as err:
         raise UsageError(f"not a readable transcript: {err}", path) from None
     return check(data, path)
 

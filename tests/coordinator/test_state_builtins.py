@@ -5,7 +5,6 @@ The coordinator is a real HTTPS (or, where stated, plain HTTP) server on 127.0.0
 
 from __future__ import annotations
 
-import inspect
 import json
 import os
 import socket
@@ -14,7 +13,6 @@ from typing import Any
 
 import pytest
 
-from engine.services import DeferredJobState
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 
@@ -393,14 +391,6 @@ def test_fifty_names_cost_one_listing_per_status(
 
 # --- scopes --------------------------------------------------------------------------------
 
-LOOKUPS_WIRED = len(inspect.signature(DeferredJobState.is_job_running).parameters) > 2
-awaits_lookup_wiring = pytest.mark.xfail(
-    not LOOKUPS_WIRED,
-    reason="scope and the current job are not passed on by engine/services.py and "
-    "engine/ingest.py yet",
-    strict=True,
-)
-
 
 @pytest.mark.parametrize(
     ("call", "shown"),
@@ -443,7 +433,6 @@ def _scoped_coordinator(server: FakeCoordinator) -> None:
                    workflow_id="wf-9", completed_at="2025-01-03T00:00:00Z")
 
 
-@awaits_lookup_wiring
 def test_scopes_reach_the_coordinator_and_the_default_is_the_project(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -469,7 +458,6 @@ def test_scopes_reach_the_coordinator_and_the_default_is_the_project(
     assert len(coordinator.requests_to(JOBS_PATH)) == 3 * 8
 
 
-@awaits_lookup_wiring
 def test_workflow_scope_without_a_workflow_is_an_error_at_the_call(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:

@@ -1,9 +1,6 @@
 """Direct submission: `engine.submit.submit_file`, and `python -m engine ingest --submit`.
 
-The coordinator is the real HTTPS fake on 127.0.0.1. The command-line tests need the
-`--submit` flag wired into engine/arguments.py and engine/cli.py; until it is, they are
-strict expected failures (so they cannot pass by accident), and once it is they run as
-ordinary tests.
+The coordinator is the real HTTPS fake on 127.0.0.1.
 """
 
 from __future__ import annotations
@@ -14,17 +11,12 @@ from pathlib import Path
 
 import pytest
 
-from engine.arguments import COMMANDS
 from engine.submit import SubmitError, check_target, submit_file
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 
 PARENT = "parent-1"
 TRIGGERS_PATH = f"/api/v1/jobs/{PARENT}/triggers"
-SUBMIT_WIRED = "--submit" in COMMANDS["ingest"][1]
-awaits_wiring = pytest.mark.xfail(
-    not SUBMIT_WIRED, reason="--submit is not wired into the command line yet", strict=True
-)
 
 TWO_JOBS = 'trigger_job("test")\ntrigger_job("deploy", depends_on = ["test"])\n'
 GIT_ENV = {"REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": "c" * 40,
@@ -66,7 +58,6 @@ def expected_bytes(tmp_path: Path, env: dict[str, str]) -> bytes:
 # --- the command line ------------------------------------------------------------------
 
 
-@awaits_wiring
 def test_submit_posts_the_written_file(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -86,7 +77,6 @@ def test_submit_posts_the_written_file(
     assert coordinator_token not in result.output
 
 
-@awaits_wiring
 def test_submit_retries_5xx(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -102,7 +92,6 @@ def test_submit_retries_5xx(
     assert not triggers.exists()
 
 
-@awaits_wiring
 def test_submit_whose_answer_was_lost_is_retried_without_duplicates(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -116,7 +105,6 @@ def test_submit_whose_answer_was_lost_is_retried_without_duplicates(
     assert len(coordinator.operations) == 1  # the same operation_id, created once
 
 
-@awaits_wiring
 @pytest.mark.parametrize(
     ("faults", "fragments"),
     [
@@ -151,7 +139,6 @@ def test_failed_submission_exits_1_and_keeps_the_file(
     assert coordinator.operations == {}
 
 
-@awaits_wiring
 @pytest.mark.parametrize(
     ("drop", "fragment"),
     [
@@ -175,7 +162,6 @@ def test_submit_without_its_settings_is_a_usage_error(
     assert coordinator.requests == []
 
 
-@awaits_wiring
 def test_submit_over_plain_http_needs_the_flag(
     tmp_path: Path, http_coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -193,7 +179,6 @@ def test_submit_over_plain_http_needs_the_flag(
     assert len(http_coordinator.requests_to(TRIGGERS_PATH, "POST")) == 1
 
 
-@awaits_wiring
 def test_submit_with_dry_run_is_a_usage_error(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
@@ -205,7 +190,6 @@ def test_submit_with_dry_run_is_a_usage_error(
     assert coordinator.requests == []
 
 
-@awaits_wiring
 def test_nothing_triggered_means_nothing_submitted(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str
 ) -> None:
