@@ -12,9 +12,9 @@ default:
 demo:
     {{python}} -m examples.demo
 
-# Lint, type-check and run every test.
+# Lint, type-check and run every test (in parallel, one worker per core).
 test: lint
-    {{python}} -m pytest -q
+    {{python}} -m pytest -q -n auto
 
 # Regenerate docs/builtins.md from the builtins' signatures and docstrings.
 docs:
