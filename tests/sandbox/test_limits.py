@@ -52,16 +52,25 @@ class Target:
             assert [p.name for p in self.path.parent.iterdir()] == [self.path.name]
 
 
-@pytest.fixture(params=["existing", "absent"])
-def target(request: pytest.FixtureRequest, tmp_path: Path) -> Target:
-    """The triggers file of the run: an existing valid one, or none."""
+def make_target(tmp_path: Path, existing: bool) -> Target:
+    """The triggers file of a run in its own directory: an existing valid one, or none."""
     out = tmp_path / "out"
     out.mkdir()
     path = out / "triggers.json"
-    if request.param == "existing":
+    if existing:
         path.write_bytes(EXISTING_TRIGGERS)
         return Target(path, EXISTING_TRIGGERS)
     return Target(path, None)
+
+
+@pytest.fixture
+def target(tmp_path: Path) -> Target:
+    """An existing valid triggers file: a limit hit must leave it byte-identical.
+
+    The absent case (a limit hit creates no file) is one test below, not a second run
+    of every limit.
+    """
+    return make_target(tmp_path, existing=True)
 
 
 @pytest.fixture(autouse=True)
@@ -343,6 +352,16 @@ def test_small_job_cap_via_api(tmp_path: Path, target: Target) -> None:
     assert diagnostic.message == "job limit of 5 jobs exceeded"
     assert (diagnostic.location.line, diagnostic.location.col) == (3, 9)
     target.assert_untouched()
+
+
+def test_a_limit_hit_creates_no_triggers_file(tmp_path: Path) -> None:
+    pipeline = write_pipeline(tmp_path, SIX_JOBS)
+    absent = make_target(tmp_path, existing=False)
+
+    diagnostic = api_fail(pipeline, absent.path, Limits(max_jobs=5))
+
+    assert diagnostic.message == "job limit of 5 jobs exceeded"
+    absent.assert_untouched()
 
 
 def test_small_job_cap_allows_exactly_that_many(tmp_path: Path) -> None:
