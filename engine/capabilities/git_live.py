@@ -1,4 +1,4 @@
-"""`GitSource` over a real checkout, through GitPython (imported on first use only).
+"""`GitSource` over a real checkout, through the engine's git runner (no GitPython).
 
 The happy path of a change question is one `git diff` process; only when it fails are
 more questions asked, to say which ref is missing and what to fetch.
@@ -12,6 +12,8 @@ import time
 
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.git_refs import check_rev, normalize, range_sides
+from engine.capabilities.git_runner import Checkout, find_checkout, run_git
+from engine.capabilities.git_runner import OutOfTime as GitOutOfTime
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -126,6 +128,10 @@ class MissingHistory(CapabilityError):
     """A ref or merge base that this checkout does not have (shallow clone, not fetched)."""
 
 
+class NotACheckout(CapabilityError):
+    """No `.git` from the directory asked about upward."""
+
+
 class OutOfTime(CapabilityError):
     """The run's wall clock ran out while git worked: no further question is asked."""
 
@@ -157,35 +163,53 @@ class LiveGit:
         self._empty_tree: str | None = None
         # Every git command's outcome, by (directory, arguments): the checkout does not
         # change during an evaluation, so no question is put to git twice.
-        self._asked: dict[tuple[Path, tuple[str, ...]], tuple[bytes, str] | CapabilityError] = {}
+        self._asked: dict[tuple[Checkout, tuple[str, ...]],
+                          tuple[bytes, str] | CapabilityError] = {}
+        self._checkouts: dict[Path, Checkout | None] = {}
 
     # -- running git ------------------------------------------------------------------
 
-    def _base(self, base_dir: str | None) -> Path:
+    def _base(self, base_dir: str | None) -> Checkout:
+        """The checkout a question is about: the source's, or the one `base_dir` names.
+
+        `base_dir` must be a directory inside the source; the checkout is the nearest
+        `.git` entry from there upward, never the directory read as a bare repository.
+        """
         from pathlib import Path
 
         root = Path(self.src_dir).resolve()
         if base_dir is None:
-            return root
-        try:
-            candidate = Path(base_dir)
-            resolved = (candidate if candidate.is_absolute() else root / candidate).resolve()
-            inside = resolved == root or root in resolved.parents
-            is_dir = inside and resolved.is_dir()
-        except (OSError, ValueError):  # a NUL byte, a name too long for the system
-            raise CapabilityError(f"base_dir {base_dir!r} is not a usable path") from None
-        if not inside:
-            raise CapabilityError(f"base_dir {base_dir!r} is outside the source directory")
-        if not is_dir:
-            raise CapabilityError(f"base_dir {base_dir!r} is not a directory")
-        return resolved
+            start = root
+        else:
+            try:
+                candidate = Path(base_dir)
+                start = (candidate if candidate.is_absolute() else root / candidate).resolve()
+                inside = start == root or root in start.parents
+                is_dir = inside and start.is_dir()
+            except (OSError, ValueError):  # a NUL byte, a name too long for the system
+                raise CapabilityError(f"base_dir {_shown(base_dir)} is not a usable path") \
+                    from None
+            if not inside:
+                raise CapabilityError(f"base_dir {_shown(base_dir)} is outside the source "
+                                      "directory")
+            if not is_dir:
+                raise CapabilityError(f"base_dir {_shown(base_dir)} is not a directory")
+        if start not in self._checkouts:
+            self._checkouts[start] = find_checkout(start)
+        checkout = self._checkouts[start]
+        if checkout is None:
+            where = "the source directory" if base_dir is None else \
+                f"base_dir {_shown(base_dir)}"
+            raise NotACheckout(f"{where} is not a git repository (no `.git` in it or "
+                               "above it)")
+        return checkout
 
-    def _git(self, cwd: Path, *args: str) -> bytes:
+    def _git(self, cwd: Checkout, *args: str) -> bytes:
         return self._execute(cwd, args)[0]
 
-    def _execute(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
+    def _execute(self, cwd: Checkout, args: tuple[str, ...]) -> tuple[bytes, str]:
         """stdout, untouched (git's `-z` output may end in a newline), and stderr;
-        asked once per directory and arguments, failures included."""
+        asked once per checkout and arguments, failures included."""
         key = (cwd, args)
         if key not in self._asked:
             try:
@@ -197,46 +221,19 @@ class LiveGit:
             raise type(outcome)(str(outcome)) from None
         return outcome
 
-    def _run_git(self, cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
-        timeout, by_wall_clock = self.timeout_seconds, False
-        if self._deadline is not None:
-            remaining = self._deadline - time.monotonic()
-            if remaining <= 0.01:
-                raise OutOfTime(self._over_wall_clock())
-            if remaining < timeout:
-                timeout, by_wall_clock = remaining, True
-        from git.cmd import Git
-        from git.exc import GitCommandError, GitCommandNotFound
-
+    def _run_git(self, cwd: Checkout, args: tuple[str, ...]) -> tuple[bytes, str]:
         try:
-            _, out, err_text = Git(str(cwd)).execute(
-                ["git", *_SAFE_CONFIG, *args],
-                with_extended_output=True,
-                stdout_as_string=False,
-                strip_newline_in_stdout=False,
-                kill_after_timeout=timeout,
-            )
-        except GitCommandNotFound:
-            raise CapabilityError("git is not installed") from None
-        except GitCommandError as err:
-            stderr = err.stderr if isinstance(err.stderr, str) else str(err.stderr)
-            detail = stderr.strip().removeprefix("stderr:").strip().strip("'").strip()
-            lines = [line for line in detail.splitlines() if line.startswith(("fatal:",
-                                                                               "error:"))]
-            first = (lines or detail.splitlines() or [f"exit status {err.status}"])[0]
-            if first.startswith("Timeout:"):
-                if by_wall_clock:
-                    raise OutOfTime(self._over_wall_clock()) from None
-                first = f"git took longer than {self.timeout_seconds:g} s"
-            raise CapabilityError(first.removeprefix("fatal: ").removeprefix("error: ")) \
-                from None
-        return (out if isinstance(out, bytes) else str(out).encode()), str(err_text)
+            out, err = run_git(cwd, args, deadline=self._deadline,
+                               timeout=self.timeout_seconds)
+        except GitOutOfTime:
+            raise OutOfTime(self._over_wall_clock()) from None
+        return out, err.decode("utf-8", "replace")
 
     def _over_wall_clock(self) -> str:
         return (f"git did not answer within the wall-clock limit of {self.wall_seconds:g} s "
                 "(git's time counts against the run's)")
 
-    def _try(self, cwd: Path, *args: str) -> str | None:
+    def _try(self, cwd: Checkout, *args: str) -> str | None:
         try:
             return self._git(cwd, *args).decode("utf-8", "replace").strip() or None
         except OutOfTime:
@@ -244,16 +241,13 @@ class LiveGit:
         except CapabilityError:
             return None
 
-    def _is_repository(self, cwd: Path) -> bool:
-        return self._git_dir(cwd) is not None
+    def _is_repository(self, cwd: Checkout) -> bool:
+        return self._try(cwd, "rev-parse", "--absolute-git-dir") is not None
 
-    def _git_dir(self, cwd: Path) -> str | None:
-        return self._try(cwd, "rev-parse", "--absolute-git-dir")
-
-    def _resolves(self, cwd: Path, rev: str) -> bool:
+    def _resolves(self, cwd: Checkout, rev: str) -> bool:
         return self._commit_id(cwd, rev) is not None
 
-    def _is_shallow(self, cwd: Path) -> bool:
+    def _is_shallow(self, cwd: Checkout) -> bool:
         return self._try(cwd, "rev-parse", "--is-shallow-repository") == "true"
 
     # -- changes ----------------------------------------------------------------------
@@ -308,7 +302,7 @@ class LiveGit:
                     raise
                 return self._all_tracked(cwd, frm, to, missing)
 
-    def _run_diff(self, cwd: Path, options: tuple[str, ...], revs: tuple[str, ...]) -> bytes:
+    def _run_diff(self, cwd: Checkout, options: tuple[str, ...], revs: tuple[str, ...]) -> bytes:
         out, err = self._execute(
             cwd, ("diff", *options, *_DIFF_OPTIONS, "--end-of-options", *revs, "--")
         )
@@ -335,12 +329,12 @@ class LiveGit:
         if text not in self.warnings:
             self.warnings.append(text)
 
-    def _root_parent(self, cwd: Path, frm: str, to: str | None,
+    def _root_parent(self, cwd: Checkout, frm: str, to: str | None,
                      failure: CapabilityError) -> str:
         """After a failed diff: the empty tree when `frm` is the parent of a root commit
         `to`; otherwise raise what went wrong, naming the missing ref."""
         if not self._is_repository(cwd):
-            raise CapabilityError(f"{cwd} is not a git repository") from None
+            raise CapabilityError("the source is not a usable git checkout") from None
         old, new, three_dot = range_sides(frm, to)
         parent_of = _PARENT_FORM.fullmatch(old)
         # `X^` against X, also when X is named another way (`@^` and HEAD, `main^` and
@@ -365,7 +359,7 @@ class LiveGit:
                                   "(no merge base)") from None
         raise failure
 
-    def _missing_ref_message(self, cwd: Path, ref: str, shallow: bool) -> str:
+    def _missing_ref_message(self, cwd: Checkout, ref: str, shallow: bool) -> str:
         """Why `ref` is not in this checkout, and what to fetch."""
         name = _REF_NAME.split(ref, maxsplit=1)[0]
         deepen = "`git fetch --deepen=<commits>` or `git fetch --unshallow`"
@@ -387,13 +381,13 @@ class LiveGit:
             message += f"; fetch it before the ingest job runs, e.g. {' or '.join(hints)}"
         return message
 
-    def _remotes(self, cwd: Path) -> list[str]:
+    def _remotes(self, cwd: Checkout) -> list[str]:
         return (self._try(cwd, "remote") or "").split()
 
-    def _commit_id(self, cwd: Path, rev: str) -> str | None:
+    def _commit_id(self, cwd: Checkout, rev: str) -> str | None:
         return self._try(cwd, "rev-parse", "--verify", "-q", f"{rev}^{{commit}}")
 
-    def _is_root(self, cwd: Path, rev: str) -> bool:
+    def _is_root(self, cwd: Checkout, rev: str) -> bool:
         # The commit object itself, not `rev-list --parents`: in a shallow clone the
         # oldest commit looks parentless to rev-list although its parent exists.
         text = self._try(cwd, "cat-file", "commit", f"{rev}^{{commit}}")
@@ -402,7 +396,7 @@ class LiveGit:
         header = text.split("\n\n", 1)[0]
         return not any(line.startswith("parent ") for line in header.splitlines())
 
-    def _empty_tree_id(self, cwd: Path) -> str:
+    def _empty_tree_id(self, cwd: Checkout) -> str:
         # The id depends on the repository's hash algorithm: ask git, never hard-code it.
         if self._empty_tree is None:
             value = self._try(cwd, "hash-object", "-t", "tree", os.devnull)
@@ -411,7 +405,7 @@ class LiveGit:
             self._empty_tree = value
         return self._empty_tree
 
-    def _all_tracked(self, cwd: Path, frm: str, to: str | None,
+    def _all_tracked(self, cwd: Checkout, frm: str, to: str | None,
                      missing: MissingHistory) -> list[str]:
         new = range_sides(frm, to)[1]
         tree = next((rev for rev in (new, "HEAD") if self._resolves(cwd, rev)), None)
@@ -429,18 +423,21 @@ class LiveGit:
     # -- facts ------------------------------------------------------------------------
 
     def info(self, base_dir: str | None) -> dict[str, Any]:
-        cwd = self._base(base_dir)
         facts: dict[str, Any] = dict.fromkeys(_INFO_KEYS)
-        root = self._base(None)
-        git_dir = self._git_dir(cwd)
+        try:
+            cwd = self._base(base_dir)
+        except NotACheckout:
+            # Not a checkout (a copied source, say): facts are unknown, not an error.
+            facts["branch"] = self.env_branch if base_dir is None else None
+            return facts
+        try:
+            root: Checkout | None = self._base(None)
+        except NotACheckout:
+            root = None
         # The environment describes the job's own checkout (any directory of it), not
         # another repository below it.
-        own = cwd == root or (git_dir is not None and git_dir == self._git_dir(root))
-        env_branch = self.env_branch if own else None
+        env_branch = self.env_branch if cwd == root else None
         facts["branch"] = env_branch
-        if git_dir is None:
-            # Not a checkout (a copied source, say): facts are unknown, not an error.
-            return facts
         commit = self._try(cwd, "rev-parse", "--verify", "-q", "HEAD")
         if env_branch is None:
             facts["branch"] = self._try(cwd, "symbolic-ref", "--short", "-q", "HEAD")
@@ -455,6 +452,11 @@ class LiveGit:
             remote_url=strip_credentials(remote) if remote else None,
         )
         return facts
+
+
+def _shown(text: str) -> str:
+    """A name the pipeline chose, quoted with control characters escaped."""
+    return repr(text)
 
 
 def _label(frm: str, to: str | None = None) -> str:

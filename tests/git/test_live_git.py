@@ -350,7 +350,7 @@ def test_a_failed_question_is_asked_once_too(tmp_path: Path, scrubbed: None) -> 
 # --- loading GitPython ------------------------------------------------------------------
 
 
-def test_gitpython_is_imported_only_by_a_git_question(tmp_path: Path) -> None:
+def test_gitpython_is_never_imported_by_a_git_question(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "src", [{"README": "r\n"}, {"README": "r2\n"}])
     code = f"""
 import sys
@@ -360,7 +360,8 @@ scrub_git_environment({str(repo.path)!r})
 live = LiveGit({str(repo.path)!r})
 assert "git" not in sys.modules, "GitPython imported before any question"
 assert live.changed_files("HEAD^", "HEAD", None) == ["README"]
-assert "git" in sys.modules
+assert live.info(None)["commit"]
+assert "git" not in sys.modules, "GitPython imported by a git question"
 """
     proc = subprocess.run([sys.executable, "-c", code], cwd=REPO_ROOT, env=clean_env(),
                           capture_output=True, text=True, check=False)
