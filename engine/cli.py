@@ -42,7 +42,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     sandbox = Sandbox((token.value,) if token else ())
     out = stdout or sys.stdout
     err = stderr or sys.stderr
-    redact = token.value if token else None
+    redact = token
     sources: dict[str, str] = {}
     from engine import arguments
     from engine.diagnostics import EngineFailure
@@ -91,14 +91,20 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         sandbox.discard()
 
 
-def _redact(text: str, secret: str | None) -> str:
-    return text.replace(secret, "[redacted]") if secret else text
+def _redact(text: str, secret: Secret | None) -> str:
+    from engine.secret import redact
+
+    return redact(text, secret)
 
 
 def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
-            secret: str | None) -> None:
+            secret: Secret | None) -> None:
+    # Not redacted: a diagnostic's words come from the pipeline (which never held the
+    # token, so redacting them would confirm a guess) or were scrubbed where the engine
+    # produced them.
+    del secret
     for diagnostic in diagnostics:
-        err.write(_redact(diagnostic.render(sources), secret) + "\n")
+        err.write(diagnostic.render(sources) + "\n")
     err.flush()
 
 
@@ -280,7 +286,7 @@ def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> in
             allow_insecure_transport=options.allow_insecure_transport,
         )
     except SubmitError as error:
-        err.write(_redact(f"{path}: error: {error}", secret) + "\n")
+        err.write(_redact(f"{path}: error: {error}", inputs.token) + "\n")
         err.write(f"{path} is kept for the worker to pick up\n")
         return EXIT_PIPELINE
     if created:

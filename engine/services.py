@@ -60,19 +60,18 @@ class PrintSink:
 
     def __init__(self, stream: TextIO | None, limit: int, redact: tuple[str, ...] = (),
                  keep: list[str] | None = None) -> None:
+        # `redact` is accepted and ignored: pipeline output is never redacted (see
+        # engine.secret), so that a pipeline cannot test guesses of the token.
         self.stream = stream
         self.limit = limit
         self.used = 0
         self.truncated = False
-        self.redact = tuple(r for r in redact if r)
         self.keep = keep
 
     def write(self, text: str) -> None:
         """Show one line unless the budget is spent."""
         if self.truncated:
             return
-        for secret in self.redact:
-            text = text.replace(secret, "[redacted]")
         size = len(text.encode("utf-8")) + 1
         if self.used + size > self.limit:
             self.truncated = True

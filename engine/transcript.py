@@ -18,6 +18,8 @@ import re
 
 from engine.capabilities.base import CapabilityError
 from engine.diagnostics import Diagnostic, UsageError
+from engine.secret import REDACTED as _REDACTED
+from engine.secret import redact
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -30,7 +32,7 @@ if TYPE_CHECKING:
 
 FORMAT = "reactorcide-pipeline-transcript"
 VERSION = 1
-REDACTED = "[redacted]"
+REDACTED = _REDACTED
 _TOP_KEYS = ("format", "version", "engine_version", "run", "environment", "policy",
              "sources", "context", "answers", "warnings", "output", "previous_triggers",
              "result")
@@ -41,16 +43,11 @@ class Scrubber:
     """Removes secrets from text: the token (also URL-encoded) and URL credentials."""
 
     def __init__(self, secrets: tuple[str, ...]) -> None:
-        from urllib.parse import quote, quote_plus
-
-        forms = {form for s in secrets if s for form in (s, quote(s, safe=""), quote_plus(s))}
-        self.forms = sorted(forms, key=len, reverse=True)
+        self.secrets = secrets
 
     def secret(self, text: str) -> str:
         """`text` without the token."""
-        for form in self.forms:
-            text = text.replace(form, REDACTED)
-        return text
+        return redact(text, self.secrets)
 
     def text(self, text: str) -> str:
         """`text` without the token and without credentials in any URL it contains."""

@@ -18,7 +18,7 @@ from __future__ import annotations
 import json
 import math
 import time
-from urllib.parse import quote, urljoin, urlsplit
+from urllib.parse import urljoin, urlsplit
 
 from engine.capabilities.base import CapabilityError
 
@@ -37,7 +37,6 @@ _INSECURE_OPTION = "--allow-insecure-transport"
 _JOB_TOKEN_HINT = "a job's own token usually holds only jobs:submit"
 _CHUNK = 64 * 1024
 _EXCERPT = 200
-_REDACTED = "***"
 _MAX_REDIRECTS = 3
 _MIN_ATTEMPT_SECONDS = 0.05
 _BACKOFF_CAP_SECONDS = 2.0
@@ -57,17 +56,11 @@ def check_settings(base_url: str, token: str, *, allow_insecure_transport: bool)
     _validate_base_url(base_url, allow_insecure_transport)
 
 
-def _forms(token: str) -> list[str]:
-    """The token as it could appear in text: raw and URL-encoded."""
-    return sorted({f for f in (token, quote(token, safe=""), quote(token)) if f},
-                  key=len, reverse=True)
-
-
 def _scrub(text: str, token: str) -> str:
     """Remove every form of the token that could appear in ``text``."""
-    for form in _forms(token):
-        text = text.replace(form, _REDACTED)
-    return text
+    from engine.secret import redact
+
+    return redact(text, token)
 
 
 def _check_token(token: str) -> None:
@@ -352,14 +345,11 @@ class Transport:
             raw = response.raw.read1(_EXCERPT * 4, decode_content=True)
         except Exception:  # an excerpt is best effort; the status code is the message
             return ""
-        text = _scrub(" ".join(raw.decode("utf-8", "replace").split()), self._token)
+        from engine.secret import redact
+
         # The read may have cut a token in two: a trailing piece of it goes too.
-        for form in _forms(self._token):
-            for length in range(len(form) - 1, 3, -1):
-                if text.endswith(form[:length]):
-                    text = text[:-length] + _REDACTED
-                    break
-        return text[:_EXCERPT]
+        return redact(" ".join(raw.decode("utf-8", "replace").split()), self._token,
+                      cut=True)[:_EXCERPT]
 
     def _transport_error(
         self, exc: BaseException, action: str, deadline: float
