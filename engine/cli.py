@@ -146,8 +146,7 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         raise
     if record is not None and recorder is not None:
         _save_transcript(record, recorder, inputs, options, outcome.document, None, err)
-    secret = inputs.token.value if inputs.token else None
-    _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, secret)
+    _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, inputs.token)
     err.write(f"{outcome.usage}\n")
     path = inputs.triggers_file
     fmt = args.value("--format") if args.command == "plan" else None

@@ -117,6 +117,9 @@ class Transport:
         self.base, self.host_port = _validate_base_url(base_url, allow_insecure_transport)
         self._origin = _origin_of(self.base)
         self._session: requests.Session | None = None
+        from engine.capabilities.deadline_sockets import SocketCutter
+
+        self._cutter = SocketCutter()
         self.requests_sent = 0
 
     def __repr__(self) -> str:
@@ -139,6 +142,9 @@ class Transport:
             # Uncompressed, so that the size cap counts what is really read.
             session.headers["Accept-Encoding"] = "identity"
             session.headers["User-Agent"] = "reactorcide-pipeline-engine"
+            from engine.capabilities.deadline_sockets import mount
+
+            mount(session, self._cutter)
             self._session = session
         return self._session
 
@@ -175,7 +181,9 @@ class Transport:
                     f"the {self._budget:g}s time budget for coordinator requests is spent; "
                     f"not {action}"
                 )
-            outcome = self._attempt(method, path, params, body, action, right, expected, deadline)
+            with self._cutter.cut_at(deadline):
+                outcome = self._attempt(method, path, params, body, action, right, expected,
+                                        deadline)
             if not isinstance(outcome, _Transient):
                 return outcome
             reason = self._give_up_reason(outcome, attempt, deadline)
@@ -323,6 +331,8 @@ class Transport:
                 # trickle of bytes cannot outlast it.
                 sock.settimeout(min(read_timeout, remaining))
             chunk = response.raw.read1(_CHUNK, decode_content=True)
+            if not chunk and self._cutter.cut_happened:
+                raise self._budget_spent(action)
             if not chunk:
                 return b"".join(chunks)
             size += len(chunk)
@@ -360,6 +370,12 @@ class Transport:
         import requests  # lazy: importing requests is slow
         import urllib3.exceptions
 
+        if deadline - time.monotonic() < _MIN_ATTEMPT_SECONDS and self._cutter.cut_happened:
+            # The total deadline cut the connection, whatever the read saw.
+            return self.fail(
+                f"did not finish answering within the {self._budget:g}s time budget for "
+                f"coordinator requests while {action} (connect, headers and body count)"
+            )
         linked = _exception_chain(exc)
         chain = [e for _depth, e in linked]
         detail = _scrub(_innermost_text(linked), self._token)

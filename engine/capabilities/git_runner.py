@@ -87,7 +87,7 @@ def git_environment(extra: Mapping[str, str] | None = None) -> dict[str, str]:
     configuration, for example `GIT_CONFIG_GLOBAL` naming the worker's file).
     """
     env = {
-        "PATH": _PATH or os.defpath,
+        "PATH": os.environ.get("PATH") or os.defpath,
         "LC_ALL": "C",
         "LANG": "C",
         "GIT_CONFIG_NOSYSTEM": "1",
@@ -122,8 +122,6 @@ def git_config_args(*, network: bool = False) -> tuple[str, ...]:
     return tuple(args)
 
 
-# The operator's PATH, read once at import: git is found where the operator put it.
-_PATH = os.environ.get("PATH", "")
 _version_checked: tuple[int, ...] | None = None
 _version_lock = threading.Lock()
 _running: set[subprocess.Popen[bytes]] = set()

@@ -22,6 +22,7 @@ from engine.capabilities.git_live import (
     strip_credentials,
 )
 from engine.capabilities.git_refs import check_rev, normalize
+from engine.capabilities.git_runner import Checkout
 from engine.capabilities.remote import Channel, RemoteGit
 from engine.services import HostServices, PrintSink, UnconfiguredJobState
 from pipeline_builtins.errors import BuiltinError
@@ -280,7 +281,7 @@ def test_glob_builtins_reuse_one_answer(tmp_path: Path, scrubbed: None,
     runs: list[tuple[str, ...]] = []
     execute = live._execute
 
-    def counted(cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
+    def counted(cwd: Checkout, args: tuple[str, ...]) -> tuple[bytes, str]:
         runs.append(args)
         return execute(cwd, args)
 
@@ -303,8 +304,8 @@ def _record_git(live: LiveGit, monkeypatch: pytest.MonkeyPatch) -> list[tuple[st
     runs: list[tuple[str, ...]] = []
     run_git = live._run_git
 
-    def recorded(cwd: Path, args: tuple[str, ...]) -> tuple[bytes, str]:
-        runs.append((str(cwd), *args))
+    def recorded(cwd: Checkout, args: tuple[str, ...]) -> tuple[bytes, str]:
+        runs.append((str(cwd.work_tree), *args))
         return run_git(cwd, args)
 
     monkeypatch.setattr(live, "_run_git", recorded)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import io
 import os
 import shutil
+import subprocess
 import signal
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -225,6 +226,7 @@ def _slow_git(directory: Path) -> None:
 def test_git_answers_count_against_the_wall_clock(tmp_path: Path, target: Target,
                                                   monkeypatch: pytest.MonkeyPatch) -> None:
     pipeline = write_pipeline(tmp_path, 'x = 1\nfiles = changed_files()\ntrigger_job("a")\n')
+    subprocess.run(["git", "init", "-q", str(pipeline.parent)], check=True)
     shims = tmp_path / "shims"
     _slow_git(shims)
     monkeypatch.setenv("PATH", f"{shims}{os.pathsep}{os.environ['PATH']}")

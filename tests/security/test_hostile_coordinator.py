@@ -1,0 +1,39 @@
+"""A coordinator that trickles its answer cannot hold a run past its wall clock."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import pytest
+
+from tests.security.conftest import GRACE_SECONDS, TOKEN
+from tests.security.hostile_server import TrickleServer
+from tests.support.engine_run import run_engine
+
+PIPELINE = 'print(is_job_running("build"))\ntrigger_job("after")\n'
+
+
+@pytest.mark.parametrize("trickle_body", [False, True], ids=["headers", "body"])
+def test_a_trickling_coordinator_is_cut_at_the_run_deadline(
+    tmp_path: Path, tls_cert: tuple[Path, Path], strict_policy: Path,
+    monkeypatch: pytest.MonkeyPatch, trickle_body: bool,
+) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "pipeline.star").write_text(PIPELINE, encoding="utf-8")
+    triggers = tmp_path / "triggers.json"
+    with TrickleServer(tls_cert, interval=0.2, trickle_body=trickle_body) as server:
+        env = {"REACTORCIDE_COORDINATOR_URL": server.url, "REACTORCIDE_API_TOKEN": TOKEN,
+               "REACTORCIDE_JOB_ID": "parent", "REQUESTS_CA_BUNDLE": str(tls_cert[0]),
+               "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
+        started = time.monotonic()
+        result = run_engine("ingest", "--src", src, "--triggers-file", triggers,
+                            "--policy", strict_policy, env=env, timeout=60)
+        elapsed = time.monotonic() - started
+    assert result.code == 1, result.output
+    assert "time budget" in result.stderr or "wall-clock limit" in result.stderr
+    assert elapsed < 2 + GRACE_SECONDS
+    assert not triggers.exists()
+    assert TOKEN not in result.output
+    assert server.connections >= 1
