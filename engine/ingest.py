@@ -127,14 +127,10 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
     directory. Call after the sandbox is forked: this may start background imports."""
     from engine.capabilities.git_live import (
         LiveGit,
-        mentions_git,
         scrub_git_environment,
-        start_preload,
     )
 
-    scrub_git_environment(inputs.src_dir)  # first: GitPython reads GIT_* when imported
-    if mentions_git(inputs.pipeline_text) or inputs.needs_repository_context():
-        start_preload()  # GitPython loads while the sandbox starts the pipeline
+    scrub_git_environment(inputs.src_dir)  # git's environment is fixed; this is belt and braces
     if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
         from engine import preload
 
@@ -145,6 +141,7 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         on_missing_history=str(policy.get("git", "on_missing_history")),
         env_branch=inputs.context.get("branch"),
         wall_seconds=options.limits.wall_seconds,
+        memory_mb=options.limits.memory_mb,
     )
     return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
 

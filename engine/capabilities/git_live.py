@@ -12,7 +12,13 @@ import time
 
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.git_refs import check_rev, normalize, range_sides
-from engine.capabilities.git_runner import Checkout, find_checkout, run_git
+from engine.capabilities.git_runner import (
+    DEFAULT_MEMORY_MB,
+    Checkout,
+    GitUnusable,
+    find_checkout,
+    run_git,
+)
 from engine.capabilities.git_runner import OutOfTime as GitOutOfTime
 
 TYPE_CHECKING = False
@@ -143,14 +149,16 @@ class LiveGit:
     missing: `"error"` (the default), or `"all_changed"`, where every tracked file
     counts as changed and a line is added to `warnings` for the parent to show.
     `env_branch` is the branch the CI environment names; it wins over the checkout's
-    (which is detached in most CI checkouts). With `wall_seconds` (the run's wall-clock
+    (which is detached in most CI checkouts). `memory_mb` is git's address-space limit
+    (the run's memory limit in the engine). With `wall_seconds` (the run's wall-clock
     limit, counted from now) no git command may outlast the run: the sandbox waits for
     the answer, so git's time is the pipeline's time.
     """
 
     def __init__(self, src_dir: str | os.PathLike[str], *, on_missing_history: str = "error",
                  env_branch: str | None = None, timeout_seconds: float = 120.0,
-                 wall_seconds: float | None = None) -> None:
+                 wall_seconds: float | None = None,
+                 memory_mb: int = DEFAULT_MEMORY_MB) -> None:
         if on_missing_history not in ON_MISSING_HISTORY:
             raise ValueError(f"on_missing_history must be one of {ON_MISSING_HISTORY}")
         self.src_dir = os.fspath(src_dir)
@@ -158,6 +166,7 @@ class LiveGit:
         self.env_branch = env_branch or None
         self.timeout_seconds = timeout_seconds
         self.wall_seconds = wall_seconds
+        self.memory_mb = memory_mb
         self._deadline = None if wall_seconds is None else time.monotonic() + wall_seconds
         self.warnings: list[str] = []
         self._empty_tree: str | None = None
@@ -224,7 +233,7 @@ class LiveGit:
     def _run_git(self, cwd: Checkout, args: tuple[str, ...]) -> tuple[bytes, str]:
         try:
             out, err = run_git(cwd, args, deadline=self._deadline,
-                               timeout=self.timeout_seconds)
+                               timeout=self.timeout_seconds, memory_mb=self.memory_mb)
         except GitOutOfTime:
             raise OutOfTime(self._over_wall_clock()) from None
         return out, err.decode("utf-8", "replace")
@@ -236,7 +245,7 @@ class LiveGit:
     def _try(self, cwd: Checkout, *args: str) -> str | None:
         try:
             return self._git(cwd, *args).decode("utf-8", "replace").strip() or None
-        except OutOfTime:
+        except (OutOfTime, GitUnusable):
             raise
         except CapabilityError:
             return None
@@ -291,7 +300,7 @@ class LiveGit:
         revs = (frm,) if to is None else (frm, to)
         try:
             return self._run_diff(cwd, options, revs)
-        except OutOfTime:
+        except (OutOfTime, GitUnusable):
             raise
         except CapabilityError as failure:
             try:

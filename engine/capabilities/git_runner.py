@@ -58,6 +58,15 @@ class GitError(CapabilityError):
     """Git failed; the message is the engine's own words, never git's stderr."""
 
 
+class GitUnusable(GitError):
+    """Git is missing, cannot start, is too old, or hit its memory limit: no further
+    question is worth asking."""
+
+
+class OutOfMemory(GitUnusable):
+    """Git stopped at its address-space limit."""
+
+
 class OutOfTime(GitError):
     """The run's wall clock ran out while git worked."""
 
@@ -138,15 +147,15 @@ def check_version() -> tuple[int, ...]:
                                       env=git_environment(), stdin=subprocess.DEVNULL,
                                       check=False)
             except FileNotFoundError:
-                raise GitError("git is not installed") from None
+                raise GitUnusable("git is not installed") from None
             except (OSError, subprocess.TimeoutExpired):
-                raise GitError("git could not be started") from None
+                raise GitUnusable("git could not be started") from None
             found = re.search(rb"(\d+)\.(\d+)(?:\.(\d+))?", done.stdout)
             if done.returncode != 0 or found is None:
-                raise GitError("git could not be started (`git version` failed)")
+                raise GitUnusable("git could not be started (`git version` failed)")
             version = tuple(int(part or 0) for part in found.groups())
             if version[:2] < MIN_VERSION:
-                raise GitError(
+                raise GitUnusable(
                     f"git {'.'.join(map(str, version))} is too old: the engine needs git "
                     f"{'.'.join(map(str, MIN_VERSION))} or newer to keep the user's and "
                     "the system's configuration out of its git commands"
@@ -243,9 +252,9 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
             start_new_session=True, preexec_fn=_limit_memory(memory_mb),
         )
     except FileNotFoundError:
-        raise GitError("git is not installed") from None
+        raise GitUnusable("git is not installed") from None
     except OSError:
-        raise GitError("git could not be started") from None
+        raise GitUnusable("git could not be started") from None
     with _running_lock:
         _running.add(process)
     try:
@@ -260,8 +269,10 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
         with _running_lock:
             _running.discard(process)
     if process.returncode != 0:
-        raise GitError(describe_failure(args, process.returncode, err[:_STDERR_LIMIT],
-                                        memory_mb))
+        message = describe_failure(args, process.returncode, err[:_STDERR_LIMIT], memory_mb)
+        if "memory limit" in message:
+            raise OutOfMemory(message)
+        raise GitError(message)
     return out, err
 
 
