@@ -40,6 +40,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     from engine.sandbox.parent import Sandbox
 
     sandbox = Sandbox((token.value,) if token else ())
+    from engine import stopping
+
+    stopping.install()
     out = stdout or sys.stdout
     err = stderr or sys.stderr
     redact = token
@@ -80,15 +83,15 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         if failure.exit_code == EXIT_PIPELINE and command != "check":
             err.write("nothing was written\n")
         return failure.exit_code
-    except KeyboardInterrupt:
-        err.write("interrupted; nothing was written\n")
-        return EXIT_INTERNAL
+    except (stopping.Stopped, KeyboardInterrupt) as stop:
+        return stopping.report(stop, err)
     except Exception as unexpected:  # an engine bug, not the user's doing
         text = f"internal error: {type(unexpected).__name__}: {unexpected}"
         err.write(_redact(text, redact) + "\nnothing was written\n")
         return EXIT_INTERNAL
     finally:
         sandbox.discard()
+        stopping.uninstall()
 
 
 def _redact(text: str, secret: Secret | None) -> str:

@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 
     from engine.diagnostics import Location
     from engine.jobs import Job
+    from engine.validate import JobRules
 
 
 class Composition(Record):
@@ -101,18 +102,23 @@ def write_jobs(
     where: Location,
     write: bool = True,
     on_read: Callable[[bytes | None], None] | None = None,
+    rules: JobRules | None = None,
 ) -> Composition:
     """`compose` against the file at `path` and, when `write` and there are jobs, replace
     it atomically while holding the directory lock (read, check and write under one lock,
     so concurrent writers lose no job). On any error the file is left as it was.
 
     `on_read` is handed the file's bytes as read (None: no file), for a transcript.
+    `rules` (the current policy's) are applied to the jobs already in the file too. A
+    symbolic link at `path` is written through, never replaced.
     """
+    shown = path
+    path = triggers_file.target(path)
     def against_file() -> Composition:
         raw = triggers_file.read_bytes(path)
         if on_read is not None:
             on_read(raw)
-        existing = None if raw is None else triggers_file.parse_existing(raw, path)
+        existing = None if raw is None else triggers_file.parse_existing(raw, shown, rules)
         return compose(jobs, existing, job_id=job_id, commit=commit,
                        max_output_bytes=max_output_bytes, where=where)
 

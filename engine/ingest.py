@@ -277,6 +277,7 @@ def run(
             evaluation.jobs,
             write=not options.dry_run,
             on_read=recorder.read_previous if recorder is not None else None,
+            rules=options.policy.job_rules,
             **_composing(inputs, evaluation, options),
         )
     except PipelineFailed as failure:

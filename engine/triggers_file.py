@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import fcntl
 import json
+import math
 import os
 from contextlib import contextmanager
 
@@ -22,8 +23,11 @@ if TYPE_CHECKING:
     from collections.abc import Iterator
     from typing import Any
 
+    from engine.validate import JobRules
+
 TYPE = "trigger_job"
 _TOP_KEYS = ("type", "operation_id", "jobs")
+MAX_BYTES = 8 * 1024 * 1024  # the worker's cap on a triggers file
 
 
 class Existing(Record):
@@ -41,34 +45,60 @@ class Existing(Record):
         return [str(job["job_name"]) for job in self.jobs]
 
 
-def read_existing(path: str) -> Existing | None:
+def target(path: str) -> str:
+    """Where the triggers file really is: a symbolic link at `path` is followed (and
+    written through), never replaced by a plain file."""
+    return os.path.realpath(path) if os.path.islink(path) else path
+
+
+def read_existing(path: str, rules: JobRules | None = None) -> Existing | None:
     """The file's content, None when absent; UsageError when it is anything but valid."""
     raw = read_bytes(path)
-    return None if raw is None else parse_existing(raw, path)
+    return None if raw is None else parse_existing(raw, path, rules)
 
 
 def read_bytes(path: str) -> bytes | None:
-    """The file's raw bytes, None when absent; UsageError when it cannot be read."""
+    """The file's raw bytes, None when absent; UsageError when it cannot be read or is
+    not a regular file of at most MAX_BYTES."""
+    from engine.regular_file import FileRefused, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            return handle.read()
+        return read_regular(target(path), MAX_BYTES, what="the triggers file")
     except FileNotFoundError:
         return None
+    except FileRefused as err:
+        raise UsageError(f"{err}; it was left untouched", path) from None
     except OSError as err:
         raise UsageError(f"cannot read the triggers file: {err.strerror}", path) from None
 
 
-def parse_existing(raw: bytes, where: str) -> Existing:
-    """Validate the shape of an existing triggers document."""
+def _refuse_constant(name: str) -> Any:
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number {text[:20]} is out of range")
+    return value
+
+
+def parse_existing(raw: bytes, where: str, rules: JobRules | None = None) -> Existing:
+    """Validate an existing triggers document: its shape, and each job against the same
+    rules (`rules`: the current policy's) as a new one. The file is untrusted input."""
 
     def bad(why: str) -> UsageError:
         return UsageError(f"existing triggers file is not valid ({why}); it was left untouched",
                           where)
 
     try:
-        doc = json.loads(raw.decode("utf-8"))
+        doc = json.loads(raw.decode("utf-8"), parse_constant=_refuse_constant,
+                         parse_float=_finite_float)
     except (UnicodeDecodeError, ValueError) as err:
-        raise bad(f"not JSON: {err}") from None
+        # ValueError also covers integers too long to convert.
+        raise bad(f"not JSON: {str(err)[:200]}") from None
+    except RecursionError:
+        raise bad("nested too deep") from None
     if not isinstance(doc, dict):
         raise bad("not a JSON object")
     unknown = sorted(set(doc) - set(_TOP_KEYS))
@@ -89,7 +119,7 @@ def parse_existing(raw: bytes, where: str) -> Existing:
         if not isinstance(job, dict):
             raise bad(f"jobs[{index}] is not an object")
         try:
-            normalize_document(job)
+            normalize_document(job, rules)
         except JobError as err:
             raise bad(f"jobs[{index}]: {err}") from None
         if job["job_name"] in seen:
@@ -101,7 +131,9 @@ def parse_existing(raw: bytes, where: str) -> Existing:
 def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     """The exact bytes of a triggers document."""
     doc = {"type": TYPE, "operation_id": operation_id, "jobs": jobs}
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    # allow_nan=False: a non-finite number is not JSON; validation refuses it earlier.
+    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+            + "\n").encode("utf-8")
 
 
 @contextmanager
@@ -126,13 +158,26 @@ def locked(path: str) -> Iterator[None]:
 
 
 def write_atomic(path: str, data: bytes) -> None:
-    """Replace `path` with `data`: temp file in the same directory, fsync, rename."""
+    """Replace `path` with `data`: temp file in the same directory, fsync, rename.
+
+    The temp file has an unpredictable name and is created with O_EXCL and O_NOFOLLOW,
+    so a file or symbolic link planted at a guessed name is never written through, and a
+    stale temp file left by an earlier run is simply not in the way. SIGTERM and SIGINT
+    wait while the file is renamed into place, so that a stopped run has either written
+    everything or nothing.
+    """
+    import secrets
+    import signal
+
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
+        os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_TRUNC, 0o644)
+        fd = os.open(tmp, flags, 0o644)
     except OSError as err:
         raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
+    stops = {signal.SIGTERM, signal.SIGINT}
     try:
         view = memoryview(data)
         while view:
@@ -140,7 +185,11 @@ def write_atomic(path: str, data: bytes) -> None:
         os.fsync(fd)
         os.close(fd)
         fd = -1
-        os.replace(tmp, path)
+        blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+        try:
+            os.replace(tmp, path)
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, blocked)
     except OSError as err:
         raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
     finally:

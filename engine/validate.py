@@ -7,6 +7,7 @@ parent never trusts the child).
 
 from __future__ import annotations
 
+import math
 import re
 
 from engine.jobs import (
@@ -27,6 +28,7 @@ JOB_NAME_RE = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\Z")
 ENV_NAME_RE = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 MAX_JOB_NAME = 255
 RESERVED_ENV_PREFIXES = ("REACTORCIDE_", "RC_WF_")
+INT64_MIN, INT64_MAX = -(2**63), 2**63 - 1
 
 
 class JobError(ValueError):
@@ -272,9 +274,11 @@ def _check_field(key: str, value: Any, reserved: tuple[str, ...]) -> Any:
     elif kind == "int":
         if not isinstance(value, int) or isinstance(value, bool):
             raise JobError(f"{key} must be an int, got {_type_name(value)}")
+        _check_int64(key, value)
     elif kind == "timeout":
         if not isinstance(value, int) or isinstance(value, bool):
             raise JobError(f"{key} must be an int (seconds), got {_type_name(value)}")
+        _check_int64(key, value)
         if value <= 0:
             raise JobError(f"{key} must be greater than 0, got {value}")
     elif kind == "source_type":
@@ -305,6 +309,17 @@ def _check_map(key: str, value: Any) -> None:
             raise JobError(
                 f"{key}[{k!r}] must be a string, number or bool, got {_type_name(v)}"
             )
+        if isinstance(v, float) and not math.isfinite(v):
+            raise JobError(f"{key}[{k!r}] must be a finite number, got {v}")
+        if isinstance(v, int) and not isinstance(v, bool):
+            _check_int64(f"{key}[{k!r}]", v)
+
+
+def _check_int64(key: str, value: int) -> None:
+    # The coordinator decodes integers as 64-bit; the value itself may be too long to
+    # print, so the message does not show it.
+    if not INT64_MIN <= value <= INT64_MAX:
+        raise JobError(f"{key} is outside the 64-bit integer range the coordinator decodes")
 
 
 def graph_problems(jobs: list[Job], existing: list[str]) -> list[tuple[Job, str]]:

@@ -194,6 +194,7 @@ class WorkflowContext:
                     commit=self.commit,
                     max_output_bytes=self._limits.max_output_bytes,
                     where=where,
+                    rules=self._rules,
                 )
             except PipelineFailed as failure:
                 raise TriggerError(

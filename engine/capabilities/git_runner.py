@@ -265,6 +265,10 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
         if by_deadline:
             raise OutOfTime("git did not answer within the run's wall-clock limit") from None
         raise GitError(f"git took longer than {timeout:g} s and was stopped") from None
+    except BaseException:
+        _kill_group(process)  # the run is being stopped: git goes with it
+        process.wait()
+        raise
     finally:
         with _running_lock:
             _running.discard(process)
