@@ -88,20 +88,21 @@ def _walk(root: str) -> list[str]:
 def _is_toml_case(path: str) -> bool:
     import tomllib
 
+    from engine.regular_file import MiB, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            return "pipeline" in tomllib.load(handle)
-    except (OSError, tomllib.TOMLDecodeError):
+        return "pipeline" in tomllib.loads(read_regular(path, MiB).decode("utf-8"))
+    except (OSError, ValueError, tomllib.TOMLDecodeError):
         return True  # reported as a broken case rather than silently skipped
 
 
 def _is_transcript(path: str) -> bool:
-    from engine.transcript import is_transcript
+    from engine.regular_file import read_regular
+    from engine.transcript import MAX_BYTES, is_transcript
 
     try:
-        with open(path, encoding="utf-8") as handle:
-            return is_transcript(json.load(handle))
-    except (OSError, ValueError):
+        return is_transcript(json.loads(read_regular(path, MAX_BYTES).decode("utf-8")))
+    except (OSError, ValueError, RecursionError):
         return False
 
 
@@ -171,9 +172,14 @@ def read_case(path: str) -> Case:
     """Read and check one TOML case; CaseError saying what is wrong."""
     import tomllib
 
+    from engine.regular_file import FileRefused, MiB, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(read_regular(path, MiB, what="case").decode("utf-8"))
+    except FileRefused as err:
+        raise CaseError(str(err)) from None
+    except UnicodeDecodeError:
+        raise CaseError("not UTF-8 text") from None
     except OSError as err:
         raise CaseError(f"cannot read: {err.strerror}") from None
     except tomllib.TOMLDecodeError as err:

@@ -315,7 +315,7 @@ def _policy_show(args: Arguments, out: TextIO) -> int:
 
 def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
            sandbox: Sandbox) -> int:
-    from engine.diagnostics import Diagnostic, PipelineFailed, UsageError
+    from engine.diagnostics import Diagnostic, PipelineFailed
     from engine.pipeline_files import collect, render_capabilities, tree_for
 
     files = args.positionals
@@ -324,15 +324,11 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
     reports: list[str] = []
     groups: list[list[str]] = []
     for name in files:
-        try:
-            with open(name, encoding="utf-8") as handle:
-                text = handle.read()
-        except FileNotFoundError:
-            raise UsageError("file not found", name) from None
-        except UnicodeDecodeError:
-            raise UsageError("cannot read: not valid UTF-8", name) from None
-        except OSError as error:
-            raise UsageError(f"cannot read: {error.strerror}", name) from None
+        from engine.inputs import read_pipeline
+
+        # Read as ingest reads a pipeline: a regular file, capped, and (inside the
+        # source) not a link leading out of it.
+        text = read_pipeline(name, args.value("--src") or os.path.dirname(name) or ".")
         texts, names, refused = collect(name, text, tree_for(name, args.value("--src"), policy))
         for loaded, loaded_text in texts.items():
             sources.setdefault(loaded, loaded_text)

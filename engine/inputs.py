@@ -120,7 +120,7 @@ def read_pipeline(pipeline_path: str, src_dir: str) -> str:
     A pipeline inside the source directory comes from the repository: as a symbolic
     link it must not lead out of it (to /proc/self/environ, say).
     """
-    from engine.sources import MAX_SOURCE_BYTES, MAX_SOURCE_MIB
+    from engine.sources import MAX_SOURCE_BYTES
 
     if not os.path.isfile(pipeline_path):
         if not os.path.exists(pipeline_path):
@@ -133,14 +133,14 @@ def read_pipeline(pipeline_path: str, src_dir: str) -> str:
         if not os.path.realpath(pipeline_path).startswith(real_root + os.sep):
             raise UsageError("the pipeline file is a link to a file outside the source "
                              "directory, which is refused", pipeline_path)
+    from engine.regular_file import FileRefused, read_regular
+
     try:
-        with open(pipeline_path, "rb") as handle:
-            raw = handle.read(MAX_SOURCE_BYTES + 1)
+        raw = read_regular(pipeline_path, MAX_SOURCE_BYTES, what="the pipeline file")
+    except FileRefused as err:
+        raise UsageError(str(err), pipeline_path) from None
     except OSError as err:
         raise UsageError(f"cannot read the pipeline: {err.strerror}", pipeline_path) from None
-    if len(raw) > MAX_SOURCE_BYTES:
-        raise UsageError(f"the pipeline file is larger than {MAX_SOURCE_MIB} MiB",
-                         pipeline_path)
     try:
         return raw.decode("utf-8")
     except UnicodeDecodeError as err:

@@ -241,11 +241,14 @@ def combine(parsed: list[tuple[str, dict[str, dict[str, Any]]]]) -> Policy:
 def _read(path: str) -> dict[str, dict[str, Any]]:
     import tomllib
 
+    from engine.regular_file import FileRefused, MiB, read_regular
+
     try:
-        with open(path, "rb") as handle:
-            data = tomllib.load(handle)
+        data = tomllib.loads(read_regular(path, MiB, what="policy file").decode("utf-8"))
     except FileNotFoundError:
         raise UsageError("policy file not found", path) from None
+    except FileRefused as err:
+        raise UsageError(str(err), path) from None
     except OSError as err:
         raise UsageError(f"cannot read the policy file: {err.strerror}", path) from None
     except UnicodeDecodeError:

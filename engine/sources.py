@@ -96,19 +96,23 @@ class SourceTree:
             raise CapabilityError(
                 f"load limit of {self.max_files} files exceeded (load.max_files)"
             )
+        if not real.endswith(".star") or ".git" in real[len(self.root):].split(os.sep):
+            raise CapabilityError(
+                f"cannot load {module!r}: it resolves to a file that is not a `.star` file "
+                "of the source (links into `.git` or to other files are refused)"
+            )
+        from engine.regular_file import FileRefused, read_regular
+
         try:
-            with open(real, "rb") as handle:
-                raw = handle.read(MAX_SOURCE_BYTES + 1)
+            raw = read_regular(real, MAX_SOURCE_BYTES, what=name)
+        except FileRefused as err:
+            raise CapabilityError(f"cannot load {module!r}: {err}") from None
         except FileNotFoundError:
             raise CapabilityError(f"cannot load {module!r}: {name} does not exist") from None
         except IsADirectoryError:
             raise CapabilityError(f"cannot load {module!r}: {name} is a directory") from None
         except OSError as err:
             raise CapabilityError(f"cannot load {module!r}: {err.strerror}") from None
-        if len(raw) > MAX_SOURCE_BYTES:
-            raise CapabilityError(
-                f"cannot load {module!r}: {name} is larger than {MAX_SOURCE_MIB} MiB"
-            )
         try:
             text = raw.decode("utf-8")
         except UnicodeDecodeError:

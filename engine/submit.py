@@ -102,9 +102,13 @@ def submit_file(
 
 def _read(path: str) -> bytes:
     problem: str | None = None
+    from engine.regular_file import FileRefused, read_regular
+    from engine.triggers_file import MAX_BYTES
+
     try:
-        with open(path, "rb") as handle:
-            data = handle.read()
+        data = read_regular(path, MAX_BYTES, what="the triggers file")
+    except FileRefused as err:
+        problem = str(err)
     except OSError as err:
         problem = f"cannot read {path} to submit it: {err.strerror}"
     if problem is not None:

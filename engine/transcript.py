@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 FORMAT = "reactorcide-pipeline-transcript"
 VERSION = 1
 REDACTED = _REDACTED
+MAX_BYTES = 64 * 1024 * 1024
 _TOP_KEYS = ("format", "version", "engine_version", "run", "environment", "policy",
              "sources", "context", "answers", "warnings", "output", "previous_triggers",
              "result")
@@ -159,10 +160,14 @@ def dumps(transcript: dict[str, Any]) -> str:
 
 def save(path: str, transcript: dict[str, Any]) -> None:
     """Write a transcript atomically (temporary file, rename)."""
+    import secrets
+
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.getpid()}.tmp")
+    # An unpredictable name, created exclusively and never through a link.
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0)
     try:
-        with open(tmp, "w", encoding="utf-8") as handle:
+        with os.fdopen(os.open(tmp, flags, 0o644), "w", encoding="utf-8") as handle:
             handle.write(dumps(transcript))
         os.replace(tmp, path)
     except OSError as err:
@@ -174,11 +179,16 @@ def save(path: str, transcript: dict[str, Any]) -> None:
 
 def load(path: str) -> dict[str, Any]:
     """Read and check a transcript; UsageError naming what is wrong."""
+    from engine.regular_file import FileRefused, read_regular
+
     try:
-        with open(path, encoding="utf-8") as handle:
-            data = json.load(handle)
+        data = json.loads(read_regular(path, MAX_BYTES, what="transcript").decode("utf-8"))
     except FileNotFoundError:
         raise UsageError("transcript not found", path) from None
+    except FileRefused as err:
+        raise UsageError(str(err), path) from None
+    except RecursionError:
+        raise UsageError("not a readable transcript: nested too deep", path) from None
     except OSError as err:
         raise UsageError(f"cannot read the transcript: {err.strerror}", path) from None
     except (UnicodeDecodeError, ValueError) as err:
