@@ -59,6 +59,7 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
             "--triggers-file": ("OUT", "write the document there (default: stdout)"),
             "--check": (None, "compare with the recorded result; on drift show a diff and "
                         "exit 1"),
+            "--policy": _RUN_OPTIONS["--policy"],
         },
         "FILE",
     ),

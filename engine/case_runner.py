@@ -78,7 +78,7 @@ def run_one(path: str, policy_files: list[str], update: bool,
     """Run one case file; a broken case is a failed case, never an abort."""
     try:
         if path.endswith(".json"):
-            return _run_transcript(path, sandbox())
+            return _run_transcript(path, policy_files, sandbox())
         return _run_case(read_case(path), policy_files, update, sandbox())
     except CaseError as err:
         return Verdict(path, f"invalid test case: {err}")
@@ -87,12 +87,13 @@ def run_one(path: str, policy_files: list[str], update: bool,
             f"{d.location}: {d.message}" for d in err.diagnostics))
 
 
-def _run_transcript(path: str, sandbox: Sandbox | None) -> Verdict:
-    from engine import transcript
+def _run_transcript(path: str, policy_files: list[str], sandbox: Sandbox | None) -> Verdict:
+    from engine import policy, transcript
     from engine.replay import drift, replay
 
     data = transcript.load(path)
-    difference = drift(data, replay(data, path, io.StringIO(), sandbox))
+    operator = policy.load_policy(policy.policy_files(policy_files, os.environ))
+    difference = drift(data, replay(data, path, io.StringIO(), sandbox, operator))
     if difference:
         return Verdict(path, "the replay differs from the recorded run", difference)
     return Verdict(path)
@@ -179,16 +180,22 @@ def _expected_jobs(items: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 def _against_golden(path: str, golden: str, produced: bytes, update: bool) -> Verdict:
+    from engine.regular_file import FileRefused, read_regular
+    from engine.triggers_file import MAX_BYTES, write_atomic
+
+    recorded: bytes | None
     try:
-        with open(golden, "rb") as handle:
-            recorded: bytes | None = handle.read()
+        recorded = read_regular(golden, MAX_BYTES, what="golden file")
     except FileNotFoundError:
         recorded = None
+    except FileRefused as err:
+        return Verdict(path, str(err))
+    except OSError as err:
+        return Verdict(path, f"cannot read the golden file {golden}: {err.strerror}")
     if recorded == produced:
         return Verdict(path)
     if update:
-        with open(golden, "wb") as handle:
-            handle.write(produced)
+        write_atomic(golden, produced)
         return Verdict(path, updated=golden)
     if recorded is None:
         return Verdict(path, f"no golden file {golden} (run with --update to write it)")

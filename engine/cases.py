@@ -188,9 +188,15 @@ def read_case(path: str) -> Case:
     if "pipeline" not in data:
         raise CaseError("a case needs `pipeline` (the pipeline file, relative to the case)")
     here = os.path.dirname(path)
+    root = _case_root(here)
 
     def near(relative: str) -> str:
-        return os.path.normpath(os.path.join(here, relative))
+        joined = os.path.normpath(os.path.join(here, relative))
+        real = os.path.realpath(joined)
+        if real != root and not real.startswith(root + os.sep):
+            raise CaseError(f"{relative!r} leads outside the case's tree ({root}); a case "
+                            "reads and writes only files of its own repository")
+        return joined
 
     pipeline = near(data["pipeline"])
     env = dict(data.get("env", {}))
@@ -225,6 +231,20 @@ def read_case(path: str) -> Case:
         coordinator=coordinator,
         expect=_expectation(data.get("expect", {}), path, near),
     )
+
+
+def _case_root(here: str) -> str:
+    """Where a case's paths must stay: the checkout the case is in (the nearest directory
+    with a `.git` from the case upward), else the case's own directory."""
+    start = os.path.realpath(here or ".")
+    probe = start
+    while True:
+        if os.path.lexists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            return start
+        probe = parent
 
 
 def _range_key(expression: str) -> tuple[str, str | None]:

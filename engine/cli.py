@@ -220,7 +220,7 @@ def _replay(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
         for warning in data.get("warnings") or []:
             err.write(f"{data['run']['pipeline']}: warning: {warning}\n")
     # With --check the pipeline's output is not shown: the verdict is the output.
-    replayed = replay(data, path, io.StringIO() if check else err, sandbox)
+    replayed = replay(data, path, io.StringIO() if check else err, sandbox, _policy(args))
     sources.update(replayed.sources)
     if target is not None and replayed.document is not None:
         from engine.triggers_file import write_atomic

@@ -106,6 +106,11 @@ def snapshot(
     token: Secret | None,
 ) -> Inputs:
     """Read the pipeline file and the environment once; raise UsageError when unusable."""
+    for name, value in env.items():
+        # A value that is not UTF-8 (a branch named `feat-\xff`) arrives with surrogates.
+        if name.startswith(("REACTORCIDE_", "RC_WF_")) and not value.isascii() and any(
+                "\udc80" <= char <= "\udcff" for char in value):
+            raise UsageError(f"the environment variable {name} is not valid UTF-8", name)
     reading = EnvReading(env)
     src_dir = os.fspath(src or reading.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
     pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")

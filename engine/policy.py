@@ -202,6 +202,18 @@ def policy_from_json(data: Any, where: str) -> Policy:
     return Policy(values, tuple(str(f) for f in files) if isinstance(files, list) else ())
 
 
+def tighten(operator: Policy, recorded: Policy) -> Policy:
+    """`recorded` (a transcript's policy) layered over the operator's: every value is the
+    stricter of the two, so a recorded policy can tighten the operator's, never loosen it."""
+    values = {
+        section: {key: _COMBINE[kind](operator.values[section][key],
+                                      recorded.values[section][key])
+                  for key, (kind, _) in keys.items()}
+        for section, keys in SCHEMA.items()
+    }
+    return Policy(values, operator.files)
+
+
 def default_policy() -> Policy:
     """The built-in defaults, as when no policy file is given."""
     return combine([])
@@ -210,7 +222,12 @@ def default_policy() -> Policy:
 def policy_files(cli_files: Iterable[str], environ: dict[str, str] | os._Environ[str]
                  ) -> list[str]:
     """Files named by $REACTORCIDE_PIPELINE_POLICY (os.pathsep-separated), then by --policy."""
-    from_env = [p for p in environ.get(POLICY_ENV, "").split(os.pathsep) if p]
+    value = environ.get(POLICY_ENV, "")
+    from_env = value.split(os.pathsep) if value else []
+    if "" in from_env:
+        # `:` or `a::b` would otherwise apply fewer files than the operator meant.
+        raise UsageError(f"{POLICY_ENV} has an empty entry ({value!r}); name each policy "
+                         f"file, separated by {os.pathsep!r}", POLICY_ENV)
     return [*from_env, *cli_files]
 
 

@@ -16,6 +16,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from engine.diagnostics import Diagnostic
+    from engine.policy import Policy
     from engine.sandbox.parent import Sandbox
 
 
@@ -33,10 +34,14 @@ class Replayed(Record):
 
 
 def replay(data: dict[str, Any], where: str, stderr: TextIO | None = None,
-           sandbox: Sandbox | None = None) -> Replayed:
-    """Re-evaluate a checked transcript (`engine.transcript.check`)."""
+           sandbox: Sandbox | None = None, operator: Policy | None = None) -> Replayed:
+    """Re-evaluate a checked transcript (`engine.transcript.check`).
+
+    The recorded policy applies only where it is stricter than `operator` (the policy
+    the operator gives this command; default: the built-in one).
+    """
     from engine import ingest, inputs, transcript
-    from engine.policy import policy_from_json
+    from engine.policy import default_policy, policy_from_json, tighten
     from engine.services import Unrecorded
     from engine.triggers_file import parse_existing
 
@@ -48,7 +53,8 @@ def replay(data: dict[str, Any], where: str, stderr: TextIO | None = None,
         src_dir=run["src_dir"], pipeline_path=pipeline, pipeline_text=data["sources"][pipeline],
         triggers_file=run["triggers_file"], reading=environment, token=None,
     )
-    options = ingest.RunOptions(dry_run=True, policy=policy_from_json(data["policy"], where))
+    policy = tighten(operator or default_policy(), policy_from_json(data["policy"], where))
+    options = ingest.RunOptions(dry_run=True, policy=policy)
     backends = ingest.Backends(Unrecorded("git"), Unrecorded("job_state"), Unrecorded("source"),
                                transcript.recorded_answers(data, where))
     previous = data["previous_triggers"]

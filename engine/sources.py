@@ -47,6 +47,8 @@ class SourceTree:
             raise CapabilityError("load() is disabled by the platform's policy (load.enabled)")
         if not module.endswith(".star"):
             raise CapabilityError(f"cannot load {module!r}: only .star files can be loaded")
+        if "\0" in module:
+            raise CapabilityError(f"cannot load {module!r}: a path has no NUL character")
         rest = module[2:] if module.startswith("//") else module
         if module.startswith("@") or ":" in module or "//" in rest:
             raise CapabilityError(
