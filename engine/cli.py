@@ -86,8 +86,10 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     except (stopping.Stopped, KeyboardInterrupt) as stop:
         return stopping.report(stop, err)
     except Exception as unexpected:  # an engine bug, not the user's doing
+        from engine.shown import escape_controls
+
         text = f"internal error: {type(unexpected).__name__}: {unexpected}"
-        err.write(_redact(text, redact) + "\nnothing was written\n")
+        err.write(escape_controls(_redact(text[:2000], redact)) + "\nnothing was written\n")
         return EXIT_INTERNAL
     finally:
         sandbox.discard()
@@ -105,9 +107,11 @@ def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
     # Not redacted: a diagnostic's words come from the pipeline (which never held the
     # token, so redacting them would confirm a guess) or were scrubbed where the engine
     # produced them.
+    from engine.shown import escape_controls
+
     del secret
     for diagnostic in diagnostics:
-        err.write(diagnostic.render(sources) + "\n")
+        err.write(escape_controls(diagnostic.render(sources)) + "\n")
     err.flush()
 
 

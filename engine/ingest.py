@@ -204,7 +204,8 @@ def evaluate(
             if isinstance(triggered, int) and not isinstance(triggered, bool):
                 usage.jobs = triggered  # how far the pipeline got
             failure = PipelineFailed(
-                [Diagnostic.from_json(d) for d in message.get("diagnostics", [])]
+                [Diagnostic.from_json(_within_budget(d, sink))
+                 for d in message.get("diagnostics", [])]
             )
             failure.usage = usage
             raise failure
@@ -219,13 +220,23 @@ def evaluate(
         failure.sources = {**sources, **services.loaded_sources()}
         raise
     finally:
+        from engine.shown import escape_controls
+
         for warning in warnings:  # shown even when the pipeline fails
-            (stderr or sys.stderr).write(f"{inputs.pipeline_name}: warning: {warning}\n")
+            (stderr or sys.stderr).write(
+                f"{inputs.pipeline_name}: warning: {escape_controls(warning)}\n")
         if recorder is not None:
             recorder.warnings = list(warnings)
     protections = tuple(str(p) for p in message.get("protections", []))
     return Evaluation(jobs, report.usage, context, {**sources, **services.loaded_sources()},
                       protections)
+
+
+def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
+    """A diagnostic from the child with its message cut to the print budget's rest."""
+    if isinstance(diagnostic, dict) and isinstance(diagnostic.get("message"), str):
+        return {**diagnostic, "message": sink.fit(diagnostic["message"])}
+    return diagnostic
 
 
 def _jobs_from_child(

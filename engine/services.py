@@ -68,10 +68,26 @@ class PrintSink:
         self.truncated = False
         self.keep = keep
 
+    def fit(self, text: str) -> str:
+        """`text` cut to what is left of the budget, which it then uses: `fail()` messages
+        and error messages share the budget with `print`."""
+        encoded = text.encode("utf-8", "replace")
+        left = max(self.limit - self.used, 0)
+        if len(encoded) <= left:
+            self.used += len(encoded)
+            return text
+        self.used = self.limit
+        self.truncated = True
+        kept = encoded[:left].decode("utf-8", "ignore")
+        return f"{kept}[message truncated: print limit of {self.limit} bytes reached]"
+
     def write(self, text: str) -> None:
         """Show one line unless the budget is spent."""
         if self.truncated:
             return
+        from engine.shown import escape_controls
+
+        text = escape_controls(text)
         size = len(text.encode("utf-8")) + 1
         if self.used + size > self.limit:
             self.truncated = True

@@ -133,7 +133,14 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
         jobs = _evaluate(request, limits, to_parent, from_parent)
     except PipelineFailed as failure:
-        return {"type": "failed", "diagnostics": [d.to_json() for d in failure.diagnostics],
+        # A message longer than the whole print budget cannot be shown anyway: it is cut
+        # here, so that a huge fail() message is not even sent.
+        diagnostics = [d.to_json() for d in failure.diagnostics]
+        for diagnostic in diagnostics:
+            text = diagnostic.get("message")
+            if isinstance(text, str) and len(text) > limits.max_print_bytes:
+                diagnostic["message"] = text[:limits.max_print_bytes]
+        return {"type": "failed", "diagnostics": diagnostics,
                 "jobs": getattr(failure, "triggered", None)}
     return {"type": "result", "jobs": jobs}
 
