@@ -17,7 +17,12 @@ MiB = 1024 * 1024
 
 
 class FileRefused(ValueError):
-    """The file is not a regular file, or is larger than its cap."""
+    """The file is not a regular file, or is larger than its cap; `reason` says which
+    without the file's name."""
+
+    def __init__(self, what: str, path: str, reason: str) -> None:
+        super().__init__(f"{what} {path} {reason}")
+        self.reason = reason
 
 
 def read_regular(path: str | os.PathLike[str] | Path, cap: int, *,
@@ -34,9 +39,9 @@ def read_regular(path: str | os.PathLike[str] | Path, cap: int, *,
     try:
         info = os.fstat(fd)
         if not stat.S_ISREG(info.st_mode):
-            raise FileRefused(f"{what} {os.fspath(path)} is not a regular file")
+            raise FileRefused(what, os.fspath(path), "is not a regular file")
         if info.st_size > cap:
-            raise FileRefused(f"{what} {os.fspath(path)} is larger than {_size(cap)}")
+            raise FileRefused(what, os.fspath(path), f"is larger than {_size(cap)}")
         chunks: list[bytes] = []
         total = 0
         while True:
@@ -46,7 +51,7 @@ def read_regular(path: str | os.PathLike[str] | Path, cap: int, *,
             chunks.append(chunk)
             total += len(chunk)
             if total > cap:
-                raise FileRefused(f"{what} {os.fspath(path)} is larger than {_size(cap)}")
+                raise FileRefused(what, os.fspath(path), f"is larger than {_size(cap)}")
         return b"".join(chunks)
     finally:
         os.close(fd)

@@ -67,7 +67,8 @@ def read_bytes(path: str) -> bytes | None:
     except FileNotFoundError:
         return None
     except FileRefused as err:
-        raise UsageError(f"{err}; it was left untouched", path) from None
+        raise UsageError(f"existing triggers file {err.reason}; it was left untouched",
+                         path) from None
     except OSError as err:
         raise UsageError(f"cannot read the triggers file: {err.strerror}", path) from None
 
