@@ -100,7 +100,7 @@ def strip_credentials(url: str) -> str:
         scp = _SCP.fullmatch(url)
         if scp is not None and scp.group(2):
             return f"{scp.group(1)}@{scp.group(3)}"
-        return url
+        return _loose_userinfo(url)
     start = scheme.end()
     slash = url.find("/", start)
     authority_end = len(url) if slash < 0 else slash
@@ -114,6 +114,20 @@ def strip_credentials(url: str) -> str:
     user = userinfo.split(":", 1)[0] if ssh else ""
     rest = _without_query(url, at + 1)[at + 1:]
     return f"{url[:start]}{user + '@' if user else ''}{rest}"
+
+
+def _loose_userinfo(url: str) -> str:
+    """Forms git or curl may still read as a URL with credentials: `//u:p@host/x`,
+    `https:/u:p@host/x`, `https:u:p@host/x`, `u:p@host/x`. A `user:password@` part
+    goes entirely."""
+    end = len(re.split(r"[?#]", url, maxsplit=1)[0])
+    at = url.rfind("@", 0, end)
+    if at < 0:
+        return url
+    start = url.rfind("/", 0, at) + 1
+    if ":" not in url[start:at]:
+        return url
+    return url[:start] + url[at + 1:]
 
 
 def _without_query(url: str, start: int) -> str:

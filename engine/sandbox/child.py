@@ -19,8 +19,23 @@ EXIT_REPORTED = 0
 EXIT_UNREPORTED = 70
 
 
+def forget_secrets(secrets: tuple[str, ...]) -> bool:
+    """Drop the environment and erase every copy of the token the forked heap holds.
+
+    Done before the request arrives: erasing later would also blank the pipeline's own
+    text wherever it happens to spell the token, and that would tell it its guess was
+    right.
+    """
+    from engine.sandbox import fence
+
+    # The environment may hold the API token: the child gets none of it.
+    os.environ.clear()
+    os.environ["RUST_BACKTRACE"] = "0"
+    return fence.erase_from_memory(secrets) if secrets else False
+
+
 def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
-           secrets: tuple[str, ...] = ()) -> list[str]:
+           erased: bool = False) -> list[str]:
     """Apply OS limits and drop inherited state before any pipeline code runs.
 
     Returns the protections now active.
@@ -32,11 +47,6 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
         # A limit below what the loaded interpreter already maps cannot be applied
         # meaningfully: every allocation would fail somewhere arbitrary.
         raise MemoryError("the memory limit is below what the sandbox needs to start")
-    # The environment may hold the API token: the child gets none of it.
-    os.environ.clear()
-    os.environ["RUST_BACKTRACE"] = "0"
-    # ... nor any copy of the token the forked heap still holds.
-    erased = fence.erase_from_memory(secrets)
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
@@ -44,7 +54,7 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
     os.chdir("/")
     active = fence.limit_descriptors({0, 1, 2, *keep_fds})
     active += fence.limit_resources(memory, int(limits["cpu_seconds"]))
-    if secrets and erased:
+    if erased:
         active.append("token erased from memory")
     return active
 
@@ -79,13 +89,14 @@ def child_main(to_parent: int, from_parent: int, stderr_fd: int,
     """Entry point of the forked child: warm up, wait for the request, run it."""
     try:
         active = warm_up()
+        erased = forget_secrets(secrets)
+        del secrets
         request = protocol.receive(from_parent)
         if request is None:  # the parent decided not to use this child
             os._exit(EXIT_REPORTED)
         if request.get("mode") == "check":
             import engine.interpreter.lint_jobs  # noqa: F401  (before the fences close)
-        active += harden(request["limits"], (to_parent, from_parent), stderr_fd, secrets)
-        del secrets
+        active += harden(request["limits"], (to_parent, from_parent), stderr_fd, erased)
         reply = _run(request, to_parent, from_parent)
         reply["protections"] = active
         protocol.send(to_parent, reply)
@@ -135,12 +146,12 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
     except PipelineFailed as failure:
         # A message longer than the whole print budget cannot be shown anyway: it is cut
         # here, so that a huge fail() message is not even sent.
-        diagnostics = [d.to_json() for d in failure.diagnostics]
-        for diagnostic in diagnostics:
+        failed = [d.to_json() for d in failure.diagnostics]
+        for diagnostic in failed:
             text = diagnostic.get("message")
             if isinstance(text, str) and len(text) > limits.max_print_bytes:
                 diagnostic["message"] = text[:limits.max_print_bytes]
-        return {"type": "failed", "diagnostics": diagnostics,
+        return {"type": "failed", "diagnostics": failed,
                 "jobs": getattr(failure, "triggered", None)}
     return {"type": "result", "jobs": jobs}
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import io
 import os
 import shutil
-import subprocess
 import signal
+import subprocess
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
