@@ -235,7 +235,8 @@ def read_case(path: str) -> Case:
 
 def _case_root(here: str) -> str:
     """Where a case's paths must stay: the checkout the case is in (the nearest directory
-    with a `.git` from the case upward), else the case's own directory."""
+    with a `.git` from the case upward); outside any checkout, the working directory
+    when the case is below it, else the case's own directory."""
     start = os.path.realpath(here or ".")
     probe = start
     while True:
@@ -243,8 +244,10 @@ def _case_root(here: str) -> str:
             return probe
         parent = os.path.dirname(probe)
         if parent == probe:
-            return start
+            break
         probe = parent
+    cwd = os.path.realpath(".")
+    return cwd if start == cwd or start.startswith(cwd.rstrip(os.sep) + os.sep) else start
 
 
 def _range_key(expression: str) -> tuple[str, str | None]:
