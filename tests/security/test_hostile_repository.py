@@ -20,7 +20,7 @@ from tests.security.planted import (
     plant_bare_shape,
     source_repo,
 )
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_engine, run_python
 
 
 def ingest(src: Path, tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
@@ -201,3 +201,27 @@ def test_git_memory_is_limited_and_git_ends_with_the_run(tmp_path: Path) -> None
     leftover = subprocess.run(["pgrep", "-f", str(repo.path / ".git")],
                               capture_output=True, text=True, check=False)
     assert leftover.stdout == ""
+
+
+def test_the_python_api_runs_git_without_the_token(tmp_path: Path) -> None:
+    dump = tmp_path / "git-environments"
+    shims = git_shim(tmp_path / "shims", dump)
+    repo = source_repo(tmp_path, "")
+    plant_bare_shape(repo, "e", head="ref: refs/heads/spoofed\n")
+    script = (
+        "from workflow import WorkflowContext\n"
+        f"ctx = WorkflowContext({str(tmp_path / 't.json')!r}, src_dir={str(repo.path)!r})\n"
+        "print(ctx.branch)\n"
+        "from workflow import changed_files, git_info\n"
+        f"print(changed_files(base_dir={str(repo.path / 'e')!r}))\n"
+        f"print(git_info(base_dir={str(repo.path / 'e')!r})['branch'])\n"
+    )
+    env = {"REACTORCIDE_API_TOKEN": TOKEN,
+           "PATH": f"{shims}{os.pathsep}{os.environ['PATH']}"}
+
+    result = run_python("-c", script, env=env)
+
+    assert result.code == 0, result.output
+    assert "spoofed" not in result.output
+    assert dump.exists()
+    assert TOKEN not in dump.read_text(encoding="utf-8")
