@@ -63,6 +63,17 @@ def _scrub(text: str, token: str) -> str:
     return redact(text, token)
 
 
+def _scrub_deep(value: Any, token: str) -> Any:
+    """Decoded JSON with the token removed from every string, keys included."""
+    if isinstance(value, str):
+        return _scrub(value, token)
+    if isinstance(value, list):
+        return [_scrub_deep(item, token) for item in value]
+    if isinstance(value, dict):
+        return {_scrub_deep(k, token): _scrub_deep(v, token) for k, v in value.items()}
+    return value
+
+
 def _check_token(token: str) -> None:
     if not isinstance(token, str) or not token:
         raise CapabilityError("the coordinator API token is empty")
@@ -185,7 +196,8 @@ class Transport:
                 outcome = self._attempt(method, path, params, body, action, right, expected,
                                         deadline)
             if not isinstance(outcome, _Transient):
-                return outcome
+                # An answer that echoes the token never carries it further.
+                return _scrub_deep(outcome, self._token)
             reason = self._give_up_reason(outcome, attempt, deadline)
             if reason is not None:
                 raise self.fail(f"{outcome.message} ({reason})")

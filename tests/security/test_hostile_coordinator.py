@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 from pathlib import Path
 
@@ -9,6 +10,7 @@ import pytest
 
 from tests.security.conftest import GRACE_SECONDS, TOKEN
 from tests.security.hostile_server import TrickleServer
+from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import run_engine
 
 PIPELINE = 'print(is_job_running("build"))\ntrigger_job("after")\n'
@@ -37,3 +39,25 @@ def test_a_trickling_coordinator_is_cut_at_the_run_deadline(
     assert not triggers.exists()
     assert TOKEN not in result.output
     assert server.connections >= 1
+
+
+def test_a_coordinator_echoing_the_token_and_terminal_codes_is_scrubbed(
+        tmp_path: Path, coordinator: FakeCoordinator) -> None:
+    coordinator.add_job("ingest", "running", job_id="parent")
+    coordinator.add_job("build", "completed", job_id=f"echo-{TOKEN}",
+                        completed_at="2025-01-01T01:00:00Z", started_at="2025-01-01T00:59:00Z",
+                        exit_code=0, workflow_id="wf\x1b[2J\rforged")
+    src = tmp_path / "src"
+    src.mkdir()
+    (src / "pipeline.star").write_text('print(get_job_result("build"))\n', encoding="utf-8")
+    coordinator.enqueue_fault(500, f"boom {TOKEN} \x1b[31m")
+    env = {"REACTORCIDE_COORDINATOR_URL": coordinator.url, "REACTORCIDE_API_TOKEN": TOKEN,
+           "REACTORCIDE_JOB_ID": "parent", "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"]}
+
+    result = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+                        env=env)
+
+    assert result.code == 0, result.output
+    assert "echo-[redacted]" in result.stderr
+    assert TOKEN not in result.output
+    assert "\x1b" not in result.output and "\r" not in result.output
