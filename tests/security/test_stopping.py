@@ -67,6 +67,9 @@ def test_a_signal_kills_git_and_the_child_and_leaves_the_file_as_it_was(
     try:
         _wait_for(started)
         git_pid = int(started.read_text())
+        # Neither the engine's environment block nor git's holds the token.
+        for pid in (process.pid, git_pid):
+            assert TOKEN.encode() not in Path(f"/proc/{pid}/environ").read_bytes()
         process.send_signal(signum)
         out, err = process.communicate(timeout=20)
     finally:
