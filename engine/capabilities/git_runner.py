@@ -122,10 +122,11 @@ def git_config_args(*, network: bool = False) -> tuple[str, ...]:
     """The `-c` options every git command gets, before its subcommand.
 
     `network=True` is for a clone or fetch the engine itself starts: only then may git
-    use a transport (the default `protocol.allow`, which excludes `ext::`).
+    use a transport (git's default `protocol.allow`, with `ext::` refused explicitly).
     """
     args: list[str] = ["--no-pager", "--no-replace-objects"]
-    settings = _CONFIG if network else ("protocol.allow=never", *_CONFIG)
+    settings = (("protocol.ext.allow=never", *_CONFIG) if network
+                else ("protocol.allow=never", *_CONFIG))
     for setting in settings:
         args += ["-c", setting]
     return tuple(args)
