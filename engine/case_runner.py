@@ -128,7 +128,8 @@ def _run_case(case: Case, policy_files: list[str], update: bool,
             job_state = ingest.job_state_for(run_inputs, options)
         backends = ingest.Backends(git, job_state,
                                    ingest.source_tree(run_inputs, options.policy))
-        existing = read_existing(case.existing) if case.existing else None
+        existing = (read_existing(case.existing, options.policy.job_rules)
+                    if case.existing else None)
         evaluation = ingest.evaluate(run_inputs, options, output, sandbox, backends)
         composition = ingest.compose_in_memory(run_inputs, evaluation, options, existing)
     except PipelineFailed as failure:
