@@ -221,8 +221,11 @@ def _replay(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
     if target is not None:
         transcript.check_writable(target, "the triggers file")
     if not check:
+        from engine.shown import escape_controls
+
         for warning in data.get("warnings") or []:
-            err.write(f"{data['run']['pipeline']}: warning: {warning}\n")
+            err.write(escape_controls(f"{data['run']['pipeline']}: warning: {warning}")
+                      + "\n")
     # With --check the pipeline's output is not shown: the verdict is the output.
     replayed = replay(data, path, io.StringIO() if check else err, sandbox, _policy(args))
     sources.update(replayed.sources)
