@@ -13,7 +13,8 @@ PROG = "python -m engine"
 
 _RUN_OPTIONS: dict[str, tuple[str | None, str]] = {
     # option: (metavar, or None for a flag; help)
-    "--src": ("DIR", "source checkout (default $REACTORCIDE_CODE_DIR, else /job/src)"),
+    "--src": ("DIR", "source checkout (default $REACTORCIDE_CODE_DIR; in a job /job/src; "
+              "elsewhere the git repository holding the current directory)"),
     "--pipeline": ("FILE", "pipeline file (default <src>/pipeline.star)"),
     "--triggers-file": (
         "FILE",

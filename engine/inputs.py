@@ -112,11 +112,40 @@ def snapshot(
                 "\udc80" <= char <= "\udcff" for char in value):
             raise UsageError(f"the environment variable {name} is not valid UTF-8", name)
     reading = EnvReading(env)
-    src_dir = os.fspath(src or reading.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
+    if src:
+        src_dir = checked_src(os.fspath(src))
+    else:
+        src_dir = reading.get("REACTORCIDE_CODE_DIR") or default_src(reading)
     pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")
     text = read_pipeline(pipeline_path, src_dir)
     return assemble(src_dir=src_dir, pipeline_path=pipeline_path, pipeline_text=text,
                     triggers_file=triggers_file, reading=reading, token=token)
+
+
+# Set by the worker in every job: their presence means "inside a job", where the
+# checkout is /job/src even when it is missing (then the error says so).
+_JOB_MARKERS = ("REACTORCIDE_JOB_ID", "REACTORCIDE_JOB_DIR", "REACTORCIDE_IN_CONTAINER")
+
+
+def default_src(reading: EnvReading) -> str:
+    """/job/src inside a job; elsewhere the top level of the git repository holding the
+    current directory (found by looking for `.git`, without running git), else the
+    current directory."""
+    if reading.get(*_JOB_MARKERS) or os.path.isdir(DEFAULT_SRC):
+        return DEFAULT_SRC
+    from engine.where import repository_top
+
+    here = os.getcwd()
+    top = repository_top(here)
+    return os.path.relpath(top, here) if top else "."
+
+
+def checked_src(src: str) -> str:
+    """An explicit --src: it must be an existing directory (UsageError otherwise)."""
+    if not os.path.isdir(src):
+        why = "does not exist" if not os.path.lexists(src) else "is not a directory"
+        raise UsageError(f"the source directory {why}", src)
+    return src
 
 
 def read_pipeline(pipeline_path: str, src_dir: str) -> str:
