@@ -116,7 +116,8 @@ def snapshot(
         src_dir = checked_src(os.fspath(src))
     else:
         src_dir = reading.get("REACTORCIDE_CODE_DIR") or default_src(reading)
-    pipeline_path = os.fspath(pipeline) if pipeline else os.path.join(src_dir, "pipeline.star")
+    pipeline_path = (os.fspath(pipeline) if pipeline
+                     else os.path.normpath(os.path.join(src_dir, "pipeline.star")))
     text = read_pipeline(pipeline_path, src_dir)
     return assemble(src_dir=src_dir, pipeline_path=pipeline_path, pipeline_text=text,
                     triggers_file=triggers_file, reading=reading, token=token)

@@ -312,7 +312,7 @@ def _suggest(name: str, known: Iterable[str]) -> str:
 
 def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
     def wrong() -> UsageError:
-        return UsageError(f"{key} must be a {kind}, got {_describe(value)}", path)
+        return UsageError(f"{key} must be {with_article(kind)}, got {_describe(value)}", path)
 
     is_int = isinstance(value, int) and not isinstance(value, bool)
     ceiling = MAXIMA.get(key)
@@ -371,6 +371,13 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
     return tuple(value)
 
 
+def with_article(kind: str) -> str:
+    """`a list`, `an integer`, and `one of: ...` as it stands."""
+    if kind.startswith("one of"):
+        return kind
+    return ("an " if kind[0] in "aeiou" else "a ") + kind
+
+
 def _describe(value: Any) -> str:
     if isinstance(value, bool):
         return f"the boolean {str(value).lower()}"
@@ -380,7 +387,8 @@ def _describe(value: Any) -> str:
         return "a list" + (" with a non-string item" if value else "")
     if isinstance(value, dict):
         return "a table"
-    return f"{type(value).__name__} {value!r}"
+    kind = {"int": "the integer", "float": "the number"}.get(type(value).__name__)
+    return f"{kind or type(value).__name__} {value!r}"
 
 
 def render_toml(policy: Policy) -> str:

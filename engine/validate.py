@@ -265,7 +265,9 @@ def _check_field(key: str, value: Any, reserved: tuple[str, ...]) -> Any:
         raise JobError(f"field {key!r} is refused: the coordinator rejects the key {key!r}")
     kind = OPTIONAL_FIELDS.get(key)
     if kind is None:
-        raise JobError(f"unknown field {key!r}")
+        from engine.suggest import did_you_mean
+
+        raise JobError(f"unknown field {key!r}{did_you_mean(key, OPTIONAL_FIELDS, 0.7)}")
     if value is None:
         return None
     if kind == "str":

@@ -22,7 +22,7 @@ def _question(builtin: str, job_name: Any, scope: Any) -> tuple[str, ...]:
     if scope is None:
         return (job_name,)
     if not isinstance(scope, str) or scope not in SCOPES:
-        shown = f'"{scope}"' if isinstance(scope, str) else f"a {type(scope).__name__}"
+        shown = f'"{scope}"' if isinstance(scope, str) else _a(type(scope).__name__)
         raise BuiltinError(
             f'{builtin}: scope must be "workflow", "project" or "all", not {shown}'
         )
@@ -64,3 +64,7 @@ def coordinator_builtins(state: JobState) -> dict[str, Callable[..., Any]]:
             raise BuiltinError(f"get_job_result: {err}") from None
 
     return {"is_job_running": is_job_running, "get_job_result": get_job_result}
+
+
+def _a(name: str) -> str:
+    return ("an " if name[:1] in ("a", "e", "i", "o", "u") else "a ") + name

@@ -390,7 +390,10 @@ class LiveGit:
         if name in ("", "@", "HEAD") and "@{" in ref:
             where = "this checkout's reflog has no such entry"
         elif name == ref or not self._resolves(cwd, name):
+            close = self._closest_ref(cwd, name)
             where = "a branch or tag that was not fetched?"
+            if close is not None:
+                where = f"did you mean {close!r}? if not, a branch or tag that was not fetched"
             hints.append(f"`git fetch {_fetch_source(name, self._remotes(cwd))}`")
             if shallow and name != ref:
                 hints.append(deepen)
@@ -403,6 +406,14 @@ class LiveGit:
         if hints:
             message += f"; fetch it before the ingest job runs, e.g. {' or '.join(hints)}"
         return message
+
+    def _closest_ref(self, cwd: Checkout, name: str) -> str | None:
+        """An existing branch, remote branch or tag whose name is a likely typo of `name`."""
+        from engine.suggest import closest
+
+        listed = self._try(cwd, "for-each-ref", "--format=%(refname:short)",
+                           "refs/heads", "refs/remotes", "refs/tags") or ""
+        return closest(name, [r for r in listed.splitlines() if r != name], cutoff=0.75)
 
     def _remotes(self, cwd: Checkout) -> list[str]:
         return (self._try(cwd, "remote") or "").split()

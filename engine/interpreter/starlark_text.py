@@ -149,14 +149,44 @@ def at_end_of_file(location: Location, message: str, source: str | None
     return location, message
 
 
-def _scan(source: str) -> tuple[tuple[str, int, int] | None, tuple[int, int]]:
+_UNEXPECTED = re.compile(r"^Parse error: unexpected (?P<what>.+?) here(?P<rest>.*)$", re.S)
+_LONG_EXPECTATION = 6  # more expected tokens than this is a parser dump, not a hint
+
+
+def unclosed_mid_file(location: Location, message: str, source: str | None) -> str:
+    """A parse error inside a bracket opened on an earlier line (or met by the wrong
+    closer) names that bracket: `(the '(' at 1:12 is never closed)`; a long list of the
+    tokens the parser expected is then left out."""
+    match = _UNEXPECTED.match(message)
+    if source is None or match is None or location.line <= 0 or "never closed" in message:
+        return message
+    unclosed, _ = _scan(source, (location.line, max(location.col, 1)))
+    if unclosed is None:
+        return message
+    char, line, col = unclosed
+    what = match.group("what")
+    wrong_closer = what.startswith("symbol '") and what[8:9] in _CLOSERS
+    if line >= location.line and not wrong_closer:
+        return message
+    rest = match.group("rest")
+    if rest.count('", "') + 1 > _LONG_EXPECTATION:
+        rest = ""
+    return f"Parse error: unexpected {what} here{rest} (the {char!r} at {line}:{col} is " \
+           "never closed)"
+
+
+def _scan(source: str, stop: tuple[int, int] | None = None
+          ) -> tuple[tuple[str, int, int] | None, tuple[int, int]]:
     """The innermost bracket still open at the end of `source` (bracket, line, column),
-    and the position of the last character of code; strings and comments are skipped."""
+    or just before `stop` (line, column), and the position of the last character of
+    code; strings and comments are skipped."""
     stack: list[tuple[str, int, int]] = []
     last = (0, 0)
     line, col, index = 1, 1, 0
     quote: str | None = None
     while index < len(source):
+        if stop is not None and (line, col) >= stop:
+            break
         char = source[index]
         step = 1
         if quote is not None:

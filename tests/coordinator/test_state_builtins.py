@@ -394,7 +394,7 @@ def test_fifty_names_cost_one_listing_per_status(
 
 @pytest.mark.parametrize(
     ("call", "shown"),
-    [('scope = "everywhere"', '"everywhere"'), ("scope = 1", "a int")],
+    [('scope = "everywhere"', '"everywhere"'), ("scope = 1", "an int")],
 )
 def test_unknown_scope_is_an_error_at_the_call(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str, call: str, shown: str
