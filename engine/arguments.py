@@ -50,8 +50,15 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
     "plan": (
         "evaluate the pipeline and print the job graph; write nothing",
         {**_RUN_OPTIONS,
-         "--format": ("text|json|mermaid|dot", "output format (default text); mermaid and "
-                      "dot draw the graph for markdown viewers and Graphviz")},
+         "--format": ("text|json|mermaid|dot|markdown", "output format (default text); "
+                      "mermaid and dot draw the graph for markdown viewers and Graphviz; "
+                      "with --diff: text, json or markdown (for a pull-request comment)"),
+         "--diff": ("REF", "compare the plan of the pipeline as it is at REF (its files "
+                    "read from git, loads included) with the plan now: jobs added, "
+                    "removed and changed field by field"),
+         "--events": ("LIST", "with --diff: compare once per event, e.g. "
+                      "push,pull_request_opened,tag_created"),
+         "--exit-code": (None, "with --diff: exit 1 when the plans differ")},
         None,
     ),
     "replay": (
@@ -90,7 +97,7 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
     ),
 }
 
-_CHOICES = {"--format": ("text", "json", "mermaid", "dot")}
+_CHOICES = {"--format": ("text", "json", "mermaid", "dot", "markdown")}
 _OPTIONAL_POSITIONALS = frozenset({"test"})
 _REPEATABLE = frozenset({"--policy"})
 

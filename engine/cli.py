@@ -121,6 +121,12 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     from engine.ingest import RunOptions, run, warnings_for
     from engine.inputs import snapshot
 
+    if args.command == "plan" and (
+            args.value("--diff") is not None or args.value("--format") == "markdown"
+            or args.value("--events") is not None or args.flag("--exit-code")):
+        from engine.plan_diff import run_diff
+
+        return run_diff(args, token, out, err, sandbox)
     inputs = snapshot(
         src=args.value("--src"),
         pipeline=args.value("--pipeline"),

@@ -454,6 +454,23 @@ class LiveGit:
         self._warn(warning)
         return paths
 
+    # -- files at a commit (plan --diff) -------------------------------------------------
+
+    def file_at(self, rev: str, path: str) -> bytes | None:
+        """The bytes of `path` (relative to the source directory, `/`-separated) in commit
+        `rev`, or None when that commit has no such file; MissingHistory for an unknown
+        `rev`."""
+        cwd = self._base(None)
+        check_rev(rev)
+        if self._commit_id(cwd, rev) is None:
+            raise MissingHistory(self._missing_ref_message(cwd, rev, self._is_shallow(cwd)))
+        try:
+            return self._git(cwd, "cat-file", "blob", f"{rev}:./{path}")
+        except OutOfTime:
+            raise
+        except CapabilityError:
+            return None
+
     # -- facts ------------------------------------------------------------------------
 
     def info(self, base_dir: str | None) -> dict[str, Any]:
