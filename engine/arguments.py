@@ -87,8 +87,11 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
             "--src": ("DIR", "source root that //-loads resolve in (default: each file's "
                       "directory)"),
             "--policy": _RUN_OPTIONS["--policy"],
+            "--format": ("text|json|github", "report format (default text); github writes "
+                         "workflow annotations"),
+            "--strict": (None, "warnings fail the check too (exit 1)"),
         },
-        "FILE...",
+        "PATH...",
     ),
     "policy": (
         "print the effective policy as TOML ('policy show')",
@@ -97,7 +100,6 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
     ),
 }
 
-_CHOICES = {"--format": ("text", "json", "mermaid", "dot", "markdown")}
 _OPTIONAL_POSITIONALS = frozenset({"test"})
 _REPEATABLE = frozenset({"--policy"})
 
@@ -168,8 +170,9 @@ def parse(argv: list[str]) -> Arguments:
             value = args.pop(0)
         else:
             raise UsageError(f"{command}: {name} needs a value ({metavar})", PROG)
-        if name in _CHOICES and value not in _CHOICES[name]:
-            allowed = ", ".join(_CHOICES[name])
+        choices = metavar.split("|") if "|" in metavar else ()
+        if choices and value not in choices:
+            allowed = ", ".join(choices)
             raise UsageError(f"{command}: {name} must be one of {allowed}, not {value!r}", PROG)
         if name in _REPEATABLE:
             previous = options.get(name)

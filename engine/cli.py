@@ -328,10 +328,11 @@ def _policy_show(args: Arguments, out: TextIO) -> int:
 
 def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
            sandbox: Sandbox) -> int:
-    from engine.diagnostics import Diagnostic, PipelineFailed
+    from engine.check_report import discover, report, suppressed
+    from engine.diagnostics import Diagnostic
     from engine.pipeline_files import collect, render_capabilities, tree_for
 
-    files = args.positionals
+    files = discover(args.positionals)
     policy = _policy(args)
     problems: list[Diagnostic] = []
     reports: list[str] = []
@@ -352,25 +353,19 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
         out.write("".join(reports))
         return EXIT_OK
     payload = [{"name": name, "text": text} for name, text in sources.items()]
-    report = sandbox.run({"mode": "check", "sources": payload, "groups": groups},
+    result = sandbox.run({"mode": "check", "sources": payload, "groups": groups},
                          policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
-    found = problems + [Diagnostic.from_json(d) for d in report.message.get("diagnostics", [])]
+    found = problems + [Diagnostic.from_json(d) for d in result.message.get("diagnostics", [])]
     # A file reached from several of the files checked is reported once.
     unique = list({(str(d.location), d.message): d for d in found}.values())
     diagnostics = sorted(
-        unique,
+        (d for d in unique if not suppressed(d, sources)),
         key=lambda d: (order.get(d.location.file, len(order)), d.location.line, d.location.col),
     )
-    _report(diagnostics, err, sources, None)
-    errors = sum(1 for d in diagnostics if d.severity == "error")
-    if errors:
-        raise PipelineFailed([])
-    noun = "file" if len(sources) == 1 else "files"
-    warnings = len(diagnostics) - errors
-    out.write(f"checked {len(sources)} {noun}: no errors"
-              + (f", {warnings} warning{'s' if warnings != 1 else ''}\n" if warnings else "\n"))
-    return EXIT_OK
+    errors, warnings = report(diagnostics, sources, len(sources),
+                              args.value("--format") or "text", out, err)
+    return EXIT_PIPELINE if errors or (warnings and args.flag("--strict")) else EXIT_OK
 
 
 class _NoServices:

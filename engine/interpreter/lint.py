@@ -29,13 +29,15 @@ def lint_sources(sources: list[dict[str, str]],
     `groups` names the files linted together for the job lints (a pipeline and the files
     it loads); by default each file is its own group.
     """
+    from engine.interpreter.lint_fields import field_lints
     from engine.interpreter.lint_jobs import job_lints
 
     texts = {source["name"]: source["text"] for source in sources}
     by_file: dict[str, list[Diagnostic]] = {name: [] for name in texts}
     seen: set[tuple[str, int, int, str]] = set()
     for group in groups or [[name] for name in texts]:
-        for found in job_lints([(name, texts[name]) for name in group if name in texts]):
+        files = [(name, texts[name]) for name in group if name in texts]
+        for found in job_lints(files) + field_lints(files):
             key = (found.location.file, found.location.line, found.location.col,
                    found.message)
             if key not in seen:

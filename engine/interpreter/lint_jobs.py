@@ -27,7 +27,7 @@ if TYPE_CHECKING:
     from typing import TypeGuard
 
 TRIGGERS = frozenset({"trigger_job", "submit_job"})
-_POSITION = {"job_name": 0, "depends_on": 2, "condition": 3}  # trigger_job's parameters
+_POSITION = {"job_name": 0, "env": 1, "depends_on": 2, "condition": 3}  # trigger_job's parameters
 
 
 def _parse(text: str) -> ast.Module | None:

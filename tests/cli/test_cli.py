@@ -206,7 +206,9 @@ CHECK_CASES: dict[str, CheckCase] = {
     "fail at top level is not run": CheckCase({"f.star": 'fail("x")\n'}, 0),
     "long loop is not run": CheckCase(
         {"loop.star": "n = 0\nfor i in range(1000000000):\n    n += i\nfail(str(n))\n"}, 0),
-    "invalid job is not run": CheckCase({"j.star": 'trigger_job("a", nope = 1)\n'}, 0),
+    "invalid job is found without running": CheckCase(
+        {"j.star": 'trigger_job("a", nope = 1)\n'}, 1,
+        (("j.star:1:18", "unknown field 'nope'"),)),
     "syntax error": CheckCase({"s.star": 'trigger_job("a")\n\ny = )\n'}, 1,
                               (("s.star:3:5", "Parse error"),)),
     "a file that loads itself": CheckCase(
@@ -269,10 +271,10 @@ def test_check(tmp_path: Path, case: CheckCase) -> None:
     assert [where for where, _ in found] == [where for where, _ in case.problems]
     for (_, message), (_, needle) in zip(found, case.problems, strict=True):
         assert needle in message
-    if case.code == 0:
-        count = len(case.files)
-        assert result.stdout.startswith(f"checked {count} file{'s' if count > 1 else ''}: "
-                                        "no errors")
+    count = len(case.files)
+    errors = sum(1 for line in result.stderr.splitlines() if ": error: " in line)
+    assert result.stdout.startswith(f"checked {count} file{'s' if count > 1 else ''}: "
+                                    f"{errors} error{'' if errors == 1 else 's'}, ")
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(case.files)
 
 

@@ -188,7 +188,7 @@ def test_check_accepts_every_example() -> None:
     assert len(EXAMPLE_FILES) >= 10
     result = run_engine("check", *EXAMPLE_FILES)
     assert result.code == 0, result.output
-    assert f"checked {len(EXAMPLE_FILES)} files: no errors" in result.stdout
+    assert f"checked {len(EXAMPLE_FILES)} files: 0 errors, 0 warnings" in result.stdout
 
 
 def test_demo_runs_and_prints_the_plan() -> None:

@@ -27,6 +27,9 @@ def test_plan_with_no_flags_in_a_subdirectory_of_a_repository(tmp_path: Path) ->
     result = run_engine("plan", cwd=repo.path / "a" / "b")
     assert result.code == 0, result.output
     assert "build" in result.stdout
+    check = run_engine("check", ".", cwd=repo.path)
+    assert check.code == 0, check.output
+    assert check.stdout == "checked 1 file: 0 errors, 0 warnings\n"
 
 
 @outside_a_job
