@@ -10,6 +10,8 @@ from __future__ import annotations
 from engine.diagnostics import UsageError
 
 PROG = "python -m engine"
+PACKAGE = "reactorcide-pipeline-engine"
+COLOR_WHEN = ("auto", "always", "never")
 
 _RUN_OPTIONS: dict[str, tuple[str | None, str]] = {
     # option: (metavar, or None for a flag; help)
@@ -136,14 +138,24 @@ class HelpRequested(Exception):
 
 def parse(argv: list[str]) -> Arguments:
     """Parse a command line; the command defaults to `ingest`."""
+    from engine.suggest import did_you_mean
+
     args = list(argv)
+    options: dict[str, str | bool | list[str] | None] = {}
+    color = _take_color(args)
+    if color is not None:
+        options["--color"] = color
     command = "ingest"
     if args and args[0] in COMMANDS:
         command = args.pop(0)
     elif args and args[0] in ("-h", "--help"):
         raise HelpRequested(overview())
+    elif args and args[0] == "--version":
+        raise HelpRequested(version())
+    elif args and not args[0].startswith("-"):
+        raise UsageError(f"unknown command {args[0]!r}{did_you_mean(args[0], COMMANDS)}; "
+                         f"the commands are {', '.join(COMMANDS)} (see --help)", PROG)
     _, spec, positional = COMMANDS[command]
-    options: dict[str, str | bool | list[str] | None] = {}
     positionals: list[str] = []
     while args:
         arg = args.pop(0)
@@ -156,8 +168,11 @@ def parse(argv: list[str]) -> Arguments:
             positionals.append(arg)
             continue
         name, has_value, inline = arg.partition("=")
+        if name == "--version":
+            raise HelpRequested(version())
         if name not in spec:
-            raise UsageError(f"{command}: unknown option {name} (see --help)", PROG)
+            hint = did_you_mean(name, spec) or did_you_mean(name, COMMANDS)
+            raise UsageError(f"{command}: unknown option {name}{hint} (see --help)", PROG)
         metavar = spec[name][0]
         if metavar is None:
             if has_value:
@@ -190,27 +205,113 @@ def parse(argv: list[str]) -> Arguments:
     return Arguments(command, options, positionals)
 
 
+def _take_color(args: list[str]) -> str | None:
+    """Remove `--color[=WHEN]` (an option of every command) from `args`; its value."""
+    found: str | None = None
+    index = 0
+    while index < len(args):
+        arg = args[index]
+        if arg == "--":
+            break
+        if arg == "--color" or arg.startswith("--color="):
+            del args[index]
+            if "=" in arg:
+                value = arg.split("=", 1)[1]
+            elif index < len(args) and args[index] in COLOR_WHEN:
+                value = args.pop(index)
+            else:
+                value = "always"
+            if value not in COLOR_WHEN:
+                raise UsageError(f"--color must be one of {', '.join(COLOR_WHEN)}, not "
+                                 f"{value!r}", PROG)
+            found = value
+            continue
+        index += 1
+    return found
+
+
+def version() -> str:
+    """`PROG (package) VERSION`."""
+    from importlib.metadata import PackageNotFoundError
+    from importlib.metadata import version as installed
+
+    try:
+        number = installed(PACKAGE)
+    except PackageNotFoundError:
+        number = "unknown (not installed)"
+    return f"{PROG} ({PACKAGE}) {number}\n"
+
+
+def program_name(argv0: str) -> str:
+    """How the user called the engine: its installed script's name, else
+    `python -m engine`."""
+    import os
+
+    base = os.path.basename(argv0)
+    return base if base and not base.endswith(".py") and base != "-c" else "python -m engine"
+
+
+def _width() -> int:
+    """The terminal's width: $COLUMNS, else the terminal's, else 80 (at least 40)."""
+    import os
+
+    columns = os.environ.get("COLUMNS", "")
+    if columns.isdigit():
+        return max(40, int(columns))
+    try:
+        return max(40, os.get_terminal_size(1).columns)
+    except OSError:
+        return 80
+
+
+def _wrap(text: str, width: int, indent: int) -> list[str]:
+    import textwrap
+
+    return textwrap.wrap(text, width=max(width - indent, 20), break_on_hyphens=False,
+                         break_long_words=False) or [""]
+
+
 def overview() -> str:
-    """Help for the whole program."""
+    """Help for the whole program, wrapped to the terminal."""
+    width = _width()
     lines = [
         f"usage: {PROG} [COMMAND] [OPTIONS]",
         "",
-        "Evaluate a repository's pipeline.star in a sandbox and write the triggers file.",
+        *_wrap("Evaluate a repository's pipeline.star in a sandbox and write the triggers "
+               "file.", width, 0),
         "",
         "commands:",
     ]
-    lines += [f"  {name:8} {summary}" for name, (summary, _, _) in COMMANDS.items()]
-    lines += ["", f"'{PROG} COMMAND --help' lists a command's options."]
+    for name, (summary, _, _) in COMMANDS.items():
+        wrapped = _wrap(summary, width, 11)
+        lines.append(f"  {name:8} {wrapped[0]}")
+        lines += [" " * 11 + more for more in wrapped[1:]]
+    lines += ["", *_wrap(f"'{PROG} COMMAND --help' lists a command's options; "
+                         f"'{PROG} --version' prints the version; --color=auto|always|never "
+                         "(any command) colours errors and warnings (auto: on a terminal, "
+                         "unless NO_COLOR is set).", width, 0)]
     return "\n".join(lines) + "\n"
 
 
 def command_help(command: str) -> str:
-    """Help for one command."""
+    """Help for one command, wrapped to the terminal."""
+    width = _width()
     summary, spec, positional = COMMANDS[command]
     usage = f"usage: {PROG} {command} [OPTIONS]" + (f" {positional}" if positional else "")
-    lines = [usage, "", summary, "", "options:"]
-    for name, (metavar, text) in spec.items():
-        label = f"{name} {metavar}" if metavar else name
-        lines.append(f"  {label:34} {text}")
-    lines.append(f"  {'-h, --help':34} show this help")
+    lines = [usage, "", *_wrap(summary, width, 0), "", "options:"]
+    entries = [(f"{name} {metavar}" if metavar else name, text)
+               for name, (metavar, text) in spec.items()]
+    entries += [("--color WHEN", "colour errors and warnings: auto (default), always, never"),
+                ("-h, --help", "show this help")]
+    column = min(max(len(label) for label, _ in entries) + 4, 36)
+    if width - column < 30:  # a narrow terminal: the text goes under the option
+        column = 6
+    for label, text in entries:
+        wrapped = _wrap(text, width, column)
+        if column == 6 or len(label) + 2 > column - 2:
+            lines.append(f"  {label}")
+            lines += [" " * column + part for part in wrapped]
+        else:
+            lines.append(f"  {label:{column - 2}}{wrapped[0]}")
+            lines += [" " * column + part for part in wrapped[1:]]
     return "\n".join(lines) + "\n"

@@ -20,6 +20,7 @@ if TYPE_CHECKING:
     from engine.diagnostics import Diagnostic, PipelineFailed
     from engine.ingest import RunOptions
     from engine.inputs import Inputs
+    from engine.paint import Paint
     from engine.policy import Policy
     from engine.replay import Replayed
     from engine.sandbox.parent import Sandbox
@@ -49,11 +50,17 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     sources: dict[str, str] = {}
     from engine import arguments
     from engine.diagnostics import EngineFailure
+    from engine.paint import Paint, wanted
 
+    if argv is None:
+        arguments.PROG = arguments.program_name(sys.argv[0])
+    global _paint
+    _paint = Paint(wanted(None, err, os.environ))
     command = "ingest"
     try:
         args = arguments.parse(list(sys.argv[1:] if argv is None else argv))
         command = args.command
+        _paint = Paint(wanted(args.value("--color"), err, os.environ))
         if command == "check":
             return _check(args, out, err, sources, sandbox)
         if command == "policy":
@@ -71,7 +78,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         return EXIT_OK
     except EngineFailure as failure:
         _report(failure.diagnostics, err, {**sources, **failure.sources}, redact)
-        if failure.usage is not None:
+        if failure.usage is not None and command != "plan":
             err.write(f"{failure.usage}\n")
         if command == "plan" and args.value("--format") == "json":
             from engine.plan import render_failure_json
@@ -102,6 +109,9 @@ def _redact(text: str, secret: Secret | None) -> str:
     return redact(text, secret)
 
 
+_paint: Paint | None = None
+
+
 def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
             secret: Secret | None) -> None:
     # Not redacted: a diagnostic's words come from the pipeline (which never held the
@@ -111,7 +121,8 @@ def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
 
     del secret
     for diagnostic in diagnostics:
-        err.write(escape_controls(diagnostic.render(sources)) + "\n")
+        text = escape_controls(diagnostic.render(sources))
+        err.write((_paint.diagnostic(diagnostic, text) if _paint else text) + "\n")
     err.flush()
 
 
@@ -160,7 +171,8 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     if record is not None and recorder is not None:
         _save_transcript(record, recorder, inputs, options, outcome.document, None, err)
     _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, inputs.token)
-    err.write(f"{outcome.usage}\n")
+    if args.command != "plan":  # a plan shows its use only in --format json
+        err.write(f"{outcome.usage}\n")
     path = inputs.triggers_file
     fmt = args.value("--format") if args.command == "plan" else None
     if fmt == "json":
@@ -364,7 +376,7 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
         key=lambda d: (order.get(d.location.file, len(order)), d.location.line, d.location.col),
     )
     errors, warnings = report(diagnostics, sources, len(sources),
-                              args.value("--format") or "text", out, err)
+                              args.value("--format") or "text", out, err, _paint)
     return EXIT_PIPELINE if errors or (warnings and args.flag("--strict")) else EXIT_OK
 
 

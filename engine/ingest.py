@@ -207,7 +207,8 @@ def evaluate(
                 [Diagnostic.from_json(_within_budget(d, sink))
                  for d in message.get("diagnostics", [])]
             )
-            failure.usage = usage
+            if message.get("evaluated") is not False:  # a file that does not parse ran nothing
+                failure.usage = usage
             raise failure
         if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
             raise PipelineFailed(

@@ -25,15 +25,16 @@ class RunUsage(Record):
 
     def __str__(self) -> str:
         m, lim = self.measured, self.limits
+        # Each part is named as the policy key that sets its limit, in that key's unit.
         parts = [
-            f"wall {m.wall_seconds:.3f} of {lim.wall_seconds:g} s",
-            f"CPU {m.cpu_seconds:.3f} of {lim.cpu_seconds:g} s",
-            f"memory {m.peak_memory_mb:.0f} of {lim.memory_mb} MiB",
+            f"wall_seconds {m.wall_seconds:.3f} of {lim.wall_seconds:g}",
+            f"cpu_seconds {m.cpu_seconds:.3f} of {lim.cpu_seconds:g}",
+            f"memory_mb {m.peak_memory_mb:.0f} of {lim.memory_mb}",
         ]
         if self.jobs is not None:
-            parts.append(f"jobs {self.jobs} of {lim.max_jobs}")
+            parts.append(f"max_jobs {self.jobs} of {lim.max_jobs}")
         if self.output_bytes is not None:
-            parts.append(f"output {self.output_bytes} of {lim.max_output_bytes} bytes")
+            parts.append(f"max_output_bytes {self.output_bytes} of {lim.max_output_bytes}")
         return "used: " + ", ".join(parts)
 
     def to_json(self) -> dict[str, object]:
@@ -43,7 +44,7 @@ class RunUsage(Record):
             "wall_seconds": {"used": round(m.wall_seconds, 4), "limit": lim.wall_seconds},
             "cpu_seconds": {"used": round(m.cpu_seconds, 4), "limit": lim.cpu_seconds},
             "memory_mb": {"used": round(m.peak_memory_mb, 1), "limit": lim.memory_mb},
-            "jobs": {"used": self.jobs, "limit": lim.max_jobs},
-            "output_bytes": {"used": self.output_bytes, "limit": lim.max_output_bytes},
+            "max_jobs": {"used": self.jobs, "limit": lim.max_jobs},
+            "max_output_bytes": {"used": self.output_bytes, "limit": lim.max_output_bytes},
             "protections": list(self.protections),
         }

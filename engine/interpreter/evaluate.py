@@ -124,7 +124,9 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     try:
         ast = sl.parse(source.name, source.text, dialect())
     except sl.StarlarkError as err:
-        raise PipelineFailed([_translate(str(err), sources, limits, None)]) from None
+        failure = PipelineFailed([_translate(str(err), sources, limits, None)])
+        failure.evaluated = False  # type: ignore[attr-defined]
+        raise failure from None
 
     prelude = sl.Module()
     for name, fn in host.callables().items():

@@ -163,7 +163,8 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
             if isinstance(text, str) and len(text) > limits.max_print_bytes:
                 diagnostic["message"] = text[:limits.max_print_bytes]
         return {"type": "failed", "diagnostics": failed,
-                "jobs": getattr(failure, "triggered", None)}
+                "jobs": getattr(failure, "triggered", None),
+                "evaluated": getattr(failure, "evaluated", True)}
     return {"type": "result", "jobs": jobs}
 
 

@@ -293,13 +293,13 @@ def test_every_run_reports_its_use_of_each_limit(tmp_path: Path) -> None:
     assert result.code == 0, result.output
     used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
     assert len(used) == 1
-    for part in ("wall ", "of 10 s", "CPU ", "memory ", "of 1024 MiB", "jobs 2 of 1000",
-                 "of 8388608 bytes"):
+    for part in ("wall_seconds ", " of 10,", "cpu_seconds ", "memory_mb ", "of 1024,",
+                 "max_jobs 2 of 1000", "max_output_bytes ", " of 8388608"):
         assert part in used[0]
     src = tmp_path / "src"
     plan = run_engine("plan", "--src", src, "--format", "json")
     usage = json.loads(plan.stdout)["usage"]
-    assert usage["jobs"] == {"used": 2, "limit": 1000}
+    assert usage["max_jobs"] == {"used": 2, "limit": 1000}
     assert usage["memory_mb"]["limit"] == 1024
     assert 0 < usage["memory_mb"]["used"] < 1024
     assert "empty network namespace" in usage["protections"]
@@ -311,12 +311,12 @@ def test_a_failed_run_reports_how_far_it_got(tmp_path: Path) -> None:
                            policy)
     assert result.code == 1, result.output
     used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
-    assert len(used) == 1 and used[0].endswith("jobs 3 of 3"), used
+    assert len(used) == 1 and used[0].endswith("max_jobs 3 of 3"), used
     plan = run_engine("plan", "--src", tmp_path / "src", "--policy", policy, "--format", "json")
     assert plan.code == 1
     report = json.loads(plan.stdout)
     assert report["errors"][0]["message"] == "job limit of 3 jobs exceeded"
-    assert report["usage"]["jobs"] == {"used": 3, "limit": 3}
+    assert report["usage"]["max_jobs"] == {"used": 3, "limit": 3}
 
 
 # --- load --------------------------------------------------------------------------------
