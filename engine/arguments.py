@@ -78,6 +78,10 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
         {
             "--update": (None, "rewrite golden triggers files with what the runs produce"),
             "--policy": _RUN_OPTIONS["--policy"],
+            "-k": ("PATTERN", "run only the cases whose path contains PATTERN (a glob "
+                   "when it has * ? or [)"),
+            "-v": (None, "list every case, passed ones too"),
+            "--junit": ("FILE", "also write the results as a JUnit XML report"),
         },
         "[PATH...]",
     ),

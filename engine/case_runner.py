@@ -11,6 +11,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import time
 
 from engine.cases import Case, CaseError, discover, read_case
 from engine.diagnostics import EngineFailure, PipelineFailed, UsageError
@@ -40,37 +41,117 @@ class Verdict(Record):
         self.updated = updated
 
 
+# Cases run in worker processes when there are at least this many and several CPUs.
+PARALLEL_FROM = 8
+MAX_WORKERS = 4
+
+
 def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO,
-            sandbox: Sandbox | None = None) -> int:
-    """Run every case under `paths`; report; exit 1 when one failed, 0 otherwise."""
+            sandbox: Sandbox | None = None, *, pattern: str | None = None,
+            verbose: bool = False, junit: str | None = None) -> int:
+    """Run every case under `paths` (those whose path matches `pattern`, when given);
+    report; exit 1 when one failed, 0 otherwise. A file in a case directory that is
+    not a case is a failure, never skipped."""
     from engine import policy
     from engine.arguments import PROG
+    from engine.cases import stray_reason, strays
 
     policy.load_policy(policy.policy_files(policy_files, os.environ))  # exit 2 if broken
+    if junit is not None:
+        from engine.transcript import check_writable
+
+        check_writable(junit, "the JUnit report")
     try:
-        files = discover(paths or ["."])
+        cases = discover(paths or ["."])
     except CaseError as err:
         raise UsageError(f"test: {err}", PROG) from None
-    if not files:
+    if not cases:
         raise UsageError(f"test: no test cases found in {', '.join(paths or ['.'])}", PROG)
-    spare = [sandbox] if sandbox is not None else []
+    # Around the cases found in a directory: a case file named on the command line
+    # says nothing about its neighbours.
+    directories = [p for p in paths or ["."] if os.path.isdir(p)]
+    files = sorted({*cases, *strays(discover(directories) if directories else [])})
+    if pattern is not None:
+        files = [f for f in files if _matches(f, pattern)]
+        if not files:
+            raise UsageError(f"test: no test case matches -k {pattern!r}", PROG)
+    stray = set(files) - set(cases)
+    verdicts: dict[str, Verdict] = {p: Verdict(p, stray_reason(p)) for p in stray}
+    to_run = [f for f in files if f not in stray]
+    timings: dict[str, float] = {}
+    workers = min(os.cpu_count() or 1, MAX_WORKERS, len(to_run) // 2)
+    if len(to_run) >= PARALLEL_FROM and workers > 1:
+        verdicts.update(_in_parallel(to_run, policy_files, update, workers, timings))
+    else:
+        spare = [sandbox] if sandbox is not None else []
 
-    def next_sandbox() -> Sandbox | None:
-        return spare.pop() if spare else None  # None: evaluate forks a fresh one
+        def next_sandbox() -> Sandbox | None:
+            return spare.pop() if spare else None  # None: evaluate forks a fresh one
 
+        for path in to_run:
+            started = time.monotonic()
+            verdicts[path] = run_one(path, policy_files, update, next_sandbox)
+            timings[path] = time.monotonic() - started
     passed = failed = 0
     for path in files:
-        verdict = run_one(path, policy_files, update, next_sandbox)
+        verdict = verdicts[path]
         if verdict.updated is not None:
             out.write(f"updated {verdict.updated}\n")
         if verdict.problem is None:
             passed += 1
+            if verbose:
+                out.write(f"ok   {path}\n")
             continue
         failed += 1
         out.write(f"FAIL {path}: {verdict.problem}\n")
         out.write("".join(f"    {line}\n" for line in verdict.detail.splitlines()))
     out.write(f"{passed} passed, {failed} failed\n")
+    if junit is not None:
+        from engine.junit import write_report
+
+        write_report(junit, [verdicts[p] for p in files], timings)
     return 1 if failed else 0
+
+
+def _matches(path: str, pattern: str) -> bool:
+    """`-k`: a substring of the case's path, or a glob pattern when it has `*?[`."""
+    if any(char in pattern for char in "*?["):
+        from fnmatch import fnmatchcase
+
+        return fnmatchcase(path, pattern) or fnmatchcase(os.path.basename(path), pattern)
+    return pattern in path
+
+
+def _in_parallel(paths: list[str], policy_files: list[str], update: bool, workers: int,
+                 timings: dict[str, float]) -> dict[str, Verdict]:
+    """Cases in waves of `workers`: each wave's sandboxes are forked first, while this
+    process has no other thread (a fork never copies a lock another thread holds), then
+    the wave's cases are run by threads, each with its own sandbox, and joined."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from engine.sandbox.parent import Sandbox
+
+    out: dict[str, Verdict] = {}
+    for start in range(0, len(paths), workers):
+        wave = paths[start:start + workers]
+        sandboxes = [Sandbox() for _ in wave]
+
+        def one(index: int) -> tuple[Verdict, float]:
+            began = time.monotonic()
+            spare = [sandboxes[index]]
+            verdict = run_one(wave[index], policy_files, update,
+                              lambda: spare.pop() if spare else None)
+            return verdict, time.monotonic() - began
+
+        try:
+            with ThreadPoolExecutor(max_workers=len(wave)) as pool:
+                results = list(pool.map(one, range(len(wave))))
+        finally:
+            for sandbox in sandboxes:
+                sandbox.discard()
+        for path, (verdict, seconds) in zip(wave, results, strict=True):
+            out[path], timings[path] = verdict, seconds
+    return out
 
 
 def run_one(path: str, policy_files: list[str], update: bool,

@@ -61,7 +61,8 @@ class Case(Record):
 
 
 def discover(paths: list[str]) -> list[str]:
-    """Case files under `paths` (files as given, directories searched), sorted per path."""
+    """Case files under `paths` (files as given, directories searched), sorted per path;
+    see also `strays`."""
     found: list[str] = []
     for path in paths:
         if os.path.isdir(path):
@@ -71,6 +72,56 @@ def discover(paths: list[str]) -> list[str]:
         else:
             raise CaseError(f"{path}: no such file or directory")
     return list(dict.fromkeys(found))
+
+
+# The kinds of file a case is written in: one of these beside the cases that is not
+# a case, nor referred to by one, is a case gone wrong.
+_CASE_KINDS = (".toml", ".json")
+
+
+def strays(cases: list[str]) -> list[str]:
+    """`.toml` and `.json` files in the directories holding `cases` that are neither a
+    case nor referred to by one (as its pipeline, golden, existing triggers file or
+    policy): a case with a typo in its keys must fail, never be skipped."""
+    referred: set[str] = set()
+    directories: set[str] = set()
+    for path in cases:
+        directories.add(os.path.dirname(path) or ".")
+        if path.endswith(".toml"):
+            try:
+                case = read_case(path)
+            except CaseError:
+                continue
+            referred.update(p for p in (case.pipeline, case.existing, case.expect.golden,
+                                        *case.policy) if p)
+    known = {os.path.normpath(p) for p in (*cases, *referred)}
+    out: list[str] = []
+    for directory in sorted(directories):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.normpath(os.path.join(directory, name))
+            if (name.startswith(".") or not name.endswith(_CASE_KINDS) or path in known
+                    or not os.path.isfile(path)):
+                continue
+            out.append(path)
+    return out
+
+
+def stray_reason(path: str) -> str:
+    """Why a stray file is reported."""
+    if path.endswith(".toml"):
+        try:
+            read_case(path)
+        except CaseError as err:
+            return f"invalid test case: {err} (and no case refers to this file as its policy)"
+        return "not a test case, and no case refers to this file as its policy"
+    if path.endswith(".json"):
+        return ("not a test case: not a transcript, and no case refers to this file (as its "
+                "golden or existing triggers file)")
+    return "not a test case, and no case refers to it"
 
 
 def _walk(root: str) -> list[str]:
@@ -128,7 +179,10 @@ def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
     for key, value in table.items():
         name = f"{where}.{key}" if where else key
         if key not in schema:
-            raise CaseError(f"unknown key {name} (known: {', '.join(schema)})")
+            from engine.suggest import did_you_mean
+
+            hint = did_you_mean(key, schema)
+            raise CaseError(f"unknown key {name}{hint or ' (known: ' + ', '.join(schema) + ')'}")
         kind = schema[key]
         ok = {
             "string": isinstance(value, str),
@@ -141,7 +195,9 @@ def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
                                                                 for v in value.values()),
         }[kind]
         if not ok:
-            raise CaseError(f"{name} must be a {kind}")
+            from engine.policy import with_article
+
+            raise CaseError(f"{name} must be {with_article(kind)}")
     return table
 
 

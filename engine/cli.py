@@ -71,7 +71,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
             from engine.case_runner import run_all
 
             return run_all(args.positionals, args.values("--policy"), args.flag("--update"),
-                           out, sandbox)
+                           out, sandbox, pattern=args.value("-k"), verbose=args.flag("-v"),
+                           junit=args.value("--junit"))
         return _run(args, token, out, err, sources, sandbox)
     except arguments.HelpRequested as help_:
         out.write(str(help_))

@@ -147,8 +147,8 @@ SCENARIOS: dict[str, Scenario] = {
          "badjob.toml": case('expect.jobs = [{ job_name = "a", nope = 1 }]\n'),
          "broken.toml": "pipeline = \n"},
         1, ("0 passed, 7 failed",),
-        contains=("FAIL typo.toml: invalid test case: unknown key expect.job (known: jobs, "
-                  "golden, error, output)",
+        contains=("FAIL typo.toml: invalid test case: unknown key expect.job (did you mean "
+                  "'jobs'?)",
                   "FAIL status.toml: invalid test case: git.changes[0].status must be one of",
                   "FAIL secret.toml: invalid test case: env.REACTORCIDE_API_TOKEN: a case "
                   "holds no secrets",
@@ -157,12 +157,22 @@ SCENARIOS: dict[str, Scenario] = {
                   "error, not jobs and error",
                   "FAIL badjob.toml: invalid test case: expect.jobs[0]: job \"a\": unknown",
                   "FAIL broken.toml: invalid test case: not valid TOML")),
-    "other files are not cases": Scenario(
-        {"pipeline.star": 'trigger_job("a")\n', "c.toml": case("expect.jobs = [{ job_name = "
-                                                               '"a" }]\n'),
-         "pyproject.toml": '[project]\nname = "x"\n', "data.json": '{"a": 1}',
-         ".hidden/h.toml": case("expect.jobs = []\n")},
+    "files outside case directories are not looked at": Scenario(
+        {"cases/pipeline.star": 'trigger_job("a")\n',
+         "cases/c.toml": case('expect.jobs = [{ job_name = "a" }]\n'),
+         "pyproject.toml": '[project]\nname = "x"\n', "data/data.json": '{"a": 1}',
+         "cases/notes.txt": "prose", ".hidden/h.toml": case("expect.jobs = []\n")},
         0, ("1 passed, 0 failed",)),
+    "a case with a typo is never skipped": Scenario(
+        {"pipeline.star": 'trigger_job("a")\n',
+         "good.toml": case('expect.jobs = [{ job_name = "a" }]\n'),
+         "typo.toml": 'pipelin = "pipeline.star"\nexpect.jobs = []\n',
+         "stray.json": '{"a": 1}'},
+        1, ("FAIL stray.json: not a test case: not a transcript, and no case refers to this "
+            "file (as its golden or existing triggers file)",
+            "FAIL typo.toml: invalid test case: unknown key pipelin (did you mean "
+            "'pipeline'?) (and no case refers to this file as its policy)",
+            "1 passed, 2 failed")),
 }
 
 
