@@ -136,22 +136,24 @@ def _in_parallel(paths: list[str], policy_files: list[str], update: bool, worker
         wave = paths[start:start + workers]
         sandboxes = [Sandbox() for _ in wave]
 
-        def one(index: int) -> tuple[Verdict, float]:
-            began = time.monotonic()
-            spare = [sandboxes[index]]
-            verdict = run_one(wave[index], policy_files, update,
-                              lambda: spare.pop() if spare else None)
-            return verdict, time.monotonic() - began
-
         try:
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
-                results = list(pool.map(one, range(len(wave))))
+                results = list(pool.map(_run_with, wave, sandboxes,
+                                        [(policy_files, update)] * len(wave)))
         finally:
             for sandbox in sandboxes:
                 sandbox.discard()
         for path, (verdict, seconds) in zip(wave, results, strict=True):
             out[path], timings[path] = verdict, seconds
     return out
+
+
+def _run_with(path: str, sandbox: Sandbox, how: tuple[list[str], bool]
+              ) -> tuple[Verdict, float]:
+    began = time.monotonic()
+    spare = [sandbox]
+    verdict = run_one(path, how[0], how[1], lambda: spare.pop() if spare else None)
+    return verdict, time.monotonic() - began
 
 
 def run_one(path: str, policy_files: list[str], update: bool,
