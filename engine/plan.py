@@ -58,7 +58,31 @@ def render_text(jobs: list[Job], note: str = "") -> str:
             if job.depends_on:
                 detail = f"  after {', '.join(job.depends_on)} [{job.fields['condition']}]"
             lines.append(f"  {job.name.ljust(width)}{detail}  ({job.location})")
+            fields = compact_fields(job)
+            if fields:
+                lines.append(f"  {' ' * width}  {fields}")
     return "\n".join(lines) + "\n"
+
+
+def compact_fields(job: Job) -> str:
+    """What a job runs, on one line: image, command, env keys, timeout, priority, and
+    the condition when it has no dependency to show it beside."""
+    fields = job.fields
+    parts: list[str] = []
+    if fields.get("container_image"):
+        parts.append(f"image {fields['container_image']}")
+    if fields.get("job_command"):
+        parts.append(f"command {json.dumps(fields['job_command'], ensure_ascii=False)}")
+    if fields.get("env"):
+        parts.append(f"env {', '.join(sorted(fields['env']))}")
+    if fields.get("timeout") is not None:
+        parts.append(f"timeout {fields['timeout']} s")
+    if fields.get("priority") is not None:
+        parts.append(f"priority {fields['priority']}")
+    condition = fields.get("condition", "all_success")
+    if not job.depends_on and condition != "all_success":
+        parts.append(f"condition {condition}")
+    return " · ".join(parts)
 
 
 def render_json(jobs: list[Job], operation_id: str | None, triggers_file: str,
