@@ -16,9 +16,12 @@ demo:
 test: lint
     {{python}} -m pytest -q -n auto
 
-# Regenerate docs/builtins.md from the builtins' signatures and docstrings.
+# Regenerate docs/builtins.md and the editor stubs from the builtins' signatures and
+# docstrings, and the JSON Schemas from the tables that check the files they describe.
 docs:
     {{python}} -m pipeline_builtins.reference --write docs/builtins.md
+    {{python}} -m pipeline_builtins.stubs --write editors/starlark
+    {{python}} -m engine.schemas --write schemas
 
 # ruff and mypy over the whole project.
 lint:
