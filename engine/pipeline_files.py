@@ -2,13 +2,15 @@
 
 Used by `check` (lint every file a pipeline loads, report refused loads at their line)
 and by `check --capabilities` (what a pipeline can reach, for an operator's review).
-It reads tokens, not values, so it over-approximates: a name that appears is listed.
+It reads tokens, not values (the words, for a file that does not tokenize), so it
+over-approximates: a name that appears is listed.
 """
 
 from __future__ import annotations
 
 import io
 import os
+import re
 import tokenize
 
 from engine.capabilities.base import CapabilityError
@@ -65,7 +67,7 @@ def scan(text: str) -> Scan:
     try:
         tokens = list(tokenize.generate_tokens(io.StringIO(text).readline))
     except (tokenize.TokenError, SyntaxError):
-        tokens = []
+        return _scan_text(text)  # still an over-approximation, from the words
     for i, tok in enumerate(tokens):
         if tok.type != tokenize.NAME:
             continue
@@ -80,6 +82,24 @@ def scan(text: str) -> Scan:
             names.add(tok.string)
         dynamic = dynamic or (tok.string == "getattr" and before != ".")
     return Scan(names, loads, dynamic)
+
+
+_WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
+_LOAD = re.compile(r"""\bload\s*\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""")
+
+
+def _scan_text(text: str) -> Scan:
+    """`scan` for a text that does not tokenize: every builtin named anywhere (comments
+    and strings included) and every `load("...")`."""
+    from pipeline_builtins import PREDECLARED
+
+    words = set(_WORD.findall(text))
+    loads = []
+    for match in _LOAD.finditer(text):
+        line = text.count("\n", 0, match.start()) + 1
+        col = match.start() - (text.rfind("\n", 0, match.start()) + 1) + 1
+        loads.append((_unquote(match.group(1)), line, col))
+    return Scan(words & set(PREDECLARED), loads, "getattr" in words)
 
 
 def _unquote(literal: str) -> str:

@@ -172,15 +172,25 @@ def normalize_job(
     job = check_job_name(name)
     fields: dict[str, Any] = {"job_name": job}
 
+    # Every problem is named, not only the first: one fix per run is slow going.
+    broken: list[str] = []
+    steps: list[tuple[str, Any]] = [("env", lambda: _check_env(env, reserved)),
+                                    ("depends_on", lambda: _check_depends_on(depends_on)),
+                                    ("condition", lambda: _check_condition(condition))]
+    steps += [(key, lambda key=key: _check_field(key, extra[key], reserved))
+              for key in sorted(extra)]
+    for key, check in steps:
+        try:
+            fields[key] = check()
+        except JobError as err:
+            broken.append(str(err))
     try:
-        fields["env"] = _check_env(env, reserved)
-        fields["depends_on"] = _check_depends_on(depends_on)
-        fields["condition"] = _check_condition(condition)
-        for key in sorted(extra):
-            fields[key] = _check_field(key, extra[key], reserved)
-        rules.check(fields)
+        rules.check({"condition": rules.allowed_conditions[0]
+                     if rules.allowed_conditions else None, **fields})
     except JobError as err:
-        raise JobError(f'job "{job}": {err}') from None
+        broken.append(str(err))
+    if broken:
+        raise JobError(f'job "{job}": ' + "; ".join(broken))
     return fields
 
 

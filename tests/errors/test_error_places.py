@@ -156,3 +156,24 @@ def test_policy_errors_are_grammatical(tmp_path: Path, case: tuple[str, str]) ->
     result = run_engine("policy", "show", "--policy", tmp_path / "policy.toml")
     assert result.code == 2
     assert first_line(result) == f"{tmp_path / 'policy.toml'}: error: {message}"
+
+
+def test_a_job_breaking_several_rules_names_them_all(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.star").write_text(
+        'trigger_job("a", env = {"REACTORCIDE_X": "1"}, priority = "x",\n'
+        '            container_image = "docker.io/evil")\n')
+    (tmp_path / "policy.toml").write_text('[jobs]\nallowed_images = ["registry.example.com/*"]\n')
+    result = plan(tmp_path, "--policy", str(tmp_path / "policy.toml"))
+    assert result.code == 1
+    message = first_line(result).split(": error: ", 1)[1]
+    assert message == ("job \"a\": env key 'REACTORCIDE_X' uses the reserved prefix "
+                       "'REACTORCIDE_'; priority must be an int, got string; container_image "
+                       "'docker.io/evil' is not allowed by the policy (jobs.allowed_images)")
+
+
+def test_capabilities_of_a_file_that_does_not_tokenize_still_over_approximate(
+        tmp_path: Path) -> None:
+    (tmp_path / "p.star").write_text('is_job_running("deploy")\nx = """never closed\n')
+    result = run_engine("check", "--capabilities", "p.star", cwd=tmp_path)
+    assert result.code == 0, result.output
+    assert "    is_job_running   coordinator (reads jobs)" in result.stdout
