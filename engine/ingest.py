@@ -282,6 +282,9 @@ def run(
     `sandbox` may be a child forked earlier, so that its start-up overlapped ours.
     `recorder` collects what a transcript needs (see engine.transcript).
     """
+    from engine.triggers_file import read_existing
+
+    read_existing(inputs.triggers_file)  # a broken file is reported before anything runs
     evaluation = evaluate(inputs, options, stderr, sandbox, recorder=recorder)
     try:
         result = compose.write_jobs(

@@ -31,6 +31,7 @@ _TYPE_MISMATCH = re.compile(
     r"Type of parameters? (?:`(?P<param>\w+)` doesn't match|mismatch), expected "
     r"`(?P<expected>[^`]+)`, actual `(?P<actual>\w+)(?: \(repr: (?P<repr>.*)\))?`"
 )
+_TOO_BIG = re.compile(r"Integer value is too big to fit in i32: (?P<n>-?\d+)")
 _UNPACKING = re.compile(
     r"Error unpacking value for parameter `(?P<param>\w+)` of type `(?P<expected>[^`]+)`?"
 )
@@ -64,7 +65,13 @@ def rewrite(message: str) -> str:
     match = _UNPACKING.search(message)
     if match:
         expected = match.group("expected").rstrip("`")
+        if expected == "int":  # an int the binding could not take: out of 32-bit range
+            return (f"{_parameter(match.group('param'))} must be an int from "
+                    f"{-(2**31)} to {2**31 - 1}")
         return f"{_parameter(match.group('param'))} must be {_article(expected)}"
+    match = _TOO_BIG.search(message)
+    if match:
+        return (f"the integer {match.group('n')} is too big here (at most {2**31 - 1})")
     match = _PY_OTHER.search(message)
     if match:
         return message[:match.start()] + f"{match.group('fn')}()" + message[match.end():]

@@ -58,6 +58,11 @@ CALL_MISTAKES: dict[str, tuple[str, str]] = {
                                          "trigger_job() is missing its parameter 'job_name'"),
     "positional argument of the wrong type": (
         'range("a")\n', 'range(): argument 1 must be an int, not a string ("a")'),
+    "an int out of the binding's range": (
+        "range(10000000000)\n", "range(): argument 1 must be an int from -2147483648 to "
+        "2147483647"),
+    "an index out of the binding's range": (
+        "[1][10000000000]\n", "the integer 10000000000 is too big here (at most 2147483647)"),
     "too many positional arguments": (
         "changed_files(1, 2, 3, 4)\n",
         "changed_files() was given 1 positional argument too many"),
@@ -177,3 +182,30 @@ def test_capabilities_of_a_file_that_does_not_tokenize_still_over_approximate(
     result = run_engine("check", "--capabilities", "p.star", cwd=tmp_path)
     assert result.code == 0, result.output
     assert "    is_job_running   coordinator (reads jobs)" in result.stdout
+
+
+def test_a_corrupt_triggers_file_is_reported_before_the_pipeline_runs(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.star").write_text('print("evaluated")\ntrigger_job("a")\n')
+    (tmp_path / "triggers.json").write_text("{not json")
+    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "triggers.json")
+    assert result.code == 2
+    assert first_line(result).startswith(f"{tmp_path / 'triggers.json'}: error: ")
+    assert "evaluated" not in result.stderr
+    assert "used:" not in result.stderr
+    assert (tmp_path / "triggers.json").read_text() == "{not json"
+
+
+def test_errors_raised_by_builtins_in_a_loaded_file_point_into_it(tmp_path: Path) -> None:
+    (tmp_path / "lib").mkdir()
+    (tmp_path / "lib" / "jobs.star").write_text(
+        'def job(name):\n    return trigger_job(name, containr_image = "x")\n\n'
+        'def stop():\n    fail("stopped")\n')
+    (tmp_path / "pipeline.star").write_text('load("lib/jobs.star", "job", "stop")\n'
+                                            'job("a")\n')
+    result = plan(tmp_path)
+    jobs = str(tmp_path / "lib" / "jobs.star")
+    assert first_line(result).startswith(f"{jobs}:2:12: error: job \"a\": unknown field")
+    assert f"    {jobs}:2:12 in job" in result.stderr
+    (tmp_path / "pipeline.star").write_text('load("lib/jobs.star", "job", "stop")\nstop()\n')
+    result = plan(tmp_path)
+    assert first_line(result) == f"{jobs}:5:5: error: fail: stopped"
