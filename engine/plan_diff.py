@@ -13,7 +13,7 @@ import os
 
 from engine.capabilities.base import CapabilityError
 from engine.diagnostics import PipelineFailed, UsageError
-from engine.jobs import KEY_ORDER, Job
+from engine.jobs import KEY_ORDER, Job, count_jobs
 from engine.record import Record
 from engine.sources import MAX_SOURCE_BYTES, MAX_SOURCE_MIB, SourceTree
 
@@ -263,7 +263,8 @@ def _summary(diff: PlanDiff) -> str:
         return f"no change ({diff.after_count} job{'s' if diff.after_count != 1 else ''})"
     parts = [f"{len(diff.added)} added", f"{len(diff.removed)} removed",
              f"{len(diff.changed)} changed"]
-    return ", ".join(parts) + f" ({diff.before_count} jobs before, {diff.after_count} after)"
+    return ", ".join(parts) + f" ({count_jobs(diff.before_count)} before, " \
+                              f"{diff.after_count} after)"
 
 
 def _added_detail(job: Job) -> list[tuple[str, str]]:

@@ -464,8 +464,13 @@ class LiveGit:
         check_rev(rev)
         if self._commit_id(cwd, rev) is None:
             raise MissingHistory(self._missing_ref_message(cwd, rev, self._is_shallow(cwd)))
+        from pathlib import Path
+
+        # git runs at the work tree's top: name the file from there.
+        prefix = os.path.relpath(Path(self.src_dir).resolve(), cwd.work_tree)
+        inside = path if prefix == "." else f"{prefix.replace(os.sep, '/')}/{path}"
         try:
-            return self._git(cwd, "cat-file", "blob", f"{rev}:./{path}")
+            return self._git(cwd, "cat-file", "blob", f"{rev}:{inside}")
         except OutOfTime:
             raise
         except CapabilityError:

@@ -148,3 +148,14 @@ def test_the_readme_shows_this_output(history: GitRepo) -> None:
     result = diff(history, "main", "--format", "markdown")
     shown = result.stdout.replace("`main`", "`origin/main`")
     assert shown in (REPO_ROOT / "README.md").read_text()
+
+
+def test_a_source_directory_below_the_repository_top(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "repo", [{"ci/pipeline.star": 'trigger_job("a")\n',
+                                          "pipeline.star": 'trigger_job("top")\n'}])
+    (repo.path / "ci" / "pipeline.star").write_text('trigger_job("a")\ntrigger_job("b")\n')
+    result = run_engine("plan", "--diff", "HEAD", "--src", "ci", cwd=repo.path)
+    assert result.code == 0, result.output
+    assert result.stdout.splitlines()[1:3] == [
+        "1 added, 0 removed, 0 changed (1 job before, 2 after)",
+        "  + b  (ci/pipeline.star:2:1)"]
