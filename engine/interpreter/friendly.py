@@ -37,8 +37,15 @@ _UNPACKING = re.compile(
 )
 
 
+# Messages about calls are short; a long one is the pipeline's own text (a fail() of a
+# huge string), which the patterns below would take quadratic time to scan.
+_LONGEST = 2000
+
+
 def rewrite(message: str) -> str:
     """`message` with call mistakes said in the pipeline's terms (unchanged otherwise)."""
+    if len(message) > _LONGEST:
+        return message
     match = _EXTRA_NAMED.search(message) or _PY_UNEXPECTED.search(message)
     if match:
         names = re.findall(r"\w+", match.group("names")) if "names" in match.groupdict() \
@@ -147,7 +154,7 @@ def callee_at(source: str | None, line: int, col: int) -> str | None:
 def in_call(message: str, callee: str | None) -> str:
     """Name the called function where the message could not: `function()` or a bare
     `argument 2 ...` / `parameter 'x' ...`."""
-    if callee is None:
+    if callee is None or len(message) > _LONGEST:
         return message
     if message.startswith("function() "):
         return f"{callee}() " + message[len("function() "):]

@@ -135,7 +135,8 @@ BUILTIN_ERRORS: dict[str, tuple[str, str]] = {
     "a bad glob": ('changes_include("src/[x")', "never closed"),
     "a range and to_ref": ('changes_only("*", from_ref = "A...B", to_ref = "HEAD")',
                            "leave out to_ref"),
-    "an unknown keyword": ('changes_include("*", ref = "HEAD")', "unexpected keyword"),
+    "an unknown keyword": ('changes_include("*", ref = "HEAD")',
+                           "changes_include() has no parameter 'ref'"),
 }
 
 
