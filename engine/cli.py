@@ -366,7 +366,8 @@ def _check(args: Arguments, out: TextIO, err: TextIO, sources: dict[str, str],
         out.write("".join(reports))
         return EXIT_OK
     payload = [{"name": name, "text": text} for name, text in sources.items()]
-    result = sandbox.run({"mode": "check", "sources": payload, "groups": groups},
+    result = sandbox.run({"mode": "check", "sources": payload, "groups": groups,
+                          "rules": policy.job_rules.to_json()},
                          policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
     found = problems + [Diagnostic.from_json(d) for d in result.message.get("diagnostics", [])]

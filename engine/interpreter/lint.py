@@ -17,27 +17,35 @@ from engine.interpreter.starlark_text import (
 )
 from pipeline_builtins import PREDECLARED, prelude_source
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
 # "Disabled" lints are the interpreter's off-by-default ones (unused assignments and
 # loads): worth a warning in a pipeline, which exports nothing but what is loaded.
 _SEVERITY = {"Error": "error", "Warning": "warning", "Advice": "note", "Disabled": "warning"}
 
 
 def lint_sources(sources: list[dict[str, str]],
-                 groups: list[list[str]] | None = None) -> list[Diagnostic]:
+                 groups: list[list[str]] | None = None,
+                 rules: dict[str, Any] | None = None) -> list[Diagnostic]:
     """Every problem found in the given files, in file order then position order.
 
     `groups` names the files linted together for the job lints (a pipeline and the files
-    it loads); by default each file is its own group.
+    it loads); by default each file is its own group. `rules` are the operator's job
+    rules (`JobRules.to_json()`), checked against what calls state literally.
     """
     from engine.interpreter.lint_fields import field_lints
     from engine.interpreter.lint_jobs import job_lints
+    from engine.validate import JobRules
 
     texts = {source["name"]: source["text"] for source in sources}
     by_file: dict[str, list[Diagnostic]] = {name: [] for name in texts}
     seen: set[tuple[str, int, int, str]] = set()
     for group in groups or [[name] for name in texts]:
         files = [(name, texts[name]) for name in group if name in texts]
-        for found in job_lints(files) + field_lints(files):
+        job_rules = JobRules.from_json(rules) if rules is not None else None
+        for found in job_lints(files) + field_lints(files, job_rules):
             key = (found.location.file, found.location.line, found.location.col,
                    found.message)
             if key not in seen:

@@ -15,8 +15,10 @@ from engine.diagnostics import Diagnostic, Location
 from engine.interpreter.lint_jobs import _argument, _File, _literal, _parse
 from engine.jobs import AUTHORITY_FIELDS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
 from engine.validate import (
+    DEFAULT_RULES,
     RESERVED_ENV_PREFIXES,
     JobError,
+    JobRules,
     _check_condition,
     _check_depends_on,
     _check_env_name,
@@ -46,8 +48,11 @@ def _value(node: ast.expr | None) -> Any:
         return _NOT_LITERAL
 
 
-def field_lints(group: list[tuple[str, str]]) -> list[Diagnostic]:
-    """The errors for one pipeline: `(name, text)` of it and of every file it loads."""
+def field_lints(group: list[tuple[str, str]],
+                rules: JobRules | None = None) -> list[Diagnostic]:
+    """The errors for one pipeline: `(name, text)` of it and of every file it loads;
+    `rules`, the operator's, are checked against what the calls state literally."""
+    rules = rules or DEFAULT_RULES
     found: list[Diagnostic] = []
     always: list[tuple[str, Location]] = []  # literal names of calls that always run
     graph: list[tuple[str, list[str], Location, bool]] = []
@@ -60,7 +65,8 @@ def field_lints(group: list[tuple[str, str]]) -> list[Diagnostic]:
         bound = _bound_names(f)
         for call in f.calls:
             job = _literal(_argument(call, "job_name"))
-            found.extend(_call_errors(f, call, job))
+            found.extend(_call_errors(f, call, job, rules.reserved_env_prefixes))
+            found.extend(_policy_errors(f, call, job, rules))
             unconditional = _always_runs(call, parents)
             if job is not None:
                 if unconditional:
@@ -113,7 +119,33 @@ def _error(f: _File, node: ast.AST, job: str | None, message: str, rule: str) ->
     return Diagnostic(f.at(node), f"{prefix}{message} [{rule}]")
 
 
-def _call_errors(f: _File, call: ast.Call, job: str | None) -> list[Diagnostic]:
+def _policy_errors(f: _File, call: ast.Call, job: str | None,
+                   rules: JobRules) -> list[Diagnostic]:
+    """The operator's rules broken by the literal values of one call (priority, timeout,
+    image, source URLs, condition); values computed at run time are left to the run."""
+    fields: dict[str, Any] = {}
+    for keyword in call.keywords:
+        if keyword.arg in ("priority", "timeout", "container_image", "source_url",
+                           "ci_source_url"):
+            value = _value(keyword.value)
+            kind = str if keyword.arg not in ("priority", "timeout") else int
+            if isinstance(value, kind) and not isinstance(value, bool):
+                fields[keyword.arg] = value
+    condition_node = _argument(call, "condition")
+    condition = "all_success" if condition_node is None else _value(condition_node)
+    if isinstance(condition, str):
+        fields["condition"] = condition
+    elif rules.allowed_conditions:
+        fields["condition"] = rules.allowed_conditions[0]
+    try:
+        rules.check(fields)
+    except JobError as err:
+        return [_error(f, call, job, str(err), "policy")]
+    return []
+
+
+def _call_errors(f: _File, call: ast.Call, job: str | None,
+                 reserved: tuple[str, ...] = RESERVED_ENV_PREFIXES) -> list[Diagnostic]:
     out: list[Diagnostic] = []
     name_node = _argument(call, "job_name")
     name = _value(name_node)
@@ -132,11 +164,11 @@ def _call_errors(f: _File, call: ast.Call, job: str | None) -> list[Diagnostic]:
         if not known and keyword.arg not in AUTHORITY_FIELDS + FORBIDDEN_KEYS:
             value = None  # the name alone is wrong
         try:
-            _check_field(keyword.arg, value, RESERVED_ENV_PREFIXES)
+            _check_field(keyword.arg, value, reserved)
         except JobError as err:
             rule = "job-field" if known else "unknown-field"
             out.append(_error(f, keyword, job, str(err), rule))
-    out.extend(_env_errors(f, call, job))
+    out.extend(_env_errors(f, call, job, reserved))
     condition = _argument(call, "condition")
     value = _value(condition)
     if condition is not None and value is not _NOT_LITERAL:
@@ -154,7 +186,8 @@ def _call_errors(f: _File, call: ast.Call, job: str | None) -> list[Diagnostic]:
     return out
 
 
-def _env_errors(f: _File, call: ast.Call, job: str | None) -> list[Diagnostic]:
+def _env_errors(f: _File, call: ast.Call, job: str | None,
+                reserved: tuple[str, ...]) -> list[Diagnostic]:
     env = _argument(call, "env")
     if env is None:
         return []
@@ -169,7 +202,7 @@ def _env_errors(f: _File, call: ast.Call, job: str | None) -> list[Diagnostic]:
         key = _value(key_node)
         if key_node is not None and key is not _NOT_LITERAL:
             try:
-                _check_env_name(key, "env key", RESERVED_ENV_PREFIXES)
+                _check_env_name(key, "env key", reserved)
             except JobError as err:
                 out.append(_error(f, key_node, job, str(err), "env"))
                 continue

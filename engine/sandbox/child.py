@@ -151,7 +151,8 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
         if mode == "check":
             from engine.interpreter.lint import lint_sources
 
-            diagnostics = lint_sources(request["sources"], request.get("groups"))
+            diagnostics = lint_sources(request["sources"], request.get("groups"),
+                                       request.get("rules"))
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
         jobs = _evaluate(request, limits, to_parent, from_parent)
     except PipelineFailed as failure:

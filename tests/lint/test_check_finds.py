@@ -130,3 +130,24 @@ def test_inline_suppression(tmp_path: Path) -> None:
     assert result.code == 1
     assert result.stdout == "checked 1 file: 1 error, 0 warnings\n"
     assert "unknown field 'nope'" in result.stderr
+
+
+def test_check_applies_the_operators_job_rules(tmp_path: Path) -> None:
+    (tmp_path / "p.star").write_text(
+        'trigger_job("a", container_image = "docker.io/evil", priority = 50,\n'
+        '            env = {"AWS_KEY": "x"})\n'
+        'trigger_job("b", container_image = "registry.example.com/ci/go", priority = 5)\n')
+    (tmp_path / "policy.toml").write_text(
+        '[jobs]\nallowed_images = ["registry.example.com/*"]\nmax_priority = 10\n'
+        'reserved_env_prefixes = ["AWS_"]\n')
+    plain = run_engine("check", "p.star", cwd=tmp_path)
+    assert plain.code == 0, plain.output
+    result = run_engine("check", "p.star", "--policy", "policy.toml", cwd=tmp_path)
+    assert result.code == 1
+    errors = [line for line in result.stderr.splitlines() if ": error: " in line]
+    assert errors == [
+        "p.star:1:1: error: job \"a\": priority 50 is above the policy's maximum of 10 "
+        "(jobs.max_priority); container_image 'docker.io/evil' is not allowed by the policy "
+        "(jobs.allowed_images) [policy]",
+        "p.star:2:21: error: job \"a\": env key 'AWS_KEY' uses the reserved prefix 'AWS_' "
+        "[env]"]
