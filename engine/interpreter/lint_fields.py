@@ -13,7 +13,7 @@ import ast
 
 from engine.diagnostics import Diagnostic, Location
 from engine.interpreter.lint_jobs import _argument, _File, _literal, _parse
-from engine.jobs import AUTHORITY_FIELDS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
+from engine.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
 from engine.validate import (
     DEFAULT_RULES,
     RESERVED_ENV_PREFIXES,
@@ -133,7 +133,7 @@ def _policy_errors(f: _File, call: ast.Call, job: str | None,
                 fields[keyword.arg] = value
     condition_node = _argument(call, "condition")
     condition = "all_success" if condition_node is None else _value(condition_node)
-    if isinstance(condition, str):
+    if isinstance(condition, str) and condition in CONDITIONS:  # else [condition] says it
         fields["condition"] = condition
     elif rules.allowed_conditions:
         fields["condition"] = rules.allowed_conditions[0]

@@ -149,5 +149,5 @@ def test_check_applies_the_operators_job_rules(tmp_path: Path) -> None:
         "p.star:1:1: error: job \"a\": priority 50 is above the policy's maximum of 10 "
         "(jobs.max_priority); container_image 'docker.io/evil' is not allowed by the policy "
         "(jobs.allowed_images) [policy]",
-        "p.star:2:21: error: job \"a\": env key 'AWS_KEY' uses the reserved prefix 'AWS_' "
+        "p.star:2:20: error: job \"a\": env key 'AWS_KEY' uses the reserved prefix 'AWS_' "
         "[env]"]
