@@ -174,6 +174,9 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, inputs.token)
     if args.command != "plan":  # a plan shows its use only in --format json
         err.write(f"{outcome.usage}\n")
+        from engine.plan_diff import show_in_pull_request
+
+        show_in_pull_request(inputs, options, outcome.jobs, outcome.sources, os.environ, err)
     path = inputs.triggers_file
     fmt = args.value("--format") if args.command == "plan" else None
     if fmt == "json":

@@ -361,3 +361,54 @@ def render_markdown(diffs: list[PlanDiff], rev: str) -> str:
                              f" | {_code(_value(c.after))} |")
         lines.append("")
     return "\n".join(lines).rstrip("\n") + "\n"
+
+
+# -- in an eval job for a pull request ---------------------------------------------------
+
+
+def show_in_pull_request(inputs: Inputs, options: RunOptions, jobs: list[Job],
+                         sources: dict[str, str], env: Mapping[str, str],
+                         err: TextIO) -> None:
+    """In an ingest for a pull request (`REACTORCIDE_EVENT_TYPE=pull_request_*` with
+    `REACTORCIDE_DIFF_BASE`) whose pipeline files differ from the base's, print the
+    plan at the base against the plan just made, for the log. The base's plan is only
+    evaluated, never written or submitted; a failure here is a note, never the run's."""
+    event = env.get("REACTORCIDE_EVENT_TYPE") or ""
+    base = env.get("REACTORCIDE_DIFF_BASE") or ""
+    if not event.startswith("pull_request_") or not base:
+        return
+    from engine.capabilities.git_live import LiveGit
+
+    try:
+        git = LiveGit(inputs.src_dir)
+        root = os.path.realpath(inputs.src_dir)
+        changed = False
+        for name, text in sources.items():
+            real = os.path.realpath(name)
+            if not real.startswith(root + os.sep):
+                continue
+            relative = os.path.relpath(real, root).replace(os.sep, "/")
+            raw = git.file_at(base, relative)
+            if raw is None or raw != text.encode("utf-8"):
+                changed = True
+                break
+        if not changed:
+            return
+        old_text = pipeline_at(git, base, inputs.src_dir, inputs.pipeline_path)
+        before: list[Job] = []
+        if old_text is not None:
+            then = _inputs_at(inputs, old_text, env, inputs.token)
+            tree = SourcesAtRef(git, base, inputs.src_dir, inputs.pipeline_path,
+                                inputs.pipeline_name,
+                                enabled=bool(options.policy.get("load", "enabled")),
+                                max_files=int(options.policy.get("load", "max_files")))
+            before = _plan(then, options, tree, [], io.StringIO(), f"at {base}", event)
+    except (CapabilityError, UsageError, PipelineFailed) as failure:
+        why = str(failure).splitlines()[0] if str(failure) else type(failure).__name__
+        err.write(f"note: the pipeline files differ from the pull request's base, but its "
+                  f"plan could not be made for comparison: {why}\n")
+        return
+    note = "" if old_text is not None else f"{inputs.pipeline_name} does not exist at {base}"
+    err.write("the pipeline files differ from the pull request's base; its plan against "
+              "this one (shown only: nothing of the base's plan is written or submitted):\n")
+    err.write(render_text([compare(before, jobs, event, note)], base))

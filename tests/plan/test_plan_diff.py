@@ -159,3 +159,28 @@ def test_a_source_directory_below_the_repository_top(tmp_path: Path) -> None:
     assert result.stdout.splitlines()[1:3] == [
         "1 added, 0 removed, 0 changed (1 job before, 2 after)",
         "  + b  (ci/pipeline.star:2:1)"]
+
+
+@pytest.mark.parametrize("changed", [True, False])
+def test_an_ingest_for_a_pull_request_logs_the_diff_against_its_base(
+        tmp_path: Path, changed: bool) -> None:
+    repo = make_repo(tmp_path / "repo", [{"pipeline.star": EXAMPLE}])
+    base = repo.head()
+    if changed:
+        repo.commit({"pipeline.star": changed_example()})
+    else:
+        repo.commit({"README": "docs only"})
+    triggers = tmp_path / "triggers.json"
+    result = run_engine("--src", repo.path, "--triggers-file", triggers, env={
+        "REACTORCIDE_EVENT_TYPE": "pull_request_opened", "REACTORCIDE_DIFF_BASE": base,
+        "REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": repo.head()})
+    assert result.code == 0, result.output
+    written = [job["job_name"] for job in json.loads(triggers.read_text())["jobs"]]
+    if changed:
+        assert "docs" in written and "security-scan" not in written  # the head's plan
+        assert "the pipeline files differ from the pull request's base" in result.stderr
+        assert "pull_request_opened: 1 added, 1 removed, 2 changed" in result.stderr
+        assert "  - security-scan\n" in result.stderr
+    else:
+        assert "security-scan" in written
+        assert "differ from the pull request's base" not in result.stderr
