@@ -127,10 +127,15 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
     directory. Call after the sandbox is forked: this may start background imports."""
     from engine.capabilities.git_live import (
         LiveGit,
+        mentions_git,
         scrub_git_environment,
     )
 
     scrub_git_environment(inputs.src_dir)  # git's environment is fixed; this is belt and braces
+    if mentions_git(inputs.pipeline_text):
+        from engine.capabilities.git_runner import start_version_check
+
+        start_version_check()  # answered while the sandbox warms up
     if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
         from engine import preload
 

@@ -133,8 +133,9 @@ def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     """The exact bytes of a triggers document."""
     doc = {"type": TYPE, "operation_id": operation_id, "jobs": jobs}
     # allow_nan=False: a non-finite number is not JSON; validation refuses it earlier.
-    return (json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
-            + "\n").encode("utf-8")
+    from engine.json_text import dumps_indented
+
+    return (dumps_indented(doc) + "\n").encode("utf-8")
 
 
 @contextmanager
@@ -167,11 +168,11 @@ def write_atomic(path: str, data: bytes) -> None:
     wait while the file is renamed into place, so that a stopped run has either written
     everything or nothing.
     """
-    import secrets
     import signal
 
     directory = os.path.dirname(path) or "."
-    tmp = os.path.join(directory, f".{os.path.basename(path)}.{secrets.token_hex(8)}.tmp")
+    # os.urandom is what `secrets` draws from, without its hashlib and random imports.
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(8).hex()}.tmp")
     flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
         os, "O_CLOEXEC", 0)
     try:

@@ -30,6 +30,8 @@ class JobCollector:
         self.jobs: list[Job] = []
         self._by_name: dict[str, Job] = {}
         self._calls_per_line: dict[tuple[str, int], int] = {}
+        # A call in a loop sends the same call-stack text every time: parsed once.
+        self._frames: dict[str, tuple[Frame, ...]] = {}
         # Set when a call is refused: the exact place and message, which the generic
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
@@ -40,7 +42,10 @@ class JobCollector:
         Returns the job name.
         """
         job_name, env, depends_on, condition, fields = json.loads(arguments)
-        frames = parse_frames(call_stack, self.sources)
+        parsed = self._frames.get(call_stack)
+        if parsed is None:
+            parsed = self._frames[call_stack] = tuple(parse_frames(call_stack, self.sources))
+        frames = list(parsed)
         location = frames[-1].location if frames else Location("<unknown>")
         if location.line > 0:
             key = (location.file, location.line)

@@ -13,12 +13,10 @@ remaining wall time, an address-space limit and its own process group.
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import re
-import signal
-import subprocess
-import threading
 import time
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from engine.capabilities.base import CapabilityError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    import subprocess
     from collections.abc import Callable, Mapping
 
 # GIT_CONFIG_GLOBAL (2.32) is what keeps the operator's and the user's configuration
@@ -132,27 +131,58 @@ def git_config_args(*, network: bool = False) -> tuple[str, ...]:
     return tuple(args)
 
 
+# subprocess (and threading, which it imports) is loaded on first use: a run whose
+# pipeline asks git nothing never needs it.
 _version_checked: tuple[int, ...] | None = None
-_version_lock = threading.Lock()
+_version_lock = _thread.allocate_lock()
+_version_started: subprocess.Popen[bytes] | None = None
 _running: set[subprocess.Popen[bytes]] = set()
-_running_lock = threading.Lock()
+_running_lock = _thread.allocate_lock()
+
+
+def start_version_check() -> None:
+    """Start `git version` now, so that its answer is ready when the first git command
+    runs (`check_version` collects it). Failures are left for `check_version`."""
+    import subprocess
+
+    global _version_started
+    with _version_lock:
+        if _version_checked is not None or _version_started is not None:
+            return
+        with contextlib.suppress(OSError):
+            _version_started = subprocess.Popen(
+                ["git", "version"], env=git_environment(), stdin=subprocess.DEVNULL,
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
 
 
 def check_version() -> tuple[int, ...]:
     """Git's version; GitError when git is missing or older than MIN_VERSION."""
-    global _version_checked
+    import subprocess
+
+    global _version_checked, _version_started
     with _version_lock:
         if _version_checked is None:
+            started, _version_started = _version_started, None
             try:
-                done = subprocess.run(["git", "version"], capture_output=True, timeout=30,
-                                      env=git_environment(), stdin=subprocess.DEVNULL,
-                                      check=False)
+                if started is not None:
+                    try:
+                        stdout = started.communicate(timeout=30)[0]
+                    except subprocess.TimeoutExpired:
+                        started.kill()
+                        started.wait()
+                        raise
+                    returncode = started.returncode
+                else:
+                    done = subprocess.run(["git", "version"], capture_output=True,
+                                          timeout=30, env=git_environment(),
+                                          stdin=subprocess.DEVNULL, check=False)
+                    stdout, returncode = done.stdout, done.returncode
             except FileNotFoundError:
                 raise GitUnusable("git is not installed") from None
             except (OSError, subprocess.TimeoutExpired):
                 raise GitUnusable("git could not be started") from None
-            found = re.search(rb"(\d+)\.(\d+)(?:\.(\d+))?", done.stdout)
-            if done.returncode != 0 or found is None:
+            found = re.search(rb"(\d+)\.(\d+)(?:\.(\d+))?", stdout)
+            if returncode != 0 or found is None:
                 raise GitUnusable("git could not be started (`git version` failed)")
             version = tuple(int(part or 0) for part in found.groups())
             if version[:2] < MIN_VERSION:
@@ -236,6 +266,8 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
     stderr is for the caller's own checks (a warning git printed); it must never be
     shown as it is.
     """
+    import subprocess
+
     check_version()
     budget, by_deadline = timeout, False
     if deadline is not None:
@@ -293,6 +325,8 @@ def _limit_memory(memory_mb: int) -> Callable[[], None]:
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
+    import signal
+
     with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(process.pid, signal.SIGKILL)
     with contextlib.suppress(ProcessLookupError):
@@ -307,31 +341,34 @@ def kill_all() -> None:
         _kill_group(process)
 
 
+# Patterns compiled on first use (a failing command), with their flags.
 _FAILURES = (
-    (re.compile(rb"dubious ownership"),
+    (rb"dubious ownership", 0,
      "dubious ownership: the repository belongs to another user (see git's "
      "`safe.directory`); run the engine as the checkout's owner"),
-    (re.compile(rb"not a git repository", re.I), "not a git repository"),
-    (re.compile(rb"promisor|lazy fetch|partial clone|protocol .* not allowed|"
-                rb"transport .* not allowed|could not fetch|unable to read", re.I),
+    (rb"not a git repository", re.I, "not a git repository"),
+    (rb"promisor|lazy fetch|partial clone|protocol .* not allowed|"
+     rb"transport .* not allowed|could not fetch|unable to read", re.I,
      "the checkout lacks objects this question needs (a partial clone?); the engine never "
      "fetches them: clone without `--filter`, or fetch before the ingest job runs"),
-    (re.compile(rb"unknown revision|bad revision|ambiguous argument|invalid object name|"
-                rb"not a valid object name|bad object", re.I),
+    (rb"unknown revision|bad revision|ambiguous argument|invalid object name|"
+     rb"not a valid object name|bad object", re.I,
      "unknown revision"),
-    (re.compile(rb"shallow", re.I), "missing history (the clone is shallow)"),
+    (rb"shallow", re.I, "missing history (the clone is shallow)"),
 )
 
 
 def describe_failure(args: tuple[str, ...], returncode: int, stderr: bytes,
                      memory_mb: int) -> str:
     """The engine's words for a failed git command (git's own text is never shown)."""
+    import signal
+
     subcommand = next((a for a in args if not a.startswith("-") and "=" not in a), "git")
     if re.search(rb"out of memory|cannot allocate|malloc failed|mmap failed", stderr, re.I) \
             or returncode in (-signal.SIGKILL, -signal.SIGSEGV):
         return (f"git {subcommand} stopped at the memory limit of {memory_mb} MiB")
-    for pattern, words in _FAILURES:
-        if pattern.search(stderr):
+    for pattern, flags, words in _FAILURES:
+        if re.search(pattern, stderr, flags):
             return f"git {subcommand}: {words}"
     if returncode < 0:
         return f"git {subcommand} was killed by signal {-returncode}"
