@@ -28,9 +28,10 @@ lint:
     {{python}} -m ruff check .
     {{python}} -m mypy
 
-# Benchmarks: start-up and scale, git change detection, coordinator lookups, replay
-# (numbers go to stdout; never asserted in tests).
-bench:
+# The speed figures with their floors and growth (`--quick`: fewer pairs), then start-up
+# and scale, git change detection, coordinator lookups and replay. Never asserted in tests.
+bench *args:
+    {{python}} -m tests.bench.speed_bench {{args}}
     {{python}} -m tests.bench.run_bench
     {{python}} -m tests.bench.git_bench
     {{python}} -m tests.bench.coordinator_bench
