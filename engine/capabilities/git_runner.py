@@ -18,7 +18,6 @@ import contextlib
 import os
 import re
 import time
-from pathlib import Path
 
 from engine.capabilities.base import CapabilityError
 
@@ -26,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
     from collections.abc import Callable, Mapping
+    from pathlib import Path
 
 # GIT_CONFIG_GLOBAL (2.32) is what keeps the operator's and the user's configuration
 # out; older git would read ~/.gitconfig whatever the engine asks.
@@ -131,8 +131,8 @@ def git_config_args(*, network: bool = False) -> tuple[str, ...]:
     return tuple(args)
 
 
-# subprocess (and threading, which it imports) is loaded on first use: a run whose
-# pipeline asks git nothing never needs it.
+# subprocess (and threading, which it imports) and pathlib are loaded on first use: a
+# run whose pipeline asks git nothing never needs them.
 _version_checked: tuple[int, ...] | None = None
 _version_lock = _thread.allocate_lock()
 _version_started: subprocess.Popen[bytes] | None = None
@@ -231,6 +231,8 @@ def _checkout_at(entry: Path, work_tree: Path) -> Checkout | None:
 
 
 def _read_gitfile(entry: Path) -> Path:
+    from pathlib import Path  # callers hold Paths already; needed only for a gitfile
+
     from engine.regular_file import read_regular
 
     try:
