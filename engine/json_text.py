@@ -24,13 +24,15 @@ class _Unusual(Exception):
     """A value outside the exact types this renderer handles."""
 
 
-def dumps_indented(value: Any) -> str:
-    """`value` as 2-space indented JSON text (non-ASCII kept, NaN and infinity refused)."""
+def dumps_indented(value: Any, end: str = "") -> str:
+    """`value` as 2-space indented JSON text (non-ASCII kept, NaN and infinity refused),
+    followed by `end`."""
     out: list[str] = []
     try:
         _render(value, "\n", out)
     except _Unusual:
-        return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+        return json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False) + end
+    out.append(end)
     return "".join(out)
 
 
@@ -64,10 +66,17 @@ def _render(value: Any, newline: str, out: list[str]) -> None:
             return
         inner = newline + _INDENT
         separator = "[" + inner
+        # The items of a list near the top (the jobs) are joined one by one, so that the
+        # pieces of a large document do not all exist at once.
+        shallow = len(newline) <= 1 + 2 * len(_INDENT)
         for item in value:
             out.append(separator)
             if type(item) is str:
                 out.append(encode_basestring(item))
+            elif shallow:
+                pieces: list[str] = []
+                _render(item, inner, pieces)
+                out.append("".join(pieces))
             else:
                 _render(item, inner, out)
             separator = "," + inner

@@ -135,7 +135,7 @@ def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     # allow_nan=False: a non-finite number is not JSON; validation refuses it earlier.
     from engine.json_text import dumps_indented
 
-    return (dumps_indented(doc) + "\n").encode("utf-8")
+    return dumps_indented(doc, end="\n").encode("utf-8")
 
 
 @contextmanager

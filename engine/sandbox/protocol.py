@@ -19,13 +19,17 @@ class ProtocolError(Exception):
 
 def encode(message: dict[str, Any]) -> bytes:
     """One message as bytes on the wire."""
-    import json  # imported on first use: the parent forks before it needs json
-
-    body = json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    body = _body(message)
     return len(body).to_bytes(HEADER, "big") + body
 
 
-def write_all(fd: int, data: bytes) -> None:
+def _body(message: dict[str, Any]) -> bytes:
+    import json  # imported on first use: the parent forks before it needs json
+
+    return json.dumps(message, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+
+
+def write_all(fd: int, data: bytes | memoryview) -> None:
     """Write every byte to a blocking descriptor."""
     view = memoryview(data)
     while view:
@@ -35,7 +39,15 @@ def write_all(fd: int, data: bytes) -> None:
 
 def send(fd: int, message: dict[str, Any]) -> None:
     """Send one message on a blocking descriptor."""
-    write_all(fd, encode(message))
+    body = _body(message)
+    header = len(body).to_bytes(HEADER, "big")
+    # Header and body in one call, without first copying them into one buffer (the
+    # result of a large matrix is megabytes).
+    written = os.writev(fd, [header, body])
+    if written < HEADER:
+        write_all(fd, header[written:])
+        written = HEADER
+    write_all(fd, memoryview(body)[written - HEADER:])
 
 
 def _read_exact(fd: int, size: int) -> bytes | None:
@@ -92,7 +104,8 @@ class FrameReader:
                 raise ProtocolError(f"message of {size} bytes exceeds {MAX_FRAME}")
             if len(self._buffer) < HEADER + size:
                 break
-            body = bytes(self._buffer[HEADER : HEADER + size])
+            with memoryview(self._buffer) as view:
+                body = bytes(view[HEADER : HEADER + size])  # one copy, not two
             del self._buffer[: HEADER + size]
             out.append(_decode(body))
         return out

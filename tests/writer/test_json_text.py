@@ -73,3 +73,8 @@ def test_random_documents_render_identically() -> None:
         except (TypeError, ValueError):
             continue
         assert dumps_indented(value) == expected
+
+
+def test_end_follows_the_text() -> None:
+    assert dumps_indented({"a": [1]}, end="\n") == '{\n  "a": [\n    1\n  ]\n}\n'
+    assert dumps_indented({"a": (1,)}, end="\n") == '{\n  "a": [\n    1\n  ]\n}\n'
