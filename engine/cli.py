@@ -33,6 +33,13 @@ EXIT_OK, EXIT_PIPELINE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
          stderr: TextIO | None = None) -> int:
     """Run one command; return its exit code. Never lets a traceback reach the user."""
+    import gc
+
+    # A run is short and makes no lasting cycles; the cyclic collector, which would scan
+    # a large result's objects again and again, is paused for it (and for the sandbox,
+    # forked below).
+    collecting = gc.isenabled()
+    gc.disable()
     from engine.secret import take_token
 
     token = take_token(os.environ)
@@ -70,6 +77,9 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
         if command == "test":
             from engine.case_runner import run_all
 
+            if collecting:
+                gc.enable()  # many cases in one process: collect between them
+
             return run_all(args.positionals, args.values("--policy"), args.flag("--update"),
                            out, sandbox, pattern=args.value("-k"), verbose=args.flag("-v"),
                            junit=args.value("--junit"))
@@ -102,6 +112,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     finally:
         sandbox.discard()
         stopping.uninstall()
+        if collecting:
+            gc.enable()
 
 
 def _redact(text: str, secret: Secret | None) -> str:

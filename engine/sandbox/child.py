@@ -98,6 +98,12 @@ def warm_up() -> list[str]:
 def child_main(to_parent: int, from_parent: int, stderr_fd: int,
                secrets: tuple[str, ...] = ()) -> NoReturn:
     """Entry point of the forked child: warm up, wait for the request, run it."""
+    import gc
+
+    # The child lives for one evaluation and makes no lasting cycles (pipeline code has
+    # no try/except: the first builtin error ends it); the cyclic collector would only
+    # rescan the jobs it collects.
+    gc.disable()
     try:
         active = warm_up()
         erased = forget_secrets(secrets)

@@ -28,9 +28,11 @@ def driver(src: str, triggers: str, max_jobs: int) -> None:
     """Ingest one pipeline in this process with the job cap (the CLI's is 1,000), the output
     cap and the time limits raised, so that the growth series fit; print what the run
     used as JSON. Imports only what a CLI run would."""
+    import gc
     import json
     import resource
 
+    gc.disable()  # as `python -m engine` runs (engine.cli)
     from engine.ingest import RunOptions, run
     from engine.inputs import snapshot
     from engine.limits import Limits
