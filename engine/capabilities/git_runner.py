@@ -149,10 +149,15 @@ def start_version_check() -> None:
     with _version_lock:
         if _version_checked is not None or _version_started is not None:
             return
-        with contextlib.suppress(OSError):
-            _version_started = subprocess.Popen(
+        try:
+            started = subprocess.Popen(
                 ["git", "version"], env=git_environment(), stdin=subprocess.DEVNULL,
-                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, start_new_session=True)
+        except OSError:
+            return
+        with _running_lock:  # a stopped run kills it like any other git command
+            _running.add(started)
+        _version_started = started
 
 
 def check_version() -> tuple[int, ...]:
@@ -167,10 +172,13 @@ def check_version() -> tuple[int, ...]:
                 if started is not None:
                     try:
                         stdout = started.communicate(timeout=30)[0]
-                    except subprocess.TimeoutExpired:
-                        started.kill()
+                    except BaseException:  # timed out, or the run is being stopped
+                        _kill_group(started)
                         started.wait()
                         raise
+                    finally:
+                        with _running_lock:
+                            _running.discard(started)
                     returncode = started.returncode
                 else:
                     done = subprocess.run(["git", "version"], capture_output=True,
