@@ -75,3 +75,24 @@ def test_git_failures_are_told_in_the_engines_words(stderr: bytes, words: str) -
     message = describe_failure(("diff", "--name-only"), 128, stderr, 64)
     assert words in message
     assert "root:x" not in message and "/etc/passwd" not in message
+
+
+def test_a_version_check_started_early_is_tracked_then_collected(
+        monkeypatch: pytest.MonkeyPatch) -> None:
+    from engine.capabilities import git_runner
+
+    monkeypatch.setattr(git_runner, "_version_checked", None)
+    monkeypatch.setattr(git_runner, "_version_started", None)
+    git_runner.start_version_check()
+    started = git_runner._version_started
+    assert started is not None
+    assert started in git_runner._running  # a stopped run would kill it (kill_all)
+
+    version = git_runner.check_version()
+
+    assert version[:2] >= git_runner.MIN_VERSION
+    assert started.returncode == 0
+    assert started not in git_runner._running
+    assert git_runner._version_started is None
+    git_runner.start_version_check()  # answered already: nothing more is started
+    assert git_runner._version_started is None
