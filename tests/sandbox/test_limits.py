@@ -450,7 +450,9 @@ def test_oversized_prints_are_cut_to_the_budget(tmp_path: Path, text: str) -> No
     pipeline = write_pipeline(tmp_path, text)
     triggers = tmp_path / "triggers.json"
     policy = tmp_path / "policy.toml"
-    policy.write_text("[limits]\nmax_print_bytes = 1000\n", encoding="utf-8")
+    # The clocks are generous: a loaded machine must not turn this into a time-limit test.
+    policy.write_text("[limits]\nmax_print_bytes = 1000\nwall_seconds = 60\n"
+                      "cpu_seconds = 60\n", encoding="utf-8")
 
     result = run_engine("--src", pipeline.parent, "--triggers-file", triggers,
                         "--policy", policy, timeout=120)
