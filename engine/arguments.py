@@ -29,6 +29,20 @@ _RUN_OPTIONS: dict[str, tuple[str | None, str]] = {
     "--policy": ("FILE", "operator policy (TOML); repeatable, the stricter value wins"),
 }
 
+# The event a local run or a test stands for; each overrides what the environment says.
+_EVENT_OPTIONS: dict[str, tuple[str | None, str]] = {
+    "--event": ("TYPE", "event type: push, tag_created, pull_request_opened, "
+                "pull_request_updated, pull_request_merged, pull_request_closed"),
+    "--branch": ("NAME", "the pushed branch (ctx.branch; wins over the environment)"),
+    "--tag": ("NAME", "a tag event for this tag (ctx.tag)"),
+    "--pr": ("NUMBER", "a pull request with this number (ctx.pr)"),
+    "--base": ("REF", "the pull request's base branch (ctx.pr.base_ref)"),
+    "--head-ref": ("REF", "the pull request's head branch (ctx.pr.head_ref)"),
+    "--fork": (None, "the pull request comes from a fork (ctx.pr.is_fork)"),
+    "--var": ("KEY=JSON", "a workflow variable (ctx.vars); repeatable"),
+    "--changed": ("PATH", "a changed file, in place of git's answer; repeatable"),
+}
+
 COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] = {
     # command: (summary, options, positional metavar or None)
     "ingest": (
@@ -46,6 +60,7 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
                 "also write a transcript of the run (inputs, answers, result; no secrets) "
                 "for `replay` and `test`",
             ),
+            **_EVENT_OPTIONS,
         },
         None,
     ),
@@ -60,7 +75,8 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
                     "removed and changed field by field"),
          "--events": ("LIST", "with --diff: compare once per event, e.g. "
                       "push,pull_request_opened,tag_created"),
-         "--exit-code": (None, "with --diff: exit 1 when the plans differ")},
+         "--exit-code": (None, "with --diff: exit 1 when the plans differ"),
+         **_EVENT_OPTIONS},
         None,
     ),
     "replay": (
@@ -107,7 +123,7 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
 }
 
 _OPTIONAL_POSITIONALS = frozenset({"test"})
-_REPEATABLE = frozenset({"--policy"})
+_REPEATABLE = frozenset({"--policy", "--var", "--changed"})
 
 
 class Arguments:

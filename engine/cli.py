@@ -142,6 +142,7 @@ def _report(diagnostics: list[Diagnostic], err: TextIO, sources: dict[str, str],
 def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
          sources: dict[str, str], sandbox: Sandbox) -> int:
     from engine.diagnostics import PipelineFailed
+    from engine.event import apply_flags
     from engine.ingest import RunOptions, run, warnings_for
     from engine.inputs import snapshot
 
@@ -151,11 +152,17 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         from engine.plan_diff import run_diff
 
         return run_diff(args, token, out, err, sandbox)
+    env = apply_flags(os.environ, {
+        "--event": args.value("--event"), "--branch": args.value("--branch"),
+        "--tag": args.value("--tag"), "--pr": args.value("--pr"),
+        "--base": args.value("--base"), "--head-ref": args.value("--head-ref"),
+        "--fork": args.flag("--fork"), "--var": args.values("--var"),
+    })
     inputs = snapshot(
         src=args.value("--src"),
         pipeline=args.value("--pipeline"),
         triggers_file=args.value("--triggers-file"),
-        env=os.environ,
+        env=env,
         token=token,
     )
     sources[inputs.pipeline_name] = inputs.pipeline_text
@@ -164,6 +171,7 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         dry_run=dry_run,
         allow_insecure_transport=args.flag("--allow-insecure-transport"),
         policy=_policy(args),
+        changed=args.values("--changed") or None,
     )
     submit = args.flag("--submit")
     if submit:

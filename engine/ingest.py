@@ -34,11 +34,14 @@ class RunOptions(Record):
     `limits`, when given, replaces the policy's limits (for embedding and tests).
     """
 
-    __slots__ = ("allow_insecure_transport", "dry_run", "limits", "policy")
+    __slots__ = ("allow_insecure_transport", "changed", "dry_run", "limits", "policy")
 
     def __init__(self, *, dry_run: bool = False, allow_insecure_transport: bool = False,
-                 policy: Policy | None = None, limits: Limits | None = None) -> None:
+                 policy: Policy | None = None, limits: Limits | None = None,
+                 changed: list[str] | None = None) -> None:
         self.dry_run = dry_run
+        # Changed files stated on the command line (`--changed`), in place of git's.
+        self.changed = changed
         self.allow_insecure_transport = allow_insecure_transport
         self.policy = policy or default_policy()
         self.limits = limits or self.policy.limits
@@ -77,7 +80,7 @@ def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
     )
 
 
-def _context(inputs: Inputs, services: HostServices) -> dict[str, str | None]:
+def _context(inputs: Inputs, services: HostServices) -> dict[str, Any]:
     """`ctx` values: the environment's, completed from the repository when needed.
 
     Asked through the services, so that a later `git_info()` gets the same answer.
@@ -97,7 +100,7 @@ class Evaluation(Record):
 
     __slots__ = ("context", "jobs", "protections", "sources", "usage")
 
-    def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, str | None],
+    def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, Any],
                  sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
         self.jobs = jobs
         self.usage = usage
@@ -148,6 +151,11 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         wall_seconds=options.limits.wall_seconds,
         memory_mb=options.limits.memory_mb,
     )
+    if options.changed is not None:
+        from engine.capabilities.given_changes import GivenChanges
+
+        return Backends(GivenChanges(git, options.changed), job_state_for(inputs, options),
+                        source_tree(inputs, policy))
     return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
 
 

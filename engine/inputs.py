@@ -16,18 +16,11 @@ from engine.secret import Secret
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
+    from typing import Any
 
 DEFAULT_SRC = "/job/src"
 DEFAULT_TRIGGERS = "/job/triggers.json"
 
-# ctx field -> environment variables tried in order (documented first, then the
-# names the worker really sets).
-CONTEXT_ENV = {
-    "job_id": ("REACTORCIDE_JOB_ID",),
-    "branch": ("REACTORCIDE_GIT_BRANCH", "REACTORCIDE_BRANCH"),
-    "commit": ("REACTORCIDE_GIT_COMMIT", "REACTORCIDE_SHA"),
-    "ref": ("REACTORCIDE_GIT_REF",),
-}
 
 _MENTIONS_CTX = re.compile(r"\bctx\b")
 
@@ -49,7 +42,7 @@ class Inputs(Record):
     )
 
     def __init__(self, *, src_dir: str, pipeline_path: str, pipeline_name: str,
-                 pipeline_text: str, triggers_file: str, context: dict[str, str | None],
+                 pipeline_text: str, triggers_file: str, context: dict[str, Any],
                  coordinator_url: str | None, token: Secret | None,
                  workflow_id: str | None,
                  environment: dict[str, str | None] | None = None) -> None:
@@ -66,9 +59,17 @@ class Inputs(Record):
         self.environment = environment if environment is not None else {}
 
     def needs_repository_context(self) -> bool:
-        """True when ctx is used and some of its git facts are not in the environment."""
-        # ref is derived from the branch when only the branch is known.
-        missing = any(self.context.get(k) is None for k in ("branch", "commit"))
+        """True when ctx is used and some of its git facts are not in the environment.
+
+        The branch is asked of the checkout only when the event could have one (a push,
+        or no event named): a tag or a pull request has no branch, whatever is checked out.
+        """
+        from engine.event import PUSH
+
+        keys = ["commit"]
+        if self.context.get("event") in (None, PUSH):
+            keys.append("branch")
+        missing = any(self.context.get(k) is None for k in keys)
         return missing and bool(_MENTIONS_CTX.search(self.pipeline_text))
 
 
@@ -91,10 +92,11 @@ class EnvReading:
         return None
 
 
-def read_context(reading: EnvReading) -> dict[str, str | None]:
-    """`ctx` values from the environment: the documented variables first, then the ones
-    the worker really sets; empty counts as unset."""
-    return {key: reading.get(*names) for key, names in CONTEXT_ENV.items()}
+def read_context(reading: EnvReading) -> dict[str, Any]:
+    """`ctx` values from the environment (see engine.event); empty counts as unset."""
+    from engine.event import read_event
+
+    return read_event(reading)
 
 
 def snapshot(

@@ -75,7 +75,7 @@ class Recorder:
 
     def __init__(self) -> None:
         self.services: HostServices | None = None
-        self.context: dict[str, str | None] = {}
+        self.context: dict[str, Any] = {}
         self.output: list[str] = []
         self.warnings: list[str] = []
         self.previous: bytes | None = None

@@ -42,7 +42,8 @@ PREDECLARED = (
     "ctx",
 )
 
-CONTEXT_KEYS = ("job_id", "branch", "commit", "ref")
+CONTEXT_KEYS = ("job_id", "event", "branch", "tag", "commit", "ref", "pr", "repo", "provider",
+                "source_url", "workflow_id", "vars")
 
 # Builtins the prelude implements in Starlark over a private Python callable.
 _IMPLEMENTED_BY = {"trigger_job": "_emit", "submit_job": "_emit", "print": "_print",
@@ -62,7 +63,7 @@ class Host:
     __slots__ = ("collector", "context", "disabled", "git", "job_state", "output", "sources")
 
     def __init__(self, git: GitSource, job_state: JobState, output: Output,
-                 collector: JobCollector, context: dict[str, str | None] | None = None,
+                 collector: JobCollector, context: dict[str, Any] | None = None,
                  disabled: tuple[str, ...] = (), sources: SourceReader | None = None) -> None:
         self.git = git
         self.job_state = job_state
@@ -79,16 +80,22 @@ class Host:
         but fails when called, saying why.
         """
         table: dict[str, Builtin] = {"_emit": self.collector.emit}
-        table.update(git_builtins(self.git))
+        base = self.context.get("change_base")
+        table.update(git_builtins(self.git, base if isinstance(base, str) else "HEAD^"))
         table.update(coordinator_builtins(self.job_state))
         table.update(output_builtins(self.output))
         for name in self.disabled:
             table[_IMPLEMENTED_BY.get(name, name)] = _disabled(name)
         return table
 
-    def context_values(self) -> dict[str, str | None]:
-        """`ctx` data fields; missing keys read as None."""
-        return {key: self.context.get(key) for key in CONTEXT_KEYS}
+    def context_values(self) -> dict[str, Any]:
+        """`ctx` data fields; missing keys read as None (`vars` as an empty dict)."""
+        values = {key: self.context.get(key) for key in CONTEXT_KEYS}
+        if not isinstance(values["vars"], dict):
+            values["vars"] = {}
+        if not isinstance(values["pr"], dict):
+            values["pr"] = None
+        return values
 
 
 class NoSources:

@@ -29,11 +29,14 @@ def _base_dir(name: str, value: Any) -> str | None:
     return value
 
 
-def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
-    """Build the git builtins over a git source."""
+def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Callable[..., Any]]:
+    """Build the git builtins over a git source; `default_base` is what a question with
+    no `from_ref` compares (`HEAD^`, or `BASE...HEAD` for a pull request)."""
     joined: dict[Question, str] = {}
 
     def question(name: str, from_ref: Any, to_ref: Any, base_dir: Any) -> Question:
+        if from_ref is None:
+            from_ref = default_base
         try:
             frm, to = normalize(from_ref, to_ref)
         except CapabilityError as err:
@@ -47,12 +50,12 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
             raise BuiltinError(f"{name}: {err}") from None
 
     def changed_files(
-        from_ref: str = "HEAD^", to_ref: str | None = None, base_dir: str | None = None
+        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
     ) -> list[str]:
         return paths("changed_files", question("changed_files", from_ref, to_ref, base_dir))
 
     def changes(
-        from_ref: str = "HEAD^", to_ref: str | None = None, base_dir: str | None = None
+        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
     ) -> list[dict[str, str | None]]:
         asked = question("changes", from_ref, to_ref, base_dir)
         try:
@@ -79,7 +82,7 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         except GlobError as err:
             raise BuiltinError(f"{name}: {err}") from None
 
-    def changes_include(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
+    def changes_include(*globs: str, from_ref: str | None = None, to_ref: str | None = None,
                         base_dir: str | None = None) -> bool:
         """True when some changed path matches some glob.
 
@@ -92,7 +95,7 @@ def git_builtins(git: GitSource) -> dict[str, Callable[..., Any]]:
         """
         return match("changes_include", any_match, globs, from_ref, to_ref, base_dir)
 
-    def changes_only(*globs: str, from_ref: str = "HEAD^", to_ref: str | None = None,
+    def changes_only(*globs: str, from_ref: str | None = None, to_ref: str | None = None,
                      base_dir: str | None = None) -> bool:
         """True when something changed and every changed path matches some glob.
 

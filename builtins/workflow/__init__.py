@@ -56,11 +56,12 @@ def flush_triggers() -> None:
 
 
 def changed_files(
-    from_ref: str = "HEAD^",
-    to_ref: str = "HEAD",
+    from_ref: str | None = None,
+    to_ref: str | None = None,
     base_dir: str | os.PathLike[str] | None = None,
 ) -> list[str]:
-    """Paths changed between two refs; `base_dir` defaults to the source directory."""
+    """Paths changed between two refs (default: the last commit, or what a pull request
+    changed); `base_dir` defaults to the source directory."""
     return current_context().changed_files(from_ref, to_ref, base_dir)
 
 

@@ -67,7 +67,7 @@ class WorkflowContext:
         self._rules = self.policy.job_rules
         self._limits = self.policy.limits
         self._env_context = context_from_env(env)
-        self._context: dict[str, str | None] | None = None
+        self._context: dict[str, Any] | None = None
         self._repositories = Repositories(
             self.src_dir,
             env_branch=self._env_context["branch"],
@@ -82,7 +82,7 @@ class WorkflowContext:
             job_id=self._env_context["job_id"],
         )
         self._functions: dict[str, Callable[..., Any]] = {
-            **git_builtins(self._repositories),
+            **git_builtins(self._repositories, str(self._env_context["change_base"])),
             **coordinator_builtins(state),
             **output_builtins(_Stderr()),
         }
@@ -93,10 +93,13 @@ class WorkflowContext:
 
     # -- context properties -----------------------------------------------------------
 
-    def _values(self) -> dict[str, str | None]:
+    def _values(self) -> dict[str, Any]:
         if self._context is None:
             info: dict[str, Any] = {}
-            if self._env_context["branch"] is None or self._env_context["commit"] is None:
+            branch_possible = self._env_context["event"] in (None, "push")
+            if (branch_possible and self._env_context["branch"] is None) or (
+                self._env_context["commit"] is None
+            ):
                 try:
                     info = self._repositories.info(None)
                 except CapabilityError:
@@ -107,22 +110,75 @@ class WorkflowContext:
     @property
     def job_id(self) -> str | None:
         """This ingest job's id (`REACTORCIDE_JOB_ID`)."""
-        return self._values()["job_id"]
+        value: str | None = self._values()["job_id"]
+        return value
+
+    @property
+    def event(self) -> str | None:
+        """The event type (`REACTORCIDE_EVENT_TYPE`): `push`, `tag_created`,
+        `pull_request_opened`, `..._updated`, `..._merged`, `..._closed`."""
+        value: str | None = self._env_context["event"]
+        return value
 
     @property
     def branch(self) -> str | None:
-        """The branch: from the environment, else the checkout's."""
-        return self._values()["branch"]
+        """The pushed branch, only for a push (None for a tag or a pull request); with no
+        event type, the environment's branch, else the checkout's."""
+        value: str | None = self._values()["branch"]
+        return value
+
+    @property
+    def tag(self) -> str | None:
+        """The tag of a tag event."""
+        value: str | None = self._values()["tag"]
+        return value
+
+    @property
+    def pr(self) -> PullRequest | None:
+        """The pull request of a pull request event, else None."""
+        facts = self._env_context["pr"]
+        return None if facts is None else PullRequest(**facts)
+
+    @property
+    def repo(self) -> str | None:
+        """The repository, `owner/name` (`REACTORCIDE_REPO`)."""
+        value: str | None = self._env_context["repo"]
+        return value
+
+    @property
+    def provider(self) -> str | None:
+        """The VCS provider (`REACTORCIDE_PROVIDER`)."""
+        value: str | None = self._env_context["provider"]
+        return value
+
+    @property
+    def source_url(self) -> str | None:
+        """The code's clone URL, credentials removed (`REACTORCIDE_SOURCE_URL`)."""
+        value: str | None = self._env_context["source_url"]
+        return value
+
+    @property
+    def workflow_id(self) -> str | None:
+        """The workflow instance this job is a node of (`RC_WF_ID`)."""
+        value: str | None = self._env_context["workflow_id"]
+        return value
+
+    @property
+    def vars(self) -> dict[str, Any]:
+        """The workflow's variables (`RC_WF_VARS_JSON`, else the file `RC_WF_VARS_FILE`)."""
+        return dict(self._env_context["vars"])
 
     @property
     def commit(self) -> str | None:
         """The commit SHA: from the environment, else the checkout's HEAD."""
-        return self._values()["commit"]
+        value: str | None = self._values()["commit"]
+        return value
 
     @property
     def ref(self) -> str | None:
         """The git ref: from the environment, else derived from the branch or the tag."""
-        return self._values()["ref"]
+        value: str | None = self._values()["ref"]
+        return value
 
     # -- triggers ---------------------------------------------------------------------
 
@@ -217,11 +273,14 @@ class WorkflowContext:
 
     def changed_files(
         self,
-        from_ref: str = "HEAD^",
-        to_ref: str = "HEAD",
+        from_ref: str | None = None,
+        to_ref: str | None = None,
         base_dir: str | os.PathLike[str] | None = None,
     ) -> list[str]:
         """Paths changed between two refs (a rename lists both paths).
+
+        With no `from_ref`: for a pull request what it changed (`BASE_SHA...HEAD`), else
+        the last commit (`HEAD^` to `HEAD`).
 
         `base_dir` defaults to the source directory; WorkflowError when a ref is missing.
         """
@@ -257,6 +316,29 @@ class WorkflowContext:
         if self._pending and not self._refused:
             _say(f"warning: {count_jobs(len(self._pending))} triggered but never written to "
                  f"{self.triggers_file}: call flush_triggers() or use workflow_context()")
+
+
+class PullRequest:
+    """A pull request event's facts, as `ctx.pr` has them in `pipeline.star`."""
+
+    __slots__ = ("actor", "base_ref", "base_sha", "base_url", "head_ref", "head_url",
+                 "is_fork", "number")
+
+    def __init__(self, *, number: int | None, head_ref: str | None, base_ref: str | None,
+                 base_sha: str | None, head_url: str | None, base_url: str | None,
+                 is_fork: bool, actor: str | None) -> None:
+        self.number = number
+        self.head_ref = head_ref
+        self.base_ref = base_ref
+        self.base_sha = base_sha
+        self.head_url = head_url
+        self.base_url = base_url
+        self.is_fork = is_fork
+        self.actor = actor
+
+    def __repr__(self) -> str:
+        fields = ", ".join(f"{name}={getattr(self, name)!r}" for name in self.__slots__)
+        return f"PullRequest({fields})"
 
 
 # -- the context module-level functions use -----------------------------------------

@@ -32,7 +32,7 @@ def test_signatures_are_the_callable_ones() -> None:
     assert signatures["trigger_job"] == ('trigger_job(job_name, env = None, depends_on = None, '
                                          'condition = "all_success", **fields)')
     assert signatures["submit_job"] == signatures["trigger_job"].replace("trigger", "submit", 1)
-    assert signatures["changes_include"] == ('changes_include(*globs, from_ref = "HEAD^", '
+    assert signatures["changes_include"] == ('changes_include(*globs, from_ref = None, '
                                              'to_ref = None, base_dir = None)')
     assert signatures["ctx"] == "ctx"
 

@@ -26,7 +26,9 @@ SIGNATURES = {
     "trigger_job": "(job_name, env=None, depends_on=None, condition='all_success', **fields)",
     "submit_job": "(job_name, env=None, depends_on=None, condition='all_success', **fields)",
     "flush_triggers": "()",
-    "changed_files": "(from_ref='HEAD^', to_ref='HEAD', base_dir=None)",
+    # No from_ref: the last commit, or for a pull request what it changed (HEAD^ is the
+    # guide's default and still what a push compares).
+    "changed_files": "(from_ref=None, to_ref=None, base_dir=None)",
     "git_info": "(base_dir=None)",
     "is_job_running": "(job_name)",
     "get_job_result": "(job_name)",
