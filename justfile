@@ -12,6 +12,11 @@ default:
 demo:
     {{python}} -m examples.demo
 
+# Run the engine as a Reactorcide eval job would for a fork's pull request: local bare
+# repositories, a local HTTPS coordinator, nothing cloned beforehand.
+demo-eval:
+    {{python}} -m examples.demo_eval
+
 # Lint, type-check and run every test (in parallel, one worker per core).
 test: lint
     {{python}} -m pytest -q -n auto

@@ -52,9 +52,11 @@ COMMANDS: dict[str, tuple[str, dict[str, tuple[str | None, str]], str | None]] =
             "--dry-run": (None, "evaluate and validate, print the plan, write nothing"),
             "--submit": (
                 None,
-                "after writing, POST the triggers file to the coordinator (needs "
-                "REACTORCIDE_JOB_ID); on failure exit 1 and keep the file for the worker",
+                "after writing, POST the triggers file to the coordinator (the default when "
+                "REACTORCIDE_COORDINATOR_URL, REACTORCIDE_API_TOKEN and REACTORCIDE_JOB_ID "
+                "are set); on 201 the file is removed, on failure exit 1 and keep it",
             ),
+            "--no-submit": (None, "only write the triggers file, never POST it"),
             "--record": (
                 "FILE",
                 "also write a transcript of the run (inputs, answers, result; no secrets) "

@@ -158,24 +158,44 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         "--base": args.value("--base"), "--head-ref": args.value("--head-ref"),
         "--fork": args.flag("--fork"), "--var": args.values("--var"),
     })
+    dry_run = args.command == "plan" or args.flag("--dry-run")
+    policy = _policy(args)
+    allow_insecure = args.flag("--allow-insecure-transport")
+    submit = _submits(args, env, token, dry_run)
+    if submit:  # refused before anything is cloned, evaluated or sent
+        _check_submit(env, token, allow_insecure, dry_run)
+    src, pipeline = args.value("--src"), args.value("--pipeline")
+    trusted = None
+    from engine.trusted_source import in_eval_job
+
+    if src is None and pipeline is None and in_eval_job(env):
+        from engine.event import read_event
+        from engine.inputs import EnvReading
+        from engine.trusted_source import resolve
+
+        trusted = resolve(env, read_event(EnvReading(env)), policy, err)
+        src, pipeline = trusted.src_dir, trusted.pipeline
     inputs = snapshot(
-        src=args.value("--src"),
-        pipeline=args.value("--pipeline"),
+        src=src,
+        pipeline=pipeline,
         triggers_file=args.value("--triggers-file"),
         env=env,
         token=token,
     )
+    if trusted is not None:
+        inputs.code_dir = trusted.code_dir
     sources[inputs.pipeline_name] = inputs.pipeline_text
-    dry_run = args.command == "plan" or args.flag("--dry-run")
+    pr = inputs.context.get("pr")
+    if pr and pr.get("is_fork"):
+        policy = policy.for_fork()  # [fork_pr] tightens what a fork's run may do
+    if trusted is not None and pr:
+        _say_pipeline_changes(inputs, trusted.from_ci, err)
     options = RunOptions(
         dry_run=dry_run,
-        allow_insecure_transport=args.flag("--allow-insecure-transport"),
-        policy=_policy(args),
+        allow_insecure_transport=allow_insecure,
+        policy=policy,
         changed=args.values("--changed") or None,
     )
-    submit = args.flag("--submit")
-    if submit:
-        _check_submit(inputs, options)
     record = args.value("--record")
     recorder = None
     if record is not None:
@@ -192,11 +212,18 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     if record is not None and recorder is not None:
         _save_transcript(record, recorder, inputs, options, outcome.document, None, err)
     _report(warnings_for(outcome.jobs), err, {**sources, **outcome.sources}, inputs.token)
+    if args.command == "plan":
+        from engine.compose import plan_warnings
+
+        _report(plan_warnings(outcome.jobs), err, {**sources, **outcome.sources},
+                inputs.token)
     if args.command != "plan":  # a plan shows its use only in --format json
         err.write(f"{outcome.usage}\n")
-        from engine.plan_diff import show_in_pull_request
+        if trusted is None or not trusted.from_ci:
+            # Evaluating the trusted CI source, the base's pipeline is the one that ran.
+            from engine.plan_diff import show_in_pull_request
 
-        show_in_pull_request(inputs, options, outcome.jobs, outcome.sources, os.environ, err)
+            show_in_pull_request(inputs, options, outcome.jobs, outcome.sources, env, err)
     path = inputs.triggers_file
     fmt = args.value("--format") if args.command == "plan" else None
     if fmt == "json":
@@ -303,20 +330,65 @@ def _summary(replayed: Replayed) -> str:
     return f"the same {len(replayed.document)} bytes, {count_jobs(replayed.jobs, 'new')}"
 
 
-def _check_submit(inputs: Inputs, options: RunOptions) -> None:
-    """Refuse --submit before evaluating when it cannot work (exit 2, nothing written)."""
+def _say_pipeline_changes(inputs: Inputs, from_ci: bool, err: TextIO) -> None:
+    """Tell the log when a pull request changes pipeline files that did not decide."""
+    from engine.capabilities.base import CapabilityError
+    from engine.capabilities.git_live import LiveGit, scrub_git_environment
+    from engine.trusted_source import pipeline_changes
+
+    scrub_git_environment(inputs.code_dir)
+    try:
+        changed = LiveGit(inputs.code_dir).changed_files(
+            str(inputs.context.get("change_base") or "HEAD^"), None, None)
+    except CapabilityError:
+        return
+    touched = pipeline_changes(changed)
+    if not touched:
+        return
+    number = (inputs.context.get("pr") or {}).get("number")
+    shown = ", ".join(touched[:10]) + (f" and {len(touched) - 10} more" if len(touched) > 10
+                                       else "")
+    decided = ("the trusted CI source's version decided (the pull request's pipeline "
+               "files were not evaluated)" if from_ci else
+               "the code's version decided ([trust] pipeline_source = \"code\")")
+    err.write(f"note: pull request #{number} changes pipeline files: {shown}; {decided}\n")
+
+
+def _submits(args: Arguments, env: dict[str, str], token: Secret | None,
+             dry_run: bool) -> bool:
+    """Whether this run POSTs its triggers: asked for with --submit, else by default in a
+    job that can (the coordinator's address, the token and the job id are all set)."""
+    from engine.submit import submits_by_default
+
+    if args.flag("--no-submit"):
+        if args.flag("--submit"):
+            from engine.arguments import PROG
+            from engine.diagnostics import UsageError
+
+            raise UsageError("ingest: --submit and --no-submit contradict each other", PROG)
+        return False
+    if args.flag("--submit"):
+        return True
+    return not dry_run and submits_by_default(
+        env.get("REACTORCIDE_COORDINATOR_URL"), token, env.get("REACTORCIDE_JOB_ID"))
+
+
+def _check_submit(env: dict[str, str], token: Secret | None, allow_insecure: bool,
+                  dry_run: bool) -> None:
+    """Refuse a submission before anything runs when it cannot work (exit 2, nothing
+    written, no request made)."""
     from engine.arguments import PROG
     from engine.diagnostics import UsageError
     from engine.submit import SubmitError, check_target
 
-    if options.dry_run:
+    if dry_run:
         raise UsageError("ingest: --submit cannot be combined with --dry-run", PROG)
     try:
         check_target(
-            inputs.coordinator_url,
-            inputs.token.value if inputs.token else None,
-            inputs.context.get("job_id"),
-            allow_insecure_transport=options.allow_insecure_transport,
+            env.get("REACTORCIDE_COORDINATOR_URL") or None,
+            token.value if token else None,
+            env.get("REACTORCIDE_JOB_ID") or None,
+            allow_insecure_transport=allow_insecure,
         )
     except SubmitError as error:
         raise UsageError(str(error), PROG) from None
@@ -324,7 +396,8 @@ def _check_submit(inputs: Inputs, options: RunOptions) -> None:
 
 def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> int:
     """POST the written triggers file; on failure keep it for the worker (exit 1)."""
-    from engine.submit import SubmitError, submit_file
+    from engine.capabilities.coordinator_http import budget_for
+    from engine.submit import SubmitError, shown_ids, submit_file
 
     path = inputs.triggers_file
     secret = inputs.token.value if inputs.token else ""
@@ -335,14 +408,15 @@ def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> in
             inputs.context.get("job_id") or "",
             path,
             allow_insecure_transport=options.allow_insecure_transport,
+            budget_seconds=budget_for(options.limits.wall_seconds),
         )
     except SubmitError as error:
         err.write(_redact(f"{path}: error: {error}", inputs.token) + "\n")
-        err.write(f"{path} is kept for the worker to pick up\n")
+        err.write(f"{path} is kept; no job was created from it\n")
         return EXIT_PIPELINE
     if created:
         out.write(f"submitted {path}: the coordinator created {count_jobs(len(created))}: "
-                  f"{' '.join(created)}\n")
+                  f"{shown_ids(created)}\n")
     else:
         out.write(f"submitted {path}: the coordinator created no new jobs (this "
                   "operation_id had been submitted before)\n")

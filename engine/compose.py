@@ -44,16 +44,28 @@ def graph_diagnostics(jobs: list[Job], existing: list[str]) -> list[Diagnostic]:
 
 def warnings_for(jobs: list[Job]) -> list[Diagnostic]:
     """Things that are valid but probably not what the author meant."""
-    return [
-        Diagnostic(
-            job.location,
-            f'job "{job.name}": condition "any_success" is documented but the '
-            "coordinator does not implement it; the job will be skipped",
-            "warning",
-        )
-        for job in jobs
-        if job.fields.get("condition") == "any_success"
-    ]
+    from engine.coordinator_rules import replaced_field_warnings
+
+    found = []
+    for job in jobs:
+        if job.fields.get("condition") == "any_success":
+            found.append(Diagnostic(
+                job.location,
+                f'job "{job.name}": condition "any_success" is documented but the '
+                "coordinator does not implement it; the job will be skipped",
+                "warning",
+            ))
+        found += [Diagnostic(job.location, text, "warning")
+                  for text in replaced_field_warnings(job)]
+    return found
+
+
+def plan_warnings(jobs: list[Job]) -> list[Diagnostic]:
+    """What `plan` says on top of `warnings_for`: jobs that would run no command."""
+    from engine.coordinator_rules import missing_command_warning
+
+    return [Diagnostic(job.location, text, "warning") for job in jobs
+            if (text := missing_command_warning(job)) is not None]
 
 
 def compose(

@@ -134,7 +134,7 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         scrub_git_environment,
     )
 
-    scrub_git_environment(inputs.src_dir)  # git's environment is fixed; this is belt and braces
+    scrub_git_environment(inputs.code_dir)  # git's environment is fixed; this is belt and braces
     if mentions_git(inputs.pipeline_text):
         from engine.capabilities.git_runner import start_version_check
 
@@ -145,7 +145,7 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         preload.start("requests")
     policy = options.policy
     git = LiveGit(
-        inputs.src_dir,
+        inputs.code_dir,
         on_missing_history=str(policy.get("git", "on_missing_history")),
         env_branch=inputs.context.get("branch"),
         wall_seconds=options.limits.wall_seconds,
@@ -230,6 +230,9 @@ def evaluate(
         jobs = _jobs_from_child(
             message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name
         )
+        from engine.job_defaults import fill_jobs
+
+        jobs = fill_jobs(jobs, context)
     except PipelineFailed as failure:
         failure.sources = {**sources, **services.loaded_sources()}
         raise

@@ -29,6 +29,7 @@ class Inputs(Record):
     """What one run evaluates and where its result goes. Paths are strings."""
 
     __slots__ = (
+        "code_dir",
         "context",
         "coordinator_url",
         "environment",
@@ -45,8 +46,12 @@ class Inputs(Record):
                  pipeline_text: str, triggers_file: str, context: dict[str, Any],
                  coordinator_url: str | None, token: Secret | None,
                  workflow_id: str | None,
-                 environment: dict[str, str | None] | None = None) -> None:
+                 environment: dict[str, str | None] | None = None,
+                 code_dir: str | None = None) -> None:
         self.src_dir = src_dir
+        # Where git questions go: the code checkout, which in an eval job is not where
+        # the (trusted) pipeline was read.
+        self.code_dir = code_dir or src_dir
         self.pipeline_path = pipeline_path
         self.pipeline_name = pipeline_name
         self.pipeline_text = pipeline_text

@@ -13,7 +13,8 @@ CONDITIONS = ("all_success", "any_success", "any_failed", "always")
 SOURCE_TYPES = ("git", "copy", "none")
 
 # Field name -> kind. The order is the order of keys in the triggers file.
-# Kinds: "str", "int", "timeout" (int > 0), "source_type", "str_list", "list", "env_name", "map".
+# Kinds: "str", "int", "timeout" (int > 0), "source_type", "str_list", "list", "env_name", "map",
+# "for_each" (see engine.coordinator_rules).
 OPTIONAL_FIELDS: dict[str, str] = {
     "source_type": "source_type",
     "source_url": "str",
@@ -27,7 +28,7 @@ OPTIONAL_FIELDS: dict[str, str] = {
     "timeout": "timeout",
     "capabilities": "str_list",
     "image_pull_secrets": "str_list",
-    "for_each": "str_list",
+    "for_each": "for_each",
     "item_var": "env_name",
     "worker_class": "str",
     "code_dir": "str",

@@ -24,6 +24,9 @@ if TYPE_CHECKING:
 POLICY_ENV = "REACTORCIDE_PIPELINE_POLICY"
 MAX_CALLSTACK_CEILING = 1000  # deeper stacks can crash the interpreter itself
 GIT_MISSING_HISTORY = ("error", "all_changed")  # strictest first
+PIPELINE_SOURCES = ("ci", "code")  # strictest first
+# Sections a [fork_pr] table may tighten for pull requests from forks.
+FORK_SECTIONS = ("limits", "builtins", "jobs")
 
 _DEFAULT_LIMITS = Limits()
 
@@ -56,6 +59,14 @@ SCHEMA: dict[str, dict[str, tuple[str, Any]]] = {
     "git": {
         "on_missing_history": ("one of: error, all_changed", "error"),
     },
+    "trust": {
+        # Where an eval job reads the pipeline: the trusted CI checkout, or the code's.
+        "pipeline_source": ("one of: ci, code", "ci"),
+        "allow_fork_pipelines": ("boolean", False),
+    },
+    "checkout": {
+        "timeout_seconds": ("positive number", 300.0),
+    },
 }
 
 
@@ -72,11 +83,16 @@ MAXIMA: dict[str, float] = {
     "jobs.max_priority": 2**31 - 1,
     "jobs.max_timeout": 2**31 - 1,
     "load.max_files": 100_000,
+    "checkout.timeout_seconds": _DAY,
 }
 
 
 def _stricter_choice(a: str, b: str) -> str:
     return a if GIT_MISSING_HISTORY.index(a) <= GIT_MISSING_HISTORY.index(b) else b
+
+
+def _stricter_source(a: str, b: str) -> str:
+    return a if PIPELINE_SOURCES.index(a) <= PIPELINE_SOURCES.index(b) else b
 
 
 def _union(a: tuple[str, ...], b: tuple[str, ...]) -> tuple[str, ...]:
@@ -107,17 +123,30 @@ _COMBINE: dict[str, Callable[[Any, Any], Any]] = {
     "list of glob patterns": _layers,
     "boolean": lambda a, b: a and b,
     "one of: error, all_changed": _stricter_choice,
+    "one of: ci, code": _stricter_source,
 }
 
 
 class Policy(Record):
     """The effective policy of one run."""
 
-    __slots__ = ("files", "values")
+    __slots__ = ("files", "layers", "values")
 
-    def __init__(self, values: dict[str, dict[str, Any]], files: tuple[str, ...]) -> None:
+    def __init__(self, values: dict[str, dict[str, Any]], files: tuple[str, ...],
+                 layers: tuple[tuple[str, dict[str, dict[str, Any]]], ...] = ()) -> None:
         self.values = values
         self.files = files
+        # The checked files, kept so that a fork's stricter layer can be added later.
+        self.layers = layers
+
+    def for_fork(self) -> Policy:
+        """This policy with every file's `[fork_pr]` table layered on top (stricter
+        wins), for a pull request from a fork; itself when no file has one."""
+        extra = [(f"{path} [fork_pr]", settings["fork_pr"]) for path, settings in self.layers
+                 if settings.get("fork_pr")]
+        if not extra:
+            return self
+        return combine([*self.layers, *extra])
 
     def get(self, section: str, key: str) -> Any:
         """One setting's effective value."""
@@ -252,7 +281,7 @@ def combine(parsed: list[tuple[str, dict[str, dict[str, Any]]]]) -> Policy:
             for other in given[1:]:
                 value = _COMBINE[kind](value, other)
             values[section][key] = value
-    return Policy(values, tuple(path for path, _ in parsed))
+    return Policy(values, tuple(path for path, _ in parsed), tuple(parsed))
 
 
 def _read(path: str) -> dict[str, dict[str, Any]]:
@@ -273,6 +302,9 @@ def _read(path: str) -> dict[str, dict[str, Any]]:
     except tomllib.TOMLDecodeError as err:
         raise UsageError(f"policy file is not valid TOML: {err}", path) from None
     checked: dict[str, dict[str, Any]] = {}
+    fork = data.pop("fork_pr", None)
+    if fork is not None:
+        checked["fork_pr"] = _read_fork_table(path, fork)
     for section, table in data.items():
         if not isinstance(table, dict) and section in SCHEMA:
             raise UsageError(f"[{section}] must be a table", path)
@@ -297,6 +329,25 @@ def _read(path: str) -> dict[str, dict[str, Any]]:
             kind = SCHEMA[section][key][0]
             checked[section][key] = _check_value(path, f"{section}.{key}", kind, value)
     return checked
+
+
+def _read_fork_table(path: str, table: Any) -> dict[str, dict[str, Any]]:
+    """`[fork_pr]`: tables with the keys of [limits], [builtins] and [jobs]."""
+    if not isinstance(table, dict):
+        raise UsageError("[fork_pr] must be a table", path)
+    out: dict[str, dict[str, Any]] = {}
+    for section, settings in table.items():
+        if section not in FORK_SECTIONS or not isinstance(settings, dict):
+            known = ", ".join(f"[fork_pr.{name}]" for name in FORK_SECTIONS)
+            raise UsageError(f"fork_pr.{section} is not one of {known}", path)
+        out[section] = {}
+        for key, value in settings.items():
+            if key not in SCHEMA[section]:
+                raise UsageError(f"unknown key fork_pr.{section}.{key}"
+                                 f"{_suggest(key, SCHEMA[section])}", path)
+            kind = SCHEMA[section][key][0]
+            out[section][key] = _check_value(path, f"{section}.{key}", kind, value)
+    return out
 
 
 def _sections() -> str:
@@ -341,7 +392,7 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
             raise wrong()
         return value
     if kind.startswith("one of: "):
-        if value not in GIT_MISSING_HISTORY:
+        if value not in kind.removeprefix("one of: ").split(", "):
             raise wrong()
         return value
     if kind == "list of glob patterns" and isinstance(value, list) and value and all(

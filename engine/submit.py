@@ -14,7 +14,26 @@ import os
 
 from engine.capabilities.base import CapabilityError
 
-__all__ = ["SubmitError", "check_target", "submit_file"]
+__all__ = ["SubmitError", "check_target", "shown_ids", "submit_file", "submits_by_default"]
+
+# What a plain-http refusal adds: the eval job's command line is the project's setting.
+INSECURE_HINT = (
+    "; in an eval job the coordinator's address is often plain http inside the cluster, "
+    "and the worker passes no option to this command: put --allow-insecure-transport in "
+    "the project's job command (default_job_command = \"python -m engine "
+    "--allow-insecure-transport\") only if that network is trusted"
+)
+
+
+def submits_by_default(coordinator_url: str | None, token: object, job_id: str | None) -> bool:
+    """A run submits unless told not to when it has all it needs: the coordinator's
+    address, a token and its own job id (as an eval job does)."""
+    return bool(coordinator_url and token and job_id)
+
+
+def shown_ids(ids: list[str]) -> str:
+    """Job ids from the coordinator as they may be printed: escaped, space-separated."""
+    return " ".join(json.dumps(i, ensure_ascii=True)[1:-1] or '""' for i in ids)
 
 
 class SubmitError(Exception):
@@ -39,7 +58,7 @@ def check_target(
         if not value
     ]
     if missing or not coordinator_url or not token:
-        raise SubmitError(f"--submit needs {' and '.join(missing)}, which "
+        raise SubmitError(f"submitting needs {' and '.join(missing)}, which "
                           f"{'is' if len(missing) == 1 else 'are'} not set")
     from engine.capabilities.coordinator_http import check_settings
 
@@ -49,7 +68,8 @@ def check_target(
     except CapabilityError as err:
         problem = str(err)
     if problem is not None:
-        raise SubmitError(f"--submit: {problem}")
+        hint = INSECURE_HINT if "plain http" in problem else ""
+        raise SubmitError(f"cannot submit: {problem}{hint}")
 
 
 def submit_file(

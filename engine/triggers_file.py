@@ -1,6 +1,7 @@
 """The triggers file: read what is there, merge, and write atomically under a lock.
 
-Format: `{"type": "trigger_job", "operation_id": ..., "jobs": [...]}`, keys in a fixed
+Format: `{"type": "trigger_job", "trigger_type": "runnerlib", "operation_id": ...,
+"jobs": [...]}`, keys in a fixed
 order, 2-space indent, UTF-8, final newline. Writes go to a temporary file in the same
 directory, are fsynced and renamed over the target while an exclusive lock on the
 directory is held, so concurrent ingests into one file lose no job and a reader never
@@ -26,8 +27,11 @@ if TYPE_CHECKING:
     from engine.validate import JobRules
 
 TYPE = "trigger_job"
-_TOP_KEYS = ("type", "operation_id", "jobs")
 MAX_BYTES = 8 * 1024 * 1024  # the worker's cap on a triggers file
+# Tells the coordinator to take the plain path (no eval authority checks); an older
+# file without it is still read.
+TRIGGER_TYPE = "runnerlib"
+_TOP_KEYS = ("type", "trigger_type", "operation_id", "jobs")
 
 
 class Existing(Record):
@@ -107,6 +111,8 @@ def parse_existing(raw: bytes, where: str, rules: JobRules | None = None) -> Exi
         raise bad(f"unexpected key {unknown[0]!r}")
     if doc.get("type") != TYPE:
         raise bad(f'"type" must be "{TYPE}"')
+    if doc.get("trigger_type", TRIGGER_TYPE) != TRIGGER_TYPE:
+        raise bad(f'"trigger_type" must be "{TRIGGER_TYPE}"')
     operation_id = doc.get("operation_id")
     if operation_id is not None and not isinstance(operation_id, str):
         raise bad('"operation_id" must be a string')
@@ -131,7 +137,8 @@ def parse_existing(raw: bytes, where: str, rules: JobRules | None = None) -> Exi
 
 def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     """The exact bytes of a triggers document."""
-    doc = {"type": TYPE, "operation_id": operation_id, "jobs": jobs}
+    doc = {"type": TYPE, "trigger_type": TRIGGER_TYPE, "operation_id": operation_id,
+           "jobs": jobs}
     # allow_nan=False: a non-finite number is not JSON; validation refuses it earlier.
     from engine.json_text import dumps_indented
 

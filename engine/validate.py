@@ -280,6 +280,21 @@ def _check_field(key: str, value: Any, reserved: tuple[str, ...]) -> Any:
         raise JobError(f"unknown field {key!r}{did_you_mean(key, OPTIONAL_FIELDS, 0.7)}")
     if value is None:
         return None
+    from engine import coordinator_rules as coordinator
+
+    try:
+        return _check_kind(key, kind, value, reserved)
+    except coordinator.RuleError as err:
+        raise JobError(str(err)) from None
+
+
+def _check_kind(key: str, kind: str, value: Any, reserved: tuple[str, ...]) -> Any:
+    from engine import coordinator_rules as coordinator
+
+    if key == "job_file":
+        coordinator.check_job_file(value)
+    if kind == "for_each":
+        coordinator.check_for_each(value)
     if kind == "str":
         if not isinstance(value, str):
             raise JobError(f"{key} must be a string, got {_type_name(value)}")
@@ -302,10 +317,16 @@ def _check_field(key: str, value: Any, reserved: tuple[str, ...]) -> Any:
         for item in value:
             if not isinstance(item, str):
                 raise JobError(f"{key} must hold only strings, got {_type_name(item)}")
+        if key == "image_pull_secrets":
+            coordinator.check_image_pull_secrets(value)
     elif kind == "env_name":
         _check_env_name(value, key, reserved)
     elif kind == "map":
         _check_map(key, value)
+        if key == "characteristics":
+            coordinator.check_characteristics(value)
+        elif key == "resources":
+            coordinator.check_resources(value)
     return value
 
 
@@ -317,6 +338,8 @@ def _check_map(key: str, value: Any) -> None:
             raise JobError(f"{key} keys must be strings, got {_type_name(k)}")
         if k in FORBIDDEN_KEYS:
             raise JobError(f"{key} key {k!r} is refused: the coordinator rejects the key {k!r}")
+        if key == "resources":
+            continue  # nested: engine.coordinator_rules checks the shape
         if not isinstance(v, (str, int, float, bool)):
             raise JobError(
                 f"{key}[{k!r}] must be a string, number or bool, got {_type_name(v)}"

@@ -46,8 +46,10 @@ class WorkflowContext:
     `policy` (an `engine.policy.Policy`: its job rules, job and output limits, and
     `git.on_missing_history`) to the files named by `$REACTORCIDE_PIPELINE_POLICY`,
     else the built-in rules. Plain-http coordinator URLs
-    are refused unless `allow_insecure_transport` is true. The environment is read once,
-    here.
+    are refused unless `allow_insecure_transport` is true. `submit` (default: when
+    `REACTORCIDE_COORDINATOR_URL`, `REACTORCIDE_API_TOKEN` and `REACTORCIDE_JOB_ID` are
+    all set) makes every flush POST the file to the coordinator, as `python -m engine`
+    does. The environment is read once, here.
     """
 
     def __init__(
@@ -57,6 +59,7 @@ class WorkflowContext:
         src_dir: str | os.PathLike[str] | None = None,
         policy: Policy | None = None,
         allow_insecure_transport: bool = False,
+        submit: bool | None = None,
     ) -> None:
         env = os.environ
         self.triggers_file = os.fspath(
@@ -74,6 +77,14 @@ class WorkflowContext:
             on_missing_history=str(self.policy.get("git", "on_missing_history")),
             warn=lambda text: _say(f"warning: {text}"),
         )
+        from engine.submit import submits_by_default
+
+        self._coordinator_url = env.get("REACTORCIDE_COORDINATOR_URL") or None
+        self._token = env.get("REACTORCIDE_API_TOKEN") or None
+        self._allow_insecure_transport = allow_insecure_transport
+        # None: submit when the job can (as upstream's flush_triggers does).
+        self.submit = submits_by_default(self._coordinator_url, self._token,
+                                         self._env_context["job_id"]) if submit is None else submit
         state = job_state(
             env.get("REACTORCIDE_COORDINATOR_URL"),
             env.get("REACTORCIDE_API_TOKEN"),
@@ -214,7 +225,9 @@ class WorkflowContext:
                 problem = Diagnostic(location, str(err))
                 self._refused.append(problem)
                 raise TriggerError(_render([problem]), [problem]) from None
-            job = Job(name, normalized, location)
+            from engine.job_defaults import defaults_for, fill
+
+            job = Job(name, fill(normalized, defaults_for(self._env_context)), location)
             self._pending.append(job)
             self._by_name[name] = job
         for warning in warnings_for([job]):
@@ -241,6 +254,8 @@ class WorkflowContext:
             if not self._pending:
                 _say(f"no new jobs; {path} was not written")
                 return
+            if self.submit:
+                self._check_submit()
             try:
                 _make_parent(path)
                 result = write_jobs(
@@ -268,6 +283,36 @@ class WorkflowContext:
                  f"operation_id {result.operation_id})")
         else:
             _say(f"wrote {count_jobs(count)} to {path} (operation_id {result.operation_id})")
+        if self.submit:
+            self._submit(path)
+
+    def _check_submit(self) -> None:
+        from engine.submit import SubmitError, check_target
+
+        try:
+            check_target(self._coordinator_url, self._token, self.job_id,
+                         allow_insecure_transport=self._allow_insecure_transport)
+        except SubmitError as error:
+            raise WorkflowError(f"nothing was written: {error}") from None
+
+    def _submit(self, path: str) -> None:
+        """POST the written file, as `python -m engine` does; WorkflowError (the file
+        kept) when the coordinator does not take it."""
+        from engine.capabilities.coordinator_http import budget_for
+        from engine.submit import SubmitError, shown_ids, submit_file
+
+        try:
+            created = submit_file(self._coordinator_url or "", self._token or "",
+                                  self.job_id or "", path,
+                                  allow_insecure_transport=self._allow_insecure_transport,
+                                  budget_seconds=budget_for(self._limits.wall_seconds))
+        except SubmitError as error:
+            text = str(error)
+            if self._token:
+                text = text.replace(self._token, "[redacted]")
+            raise WorkflowError(f"{text}; {path} is kept; no job was created from it") from None
+        _say(f"submitted {path}: the coordinator created {count_jobs(len(created))}"
+             + (f": {shown_ids(created)}" if created else ""))
 
     # -- questions --------------------------------------------------------------------
 
@@ -375,12 +420,13 @@ def workflow_context(
     src_dir: str | os.PathLike[str] | None = None,
     policy: Policy | None = None,
     allow_insecure_transport: bool = False,
+    submit: bool | None = None,
 ) -> Iterator[WorkflowContext]:
     """A `WorkflowContext` whose triggers are flushed when the block ends normally, and
     not at all when it ends with an exception. Inside the block, the module-level
     functions (`trigger_job`, ...) act on it too."""
     ctx = WorkflowContext(triggers_file, src_dir=src_dir, policy=policy,
-                          allow_insecure_transport=allow_insecure_transport)
+                          allow_insecure_transport=allow_insecure_transport, submit=submit)
     token = _ACTIVE.set((*_ACTIVE.get(), ctx))
     with _default_lock:
         _OPEN.append(ctx)

@@ -39,7 +39,9 @@ def ingest(tmp_path: Path, text: str, env: dict[str, str], *extra: str) -> tuple
     (src / "pipeline.star").write_text(text, encoding="utf-8")
     triggers = tmp_path / "out" / "triggers.json"
     triggers.parent.mkdir(exist_ok=True)
-    result = run_engine("--src", src, "--triggers-file", triggers, *extra, env=env, timeout=120)
+    # The file is what these tests read: a job that could submit is told not to.
+    result = run_engine("--src", src, "--triggers-file", triggers, "--no-submit", *extra,
+                        env=env, timeout=120)
     return result, triggers
 
 

@@ -50,7 +50,7 @@ def ingest(tmp_path: Path, env: dict[str, str], *extra: str, text: str = TWO_JOB
 
 def expected_bytes(tmp_path: Path, env: dict[str, str]) -> bytes:
     """What a plain ingest of the same inputs writes (the same inputs give the same bytes)."""
-    result, path = ingest(tmp_path, env, name="plain.json")
+    result, path = ingest(tmp_path, env, "--no-submit", name="plain.json")
     assert result.code == 0, result.output
     return path.read_bytes()
 
@@ -133,7 +133,7 @@ def test_failed_submission_exits_1_and_keeps_the_file(
     assert result.code == 1, result.output
     for fragment in fragments:
         assert fragment in result.stderr
-    assert "kept for the worker" in result.stderr
+    assert "is kept; no job was created" in result.stderr
     assert triggers.read_bytes() == written
     assert coordinator_token not in result.output
     assert coordinator.operations == {}

@@ -138,9 +138,10 @@ def run_case(case: Case, root: Path, coordinator: dict[str, str] | None) -> Run:
     triggers = root / "out" / "triggers.json"
     triggers.parent.mkdir()
     transcript = root / "out" / "transcript.json"
+    # The file is what is checked here; tests/event's end-to-end runs check submission.
     result = run_engine(
-        "ingest", "--src", repo.path, "--pipeline", pipeline, "--triggers-file", triggers,
-        "--record", transcript, env=env,
+        "ingest", "--no-submit", "--src", repo.path, "--pipeline", pipeline,
+        "--triggers-file", triggers, "--record", transcript, env=env,
     )
     return Run(repo, triggers, transcript, result)
 

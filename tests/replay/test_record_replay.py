@@ -125,8 +125,8 @@ def record(root: Path, scenario: Scenario, coordinator: FakeCoordinator | None) 
         (root / "policy.toml").write_text(scenario.policy, encoding="utf-8")
         policy = ("--policy", str(root / "policy.toml"))
     transcript = root / "run.transcript.json"
-    result = run_engine("ingest", "--src", src, "--triggers-file", triggers, "--record",
-                        transcript, *policy, *scenario.args, env=env)
+    result = run_engine("ingest", "--no-submit", "--src", src, "--triggers-file", triggers,
+                        "--record", transcript, *policy, *scenario.args, env=env)
     return Recorded(root, src, triggers, transcript, result)
 
 
@@ -352,7 +352,7 @@ def test_no_secret_reaches_a_transcript(tmp_path: Path, coordinator: FakeCoordin
     transcript = tmp_path / "t.json"
 
     result = run_engine(
-        "ingest", "--src", src, "--triggers-file", tmp_path / "triggers.json",
+        "ingest", "--no-submit", "--src", src, "--triggers-file", tmp_path / "triggers.json",
         "--record", transcript,
         env={"REACTORCIDE_JOB_ID": "ingest-1", "REACTORCIDE_API_TOKEN": token,
              "REACTORCIDE_COORDINATOR_URL": url,

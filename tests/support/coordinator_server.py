@@ -4,8 +4,9 @@ It serves the parts of the API the engine uses, checks the bearer token, records
 every request and can serve canned faults before normal handling. Where the real
 coordinator has quirks a client must survive, it has them too: a ``limit`` above 100
 silently becomes 20, ``total`` may be only the page's length (``page_length_total``),
-and a triggers payload whose ``operation_id`` was already accepted for that parent job
-creates nothing new.
+a triggers payload whose ``operation_id`` was already accepted for that parent job
+creates nothing new, and a payload the real coordinator would refuse (see
+``coordinator_payload``) gets its answer: 400 without detail, or 500 for an ``org`` key.
 """
 
 from __future__ import annotations
@@ -23,6 +24,8 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 from urllib.parse import parse_qs, unquote, urlsplit
+
+from tests.support import coordinator_payload
 
 DEFAULT_TOKEN = "tok-SECRET-123"
 DEFAULT_LIMIT = 20
@@ -210,6 +213,8 @@ class FakeCoordinator:
         self.jobs: list[dict[str, Any]] = list(jobs or [])
         self.requests: list[RecordedRequest] = []
         self.triggers_received: list[TriggerSubmission] = []
+        # Why each refused triggers payload was refused (the answer itself says nothing).
+        self.refusals: list[str] = []
         self.operations: dict[tuple[str, str], list[str]] = {}
         self.page_length_total = False
         self.faults: deque[Fault] = deque()
@@ -357,19 +362,21 @@ class FakeCoordinator:
             payload = json.loads(body)
         except (UnicodeDecodeError, json.JSONDecodeError):
             return 400, {"error": "invalid JSON"}
-        if (
-            not isinstance(payload, dict)
-            or payload.get("type") != "trigger_job"
-            or not isinstance(payload.get("jobs"), list)
-            or not isinstance(payload.get("operation_id"), str)
-        ):
-            return 400, {"error": "invalid triggers payload"}
-        operation_id = payload["operation_id"]
+        try:
+            jobs = coordinator_payload.check(payload)
+        except coordinator_payload.Refused as refused:
+            # The real coordinator says no more than this; the reason is kept for tests.
+            with self.lock:
+                self.refusals.append(refused.why)
+            if refused.status == 500:
+                return 500, {"error": "internal_error", "message": "Internal server error"}
+            return refused.status, {"error": "invalid_input", "message": "Invalid input data"}
+        operation_id = payload.get("operation_id") or ""
         with self.lock:
-            if (job_id, operation_id) in self.operations:
+            if operation_id and (job_id, operation_id) in self.operations:
                 created = []  # the workflow exists already: nothing is created twice
             else:
-                created = [f"{operation_id}-{i}" for i in range(len(payload["jobs"]))]
+                created = [f"{operation_id}-{i}" for i in range(len(jobs))]
                 self.operations[(job_id, operation_id)] = created
             self.triggers_received.append(TriggerSubmission(job_id, body, payload, created))
         return 201, {"created_job_ids": created, "count": len(created)}

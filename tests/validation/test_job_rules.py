@@ -95,10 +95,23 @@ ACCEPTED: list[tuple[str, Call, dict[str, Any]]] = [
     ("timeout large", Call(extra={"timeout": 86400}), {"timeout": 86400}),
     ("unset optional", Call(extra={"priority": None}), {"priority": None}),
     ("item_var", Call(extra={"item_var": "TARGET"}), {"item_var": "TARGET"}),
-    ("characteristics", Call(extra={"characteristics": {"arch": "amd64", "gpu": 1}}),
-     {"characteristics": {"arch": "amd64", "gpu": 1}}),
-    ("resources", Call(extra={"resources": {"cpu": 2.5, "spot": True}}),
-     {"resources": {"cpu": 2.5, "spot": True}}),
+    # The coordinator reads characteristics values as strings or bools only, and
+    # resources only in the nested shape.
+    ("characteristics", Call(extra={"characteristics": {"arch": "amd64", "gpu": True}}),
+     {"characteristics": {"arch": "amd64", "gpu": True}}),
+    ("resources", Call(extra={"resources": {"cpu": {"request": "500m", "limit": 2.5},
+                                            "memory": {"limit": "4Gi"}}}),
+     {"resources": {"cpu": {"request": "500m", "limit": 2.5}, "memory": {"limit": "4Gi"}}}),
+    ("resources memory bytes", Call(extra={"resources": {"memory": {"limit": 1073741824}}}),
+     {"resources": {"memory": {"limit": 1073741824}}}),
+    ("resources memory GB", Call(extra={"resources": {"memory": {"limit": "4Gb"}}}),
+     {"resources": {"memory": {"limit": "4Gb"}}}),
+    ("resources cpu exponent", Call(extra={"resources": {"cpu": {"limit": "1e3"}}}),
+     {"resources": {"cpu": {"limit": "1e3"}}}),
+    ("for_each numbers and bools", Call(extra={"for_each": ["a", 3, 999999, True]}),
+     {"for_each": ["a", 3, 999999, True]}),
+    ("image_pull_secrets dotted", Call(extra={"image_pull_secrets": ["reg.cred-1"]}),
+     {"image_pull_secrets": ["reg.cred-1"]}),
     ("strings", Call(extra={"container_image": "alpine:3", "job_command": "make test"}),
      {"container_image": "alpine:3", "job_command": "make test"}),
 ]
@@ -196,8 +209,40 @@ REFUSED: list[tuple[str, Call, str]] = [
     # maps
     ("characteristics list", Call(extra={"characteristics": ["a"]}),
      "characteristics must be a dict, got list"),
-    ("resources nested", Call(extra={"resources": {"cpu": {"n": 1}}}),
-     "resources['cpu'] must be a string, number or bool, got dict"),
+    ("resources unknown nested key", Call(extra={"resources": {"cpu": {"n": 1}}}),
+     """resources["cpu"] key 'n' is not one of request, limit"""),
+    ("resources flat", Call(extra={"resources": {"cpu": 2}}),
+     """resources["cpu"] must be a dict"""),
+    ("resources unknown group", Call(extra={"resources": {"gpu": {"limit": 1}}}),
+     "resources key 'gpu' is not one of cpu, memory"),
+    ("resources negative cpu", Call(extra={"resources": {"cpu": {"limit": -1}}}),
+     "must not be negative"),
+    ("resources cpu word", Call(extra={"resources": {"cpu": {"limit": "two"}}}),
+     "is not a CPU quantity"),
+    ("resources memory lower-case", Call(extra={"resources": {"memory": {"limit": "4gi"}}}),
+     "is not a memory quantity"),
+    ("resources memory 5B", Call(extra={"resources": {"memory": {"limit": "5B"}}}),
+     "is not a memory quantity"),
+    ("resources memory fraction", Call(extra={"resources": {"memory": {"limit": 1.5}}}),
+     "is not a whole number of bytes"),
+    ("characteristics float", Call(extra={"characteristics": {"x": 1.5}}),
+     "must be a string or a bool, got float"),
+    ("characteristics empty key", Call(extra={"characteristics": {"": "x"}}),
+     "characteristics keys must not be empty"),
+    ("image_pull_secrets upper", Call(extra={"image_pull_secrets": ["Reg"]}),
+     "is not a valid secret name"),
+    ("image_pull_secrets empty", Call(extra={"image_pull_secrets": [""]}),
+     "must not be empty"),
+    ("image_pull_secrets long", Call(extra={"image_pull_secrets": ["a" * 254]}),
+     "the limit is 253"),
+    ("image_pull_secrets twice", Call(extra={"image_pull_secrets": ["a", "a"]}),
+     "lists 'a' twice"),
+    ("job_file", Call(extra={"job_file": "jobs/a.yaml"}), "job_file is refused"),
+    ("for_each million", Call(extra={"for_each": [1000000]}), "'1e+06'"),
+    ("for_each float", Call(extra={"for_each": [2.0]}), "for_each item 2.0 is refused"),
+    ("for_each None", Call(extra={"for_each": [None]}), "for_each item None is refused"),
+    ("for_each dict", Call(extra={"for_each": [{"a": 1}]}), "for_each item dict is refused"),
+    ("for_each not list", Call(extra={"for_each": "x"}), "for_each must be a list, got str"),
     ("characteristics int key", Call(extra={"characteristics": {1: "x", "1": "y"}}),
      "characteristics"),
     # unknown fields
@@ -208,11 +253,11 @@ REFUSED: list[tuple[str, Call, str]] = [
 ]
 REFUSED += [
     (f"{key} not list", Call(extra={key: "x"}), f"{key} must be a list of strings, got string")
-    for key in ("capabilities", "image_pull_secrets", "for_each")
+    for key in ("capabilities", "image_pull_secrets")
 ]
 REFUSED += [
     (f"{key} int item", Call(extra={key: ["x", 1]}), f"{key} must hold only strings, got int")
-    for key in ("capabilities", "image_pull_secrets", "for_each")
+    for key in ("capabilities", "image_pull_secrets")
 ]
 REFUSED += [
     (f"authority {key}", Call(extra={key: "x"}),

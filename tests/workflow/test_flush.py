@@ -69,12 +69,12 @@ def test_the_same_decisions_give_the_same_bytes(ctx_env: Path, tmp_path: Path) -
     for path in files:
         ctx = WorkflowContext(path)
         ctx.trigger_job("build", env={"B": "2", "A": "1"}, timeout=60)
-        ctx.trigger_job("test", depends_on=["build"], characteristics={"z": 1, "a": True})
+        ctx.trigger_job("test", depends_on=["build"], characteristics={"z": "1", "a": True})
         ctx.flush_triggers()
     one, two = (path.read_bytes() for path in files)
     assert one == two
     assert one.endswith(b"}\n")
-    assert list(json.loads(one)) == ["type", "operation_id", "jobs"]
+    assert list(json.loads(one)) == ["type", "trigger_type", "operation_id", "jobs"]
 
 
 def test_the_parent_directory_is_created(ctx_env: Path) -> None:

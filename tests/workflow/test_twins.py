@@ -45,7 +45,7 @@ def _run_both(repo: GitRepo, star: Path, env: dict[str, str], out: Path
     star_file, python_file = out / "star" / "triggers.json", out / "python" / "triggers.json"
     star_file.parent.mkdir(parents=True, exist_ok=True)
     python_file.parent.mkdir(parents=True, exist_ok=True)
-    star_run = run_engine("ingest", "--src", repo.path, "--pipeline", star,
+    star_run = run_engine("ingest", "--no-submit", "--src", repo.path, "--pipeline", star,
                           "--triggers-file", star_file, env=env)
     python_run = run_script(
         PYTHON_EXAMPLES / f"{star.stem}.py",
@@ -63,12 +63,20 @@ def test_twins_write_the_same_triggers(case_name: str, tmp_path: Path,
     star = STARLARK_EXAMPLES / case.spec["pipeline"]
     repo = build_repo(tmp_path / "src", case.spec["repo"])
     env = {k: substitute(v, repo) for k, v in case.spec.get("env", {}).items()}
+    server = None
     if case.spec.get("coordinator_jobs") is not None:
         env.update(start_coordinator(request, case.spec["coordinator_jobs"]))
         env.setdefault("REACTORCIDE_JOB_ID", DEFAULT_JOB_ID)
+        server = request.getfixturevalue("coordinator")
     expected: dict[str, Any] = json.loads(substitute(case.expected_text, repo))
 
     star_run, star_file, python_run, python_file = _run_both(repo, star, env, tmp_path)
+    if server is not None and server.triggers_received:
+        # With a coordinator at hand the twin submits, as upstream's flush does: on 201
+        # the file is gone, and what it sent is what it wrote.
+        assert not python_file.exists()
+        assert [s.job_id for s in server.triggers_received] == [DEFAULT_JOB_ID]
+        python_file.write_bytes(server.triggers_received[0].body)
 
     detail = f"{case_name}\n--- star\n{star_run.output}\n--- python\n{python_run.output}"
     assert star_run.code == expected.get("exit_code", 0), detail

@@ -65,13 +65,22 @@ SAMPLE_VALUES = {
     "str_list": ["x", "y"],
     "env_name": "ITEM_X",
     "map": {"zone": "b", "arch": "amd64"},
+    "for_each": ["x", "y"],
 }
+# Fields whose value the coordinator's own rules shape; job_file it never accepts.
+SAMPLE_BY_KEY = {"resources": {"memory": {"limit": "4Gi"}, "cpu": {"request": "500m"}}}
+WRITTEN_FIELDS = {key: kind for key, kind in OPTIONAL_FIELDS.items() if key != "job_file"}
+
+
+def sample(key: str, kind: str) -> object:
+    """The value the full job sets for one field."""
+    return SAMPLE_BY_KEY.get(key, SAMPLE_VALUES[kind])
 
 
 def full_job_pipeline() -> str:
     """One job setting every optional field, given in reverse order of the file's order."""
-    args = [f"    {key} = {starlark_value(SAMPLE_VALUES[kind])},"
-            for key, kind in reversed(list(OPTIONAL_FIELDS.items()))]
+    args = [f"    {key} = {starlark_value(sample(key, kind))},"
+            for key, kind in reversed(list(WRITTEN_FIELDS.items()))]
     return "\n".join([
         'trigger_job("base")',
         "trigger_job(",
@@ -104,19 +113,20 @@ def test_written_format(tmp_path: Path) -> None:
     assert b'\n  "type": "trigger_job",\n' in raw
     assert "h\u00e9llo \u2603 \u65e5\u672c".encode() in raw
     assert b"\\u" not in raw
-    assert list(doc) == ["type", "operation_id", "jobs"]
+    assert list(doc) == ["type", "trigger_type", "operation_id", "jobs"]
+    assert doc["trigger_type"] == "runnerlib"
     assert UUID_RE.match(doc["operation_id"])
     assert doc["operation_id"] in result.stdout
 
     base, full, nones = doc["jobs"]
     assert base == {"job_name": "base", "depends_on": [], "condition": "all_success", "env": {}}
     assert list(nones) == REQUIRED_ORDER
-    assert list(full) == [*REQUIRED_ORDER, *OPTIONAL_FIELDS]
+    assert list(full) == [*REQUIRED_ORDER, *WRITTEN_FIELDS]
     assert full["depends_on"] == ["base"]
     assert full["condition"] == "always"
     assert full["env"] == {"GREETING": "h\u00e9llo \u2603 \u65e5\u672c", "ZED": "z"}
-    for key, kind in OPTIONAL_FIELDS.items():
-        assert full[key] == SAMPLE_VALUES[kind], key
+    for key, kind in WRITTEN_FIELDS.items():
+        assert full[key] == sample(key, kind), key
     assert list(full["characteristics"]) == sorted(full["characteristics"])
     assert list(full["env"]) == sorted(full["env"])
 
