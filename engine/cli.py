@@ -239,6 +239,8 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     if not outcome.jobs:
         nothing_sent = "; nothing was submitted" if submit else ""
         out.write(f"the pipeline triggered no jobs; {path} was not written{nothing_sent}\n")
+        if not dry_run:
+            _write_state(inputs, outcome.state, out)
         return EXIT_OK
     if dry_run:
         from engine.plan import render_text
@@ -257,8 +259,25 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
             f"(operation_id {outcome.operation_id})\n"
         )
     if submit:
-        return _submit(inputs, options, out, err)
+        code = _submit(inputs, options, out, err)
+        if code != EXIT_OK:
+            return code
+    _write_state(inputs, outcome.state, out)
     return EXIT_OK
+
+
+def _write_state(inputs: Inputs, state: dict[str, dict[str, object]], out: TextIO) -> None:
+    """Hand the workflow variables and outputs the run set to the worker (only after the
+    run succeeded); nothing is touched when none were set."""
+    from engine import workflow_state
+
+    if workflow_state.is_empty(state):
+        return
+    path = (inputs.environment.get("RC_WF_OUTPUT_FILE")
+            or workflow_state.DEFAULT_OUTPUT_FILE)
+    workflow_state.write(path, state)
+    counts = ", ".join(f"{len(state[s])} {s}" for s in workflow_state.SECTIONS if state[s])
+    out.write(f"wrote the workflow state ({counts}) to {path}\n")
 
 
 def _save_transcript(path: str, recorder: Recorder, inputs: Inputs, options: RunOptions,

@@ -50,8 +50,8 @@ class RunOptions(Record):
 class Outcome(Record):
     """What a run decided, what it used, and the pipeline files it read."""
 
-    __slots__ = ("document", "existing_count", "jobs", "operation_id", "sources", "usage",
-                 "written")
+    __slots__ = ("document", "existing_count", "jobs", "operation_id", "sources", "state",
+                 "usage", "written")
 
     def __init__(self, jobs: list[Job], operation_id: str | None, document: bytes | None,
                  written: bool, existing_count: int, usage: RunUsage,
@@ -63,6 +63,8 @@ class Outcome(Record):
         self.existing_count = existing_count
         self.usage = usage
         self.sources = sources or {}
+        # Workflow variables and outputs the run set (engine.workflow_state).
+        self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
 
 
 _MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
@@ -98,7 +100,7 @@ class Evaluation(Record):
     """What the sandbox decided: checked jobs, what it used, the `ctx` values it saw and
     the text of every pipeline file it read (the pipeline and what it loaded)."""
 
-    __slots__ = ("context", "jobs", "protections", "sources", "usage")
+    __slots__ = ("context", "jobs", "protections", "sources", "state", "usage")
 
     def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, Any],
                  sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
@@ -107,6 +109,7 @@ class Evaluation(Record):
         self.context = context
         self.sources = sources
         self.protections = protections
+        self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
 
 
 class Backends(Record):
@@ -231,8 +234,14 @@ def evaluate(
             message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name
         )
         from engine.job_defaults import fill_jobs
+        from engine.workflow_state import StateError, check_state
 
         jobs = fill_jobs(jobs, context)
+        try:
+            state = check_state(message.get("workflow_state"))
+        except StateError as err:
+            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
+                                             f"the sandbox returned {err}")]) from None
     except PipelineFailed as failure:
         failure.sources = {**sources, **services.loaded_sources()}
         raise
@@ -245,8 +254,10 @@ def evaluate(
         if recorder is not None:
             recorder.warnings = list(warnings)
     protections = tuple(str(p) for p in message.get("protections", []))
-    return Evaluation(jobs, report.usage, context, {**sources, **services.loaded_sources()},
-                      protections)
+    evaluation = Evaluation(jobs, report.usage, context,
+                            {**sources, **services.loaded_sources()}, protections)
+    evaluation.state = state
+    return evaluation
 
 
 def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
@@ -318,8 +329,10 @@ def run(
     size = len(result.document) if result.document is not None else 0
     usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs), size,
                      evaluation.protections)
-    return Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
-                   result.existing_count, usage, evaluation.sources)
+    outcome = Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
+                      result.existing_count, usage, evaluation.sources)
+    outcome.state = evaluation.state
+    return outcome
 
 
 def compose_in_memory(inputs: Inputs, evaluation: Evaluation, options: RunOptions,

@@ -14,6 +14,7 @@ from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
 from pipeline_builtins.output import output_builtins
+from pipeline_builtins.workflow_state import WorkflowState, state_builtins
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -38,6 +39,8 @@ PREDECLARED = (
     "is_job_running",
     "get_job_result",
     "log_next_job",
+    "set_workflow_var",
+    "set_workflow_output",
     "print",
     "ctx",
 )
@@ -60,7 +63,8 @@ def _disabled(name: str) -> Builtin:
 class Host:
     """The capabilities one evaluation may use, plus the collected jobs."""
 
-    __slots__ = ("collector", "context", "disabled", "git", "job_state", "output", "sources")
+    __slots__ = ("collector", "context", "disabled", "git", "job_state", "output", "sources",
+                 "state")
 
     def __init__(self, git: GitSource, job_state: JobState, output: Output,
                  collector: JobCollector, context: dict[str, Any] | None = None,
@@ -72,6 +76,7 @@ class Host:
         self.context = context or {}
         self.disabled = disabled
         self.sources = sources or NoSources()
+        self.state = WorkflowState()
 
     def callables(self) -> dict[str, Builtin]:
         """The Python-implemented builtins, by the name the prelude binds them to.
@@ -84,6 +89,7 @@ class Host:
         table.update(git_builtins(self.git, base if isinstance(base, str) else "HEAD^"))
         table.update(coordinator_builtins(self.job_state))
         table.update(output_builtins(self.output))
+        table.update(state_builtins(self.state))
         for name in self.disabled:
             table[_IMPLEMENTED_BY.get(name, name)] = _disabled(name)
         return table

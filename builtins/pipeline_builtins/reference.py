@@ -60,12 +60,14 @@ def _python_entries() -> dict[str, Entry]:
     from pipeline_builtins.coordinator import coordinator_builtins
     from pipeline_builtins.git import git_builtins
     from pipeline_builtins.output import output_builtins
+    from pipeline_builtins.workflow_state import WorkflowState, state_builtins
 
     absent: Any = None  # built over no capability: only signatures and docstrings are read
     tables: list[tuple[str, dict[str, Callable[..., Any]]]] = [
         ("builtins/pipeline_builtins/git.py", git_builtins(absent)),
         ("builtins/pipeline_builtins/coordinator.py", coordinator_builtins(absent)),
         ("builtins/pipeline_builtins/output.py", output_builtins(absent)),
+        ("builtins/pipeline_builtins/workflow_state.py", state_builtins(WorkflowState())),
     ]
     out: dict[str, Entry] = {}
     for source, table in tables:

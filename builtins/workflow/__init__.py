@@ -30,9 +30,12 @@ __all__ = [
     "git_info",
     "is_job_running",
     "log_next_job",
+    "set_workflow_output",
+    "set_workflow_var",
     "submit_job",
     "trigger_job",
     "workflow_context",
+    "workflow_vars",
 ]
 
 
@@ -83,3 +86,18 @@ def get_job_result(job_name: str) -> dict[str, Any] | None:
 def log_next_job(job_name: str, reason: str = "") -> None:
     """Say on stderr which job should run next."""
     current_context().log_next_job(job_name, reason)
+
+
+def workflow_vars() -> dict[str, Any]:
+    """The workflow's variables (`RC_WF_VARS_JSON`, else the file `RC_WF_VARS_FILE`)."""
+    return current_context().workflow_vars()
+
+
+def set_workflow_var(key: str, value: Any) -> None:
+    """Set a workflow variable in the workflow output file (`RC_WF_OUTPUT_FILE`)."""
+    current_context().set_workflow_var(key, value)
+
+
+def set_workflow_output(key: str, value: Any) -> None:
+    """Record an output of this job in the workflow output file (`RC_WF_OUTPUT_FILE`)."""
+    current_context().set_workflow_output(key, value)

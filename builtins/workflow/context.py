@@ -11,6 +11,7 @@ import sys
 import threading
 from contextlib import contextmanager
 from contextvars import ContextVar
+from pathlib import Path
 
 from engine.capabilities.base import CapabilityError
 from engine.compose import warnings_for, write_jobs
@@ -62,14 +63,20 @@ class WorkflowContext:
         submit: bool | None = None,
     ) -> None:
         env = os.environ
-        self.triggers_file = os.fspath(
+        self.triggers_file = Path(
             triggers_file or env.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
         )
+        from engine.workflow_state import DEFAULT_OUTPUT_FILE
+
+        self.workflow_output_file = Path(env.get("RC_WF_OUTPUT_FILE") or DEFAULT_OUTPUT_FILE)
         self.src_dir = os.fspath(src_dir or env.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
         self.policy = policy if policy is not None else _policy_from_environment()
         self._rules = self.policy.job_rules
         self._limits = self.policy.limits
-        self._env_context = context_from_env(env)
+        try:
+            self._env_context = context_from_env(env)
+        except UsageError as failure:
+            raise WorkflowError(_render(failure.diagnostics), failure.diagnostics) from None
         self._context: dict[str, Any] | None = None
         self._repositories = Repositories(
             self.src_dir,
@@ -250,7 +257,7 @@ class WorkflowContext:
                     _render(self._refused, "nothing was written: a trigger was refused"),
                     self._refused,
                 )
-            path = self.triggers_file
+            path = os.fspath(self.triggers_file)
             if not self._pending:
                 _say(f"no new jobs; {path} was not written")
                 return
@@ -313,6 +320,36 @@ class WorkflowContext:
             raise WorkflowError(f"{text}; {path} is kept; no job was created from it") from None
         _say(f"submitted {path}: the coordinator created {count_jobs(len(created))}"
              + (f": {shown_ids(created)}" if created else ""))
+
+    # -- workflow state ---------------------------------------------------------------
+
+    def workflow_vars(self) -> dict[str, Any]:
+        """The workflow's variables (`RC_WF_VARS_JSON`, else the file `RC_WF_VARS_FILE`,
+        else empty); WorkflowError at construction when malformed."""
+        return self.vars
+
+    def set_workflow_var(self, key: str, value: Any) -> None:
+        """Set a workflow variable: merged into the workflow output file at once,
+        atomically. WorkflowError when the key or value cannot be stored."""
+        self._set_state("vars", key, value)
+
+    def set_workflow_output(self, key: str, value: Any) -> None:
+        """Record an output of this job (stored by the coordinator as
+        `<job name>.<key>`): merged into the workflow output file at once, atomically."""
+        self._set_state("outputs", key, value)
+
+    def _set_state(self, section: str, key: str, value: Any) -> None:
+        from engine import workflow_state
+
+        try:
+            checked = workflow_state.check_entry(key, _plain(value))
+            other = "outputs" if section == "vars" else "vars"
+            workflow_state.write(os.fspath(self.workflow_output_file),
+                                 {section: {checked: _plain(value)}, other: {}})
+        except workflow_state.StateError as err:
+            raise WorkflowError(f"set_workflow_{section.removesuffix('s')}: {err}") from None
+        except UsageError as failure:
+            raise WorkflowError(_render(failure.diagnostics), failure.diagnostics) from None
 
     # -- questions --------------------------------------------------------------------
 

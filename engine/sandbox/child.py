@@ -160,7 +160,8 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
             diagnostics = lint_sources(request["sources"], request.get("groups"),
                                        request.get("rules"))
             return {"type": "checked", "diagnostics": [d.to_json() for d in diagnostics]}
-        jobs = _evaluate(request, limits, to_parent, from_parent)
+        state: dict[str, Any] = {}
+        jobs = _evaluate(request, limits, to_parent, from_parent, state)
     except PipelineFailed as failure:
         # A message longer than the whole print budget cannot be shown anyway: it is cut
         # here, so that a huge fail() message is not even sent.
@@ -172,11 +173,11 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
         return {"type": "failed", "diagnostics": failed,
                 "jobs": getattr(failure, "triggered", None),
                 "evaluated": getattr(failure, "evaluated", True)}
-    return {"type": "result", "jobs": jobs}
+    return {"type": "result", "jobs": jobs, **state}
 
 
 def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
-              from_parent: int) -> list[dict[str, Any]]:
+              from_parent: int, extra: dict[str, Any]) -> list[dict[str, Any]]:
     from engine.capabilities.remote import (
         Channel,
         RemoteGit,
@@ -208,6 +209,9 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
     except PipelineFailed as failure:
         failure.triggered = len(host.collector.jobs)  # type: ignore[attr-defined]
         raise
+    state = host.state.to_json()
+    if state["vars"] or state["outputs"]:
+        extra["workflow_state"] = state
     return [
         {
             "fields": job.fields,
