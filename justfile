@@ -41,3 +41,4 @@ bench *args:
     {{python}} -m tests.bench.git_bench
     {{python}} -m tests.bench.coordinator_bench
     {{python}} -m tests.bench.replay_bench
+    {{python}} -m tests.bench.checkout_bench

@@ -15,10 +15,12 @@ from engine.validate import graph_problems
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Callable
+    from typing import Any
 
     from engine.diagnostics import Location
     from engine.jobs import Job
     from engine.validate import JobRules
+    from engine.workflows import Declared
 
 
 class Composition(Record):
@@ -76,10 +78,13 @@ def compose(
     commit: str | None,
     max_output_bytes: int,
     where: Location,
+    declared: Declared | None = None,
 ) -> Composition:
     """Check the graph and render the combined document; PipelineFailed when invalid.
 
-    No jobs give no document. `where` is blamed when the document would exceed the size limit.
+    No jobs give no document. `where` is blamed when the document would exceed the size
+    limit. `declared` names the run's workflows: with named ones the document takes the
+    `workflows` form (engine.workflows).
     """
     existing_jobs = existing.jobs if existing else []
     problems = graph_diagnostics(jobs, existing.names if existing else [])
@@ -87,14 +92,28 @@ def compose(
         raise PipelineFailed(problems)
     if not jobs:
         return Composition(None, None, len(existing_jobs))
+    named = declared is not None and declared.named_form(jobs)
+    if named and existing_jobs:
+        raise PipelineFailed([Diagnostic(
+            where, "named workflows cannot be appended to an existing triggers file (it "
+            "holds a plain jobs list); write to a new file")])
     new_docs = [job.to_document() for job in jobs]
+    batches: list[dict[str, Any]] = []
+    if named:
+        from engine.workflows import batches as workflow_batches
+
+        assert declared is not None
+        batches = workflow_batches(declared, jobs)
     op_id = operation_id.derive(
         job_id=job_id,
         commit=commit,
-        jobs=new_docs,
+        jobs=batches if named else new_docs,
         previous=(existing.operation_id or "") if existing else None,
     )
-    data = triggers_file.render(op_id, [*existing_jobs, *new_docs])
+    if named:
+        data = triggers_file.render_workflows(op_id, batches)
+    else:
+        data = triggers_file.render(op_id, [*existing_jobs, *new_docs])
     if len(data) > max_output_bytes:
         raise PipelineFailed([Diagnostic(
             where,
@@ -115,6 +134,7 @@ def write_jobs(
     write: bool = True,
     on_read: Callable[[bytes | None], None] | None = None,
     rules: JobRules | None = None,
+    declared: Declared | None = None,
 ) -> Composition:
     """`compose` against the file at `path` and, when `write` and there are jobs, replace
     it atomically while holding the directory lock (read, check and write under one lock,
@@ -132,7 +152,7 @@ def write_jobs(
             on_read(raw)
         existing = None if raw is None else triggers_file.parse_existing(raw, shown, rules)
         return compose(jobs, existing, job_id=job_id, commit=commit,
-                       max_output_bytes=max_output_bytes, where=where)
+                       max_output_bytes=max_output_bytes, where=where, declared=declared)
 
     if not write or not jobs:
         return against_file()

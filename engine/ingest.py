@@ -50,8 +50,8 @@ class RunOptions(Record):
 class Outcome(Record):
     """What a run decided, what it used, and the pipeline files it read."""
 
-    __slots__ = ("document", "existing_count", "jobs", "operation_id", "sources", "state",
-                 "usage", "written")
+    __slots__ = ("declared", "document", "existing_count", "jobs", "operation_id", "sources",
+                 "state", "usage", "written")
 
     def __init__(self, jobs: list[Job], operation_id: str | None, document: bytes | None,
                  written: bool, existing_count: int, usage: RunUsage,
@@ -65,6 +65,7 @@ class Outcome(Record):
         self.sources = sources or {}
         # Workflow variables and outputs the run set (engine.workflow_state).
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
+        self.declared: Any = None  # engine.workflows.Declared, when workflows were named
 
 
 _MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
@@ -100,7 +101,7 @@ class Evaluation(Record):
     """What the sandbox decided: checked jobs, what it used, the `ctx` values it saw and
     the text of every pipeline file it read (the pipeline and what it loaded)."""
 
-    __slots__ = ("context", "jobs", "protections", "sources", "state", "usage")
+    __slots__ = ("context", "declared", "jobs", "protections", "sources", "state", "usage")
 
     def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, Any],
                  sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
@@ -110,6 +111,7 @@ class Evaluation(Record):
         self.sources = sources
         self.protections = protections
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
+        self.declared: Any = None  # engine.workflows.Declared
 
 
 class Backends(Record):
@@ -230,8 +232,16 @@ def evaluate(
             raise PipelineFailed(
                 [Diagnostic(Location(inputs.pipeline_name), "the sandbox returned no result")]
             )
+        from engine.workflows import Declared, WorkflowError
+
+        try:
+            declared = Declared.from_json(message.get("workflows"))
+        except WorkflowError as err:
+            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
+                                             f"the sandbox returned {err}")]) from None
         jobs = _jobs_from_child(
-            message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name
+            message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name,
+            declared,
         )
         from engine.job_defaults import fill_jobs
         from engine.workflow_state import StateError, check_state
@@ -257,6 +267,7 @@ def evaluate(
     evaluation = Evaluation(jobs, report.usage, context,
                             {**sources, **services.loaded_sources()}, protections)
     evaluation.state = state
+    evaluation.declared = declared
     return evaluation
 
 
@@ -268,7 +279,8 @@ def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
 
 
 def _jobs_from_child(
-    items: list[Any], limits: Limits, rules: JobRules, where: str
+    items: list[Any], limits: Limits, rules: JobRules, where: str,
+    declared: Any = None,
 ) -> list[Job]:
     """Rebuild and re-check the child's jobs: the parent never trusts the sandbox."""
     if len(items) > limits.max_jobs:
@@ -283,12 +295,19 @@ def _jobs_from_child(
             raise PipelineFailed([malformed])
         location = Location.from_json(item.get("location"))
         stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
+        from engine.workflows import WorkflowError, cross_workflow_problems
+
         try:
             normalized = normalize_document(item.get("fields"), rules)
-        except JobError as err:
+            workflow = declared.check_use(item.get("workflow")) if declared else None
+        except (JobError, WorkflowError) as err:
             problems.append(Diagnostic(location, str(err), stack=stack))
             continue
-        jobs.append(Job(normalized["job_name"], normalized, location, stack))
+        jobs.append(Job(normalized["job_name"], normalized, location, stack, workflow))
+    if problems:
+        raise PipelineFailed(problems)
+    problems = [Diagnostic(job.location, text, stack=job.stack)
+                for job, text in cross_workflow_problems(jobs)]
     if problems:
         raise PipelineFailed(problems)
     return jobs
@@ -332,6 +351,7 @@ def run(
     outcome = Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
                       result.existing_count, usage, evaluation.sources)
     outcome.state = evaluation.state
+    outcome.declared = evaluation.declared
     return outcome
 
 
@@ -353,4 +373,5 @@ def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> d
         "commit": evaluation.context.get("commit"),
         "max_output_bytes": options.limits.max_output_bytes,
         "where": Location(inputs.pipeline_name),
+        "declared": evaluation.declared,
     }

@@ -48,4 +48,5 @@ def fill_jobs(jobs: list[Job], context: Mapping[str, Any]) -> list[Job]:
     defaults = defaults_for(context)
     if not defaults:
         return jobs
-    return [Job(job.name, fill(job.fields, defaults), job.location, job.stack) for job in jobs]
+    return [Job(job.name, fill(job.fields, defaults), job.location, job.stack, job.workflow)
+            for job in jobs]

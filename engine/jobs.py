@@ -55,14 +55,16 @@ KEY_ORDER = (*REQUIRED_KEYS, *OPTIONAL_FIELDS)
 class Job(Record):
     """One triggered job plus where the pipeline created it."""
 
-    __slots__ = ("fields", "location", "name", "stack")
+    __slots__ = ("fields", "location", "name", "stack", "workflow")
 
     def __init__(self, name: str, fields: dict[str, Any], location: Location,
-                 stack: tuple[Frame, ...] = ()) -> None:
+                 stack: tuple[Frame, ...] = (), workflow: str | None = None) -> None:
         self.name = name
         self.fields = fields
         self.location = location
         self.stack = stack
+        # The named workflow the job belongs to (None: the default one).
+        self.workflow = workflow
 
     def __hash__(self) -> int:
         return hash(self.name)

@@ -45,7 +45,23 @@ def stages(jobs: list[Job]) -> list[list[Job]]:
 
 
 def render_text(jobs: list[Job], note: str = "") -> str:
-    """A readable plan, one stage after another."""
+    """A readable plan, one stage after another; with named workflows, one section per
+    workflow (the default one first)."""
+    names = list(dict.fromkeys(job.workflow for job in jobs))
+    if names == [None] or not names:
+        return _render_stages(jobs, note)
+    names.sort(key=lambda name: name is not None)
+    noun = "job" if len(jobs) == 1 else "jobs"
+    parts = [f"{len(jobs)} {noun} in {len(names)} workflows" + (f" ({note})" if note else "")
+             + "\n"]
+    for name in names:
+        members = [job for job in jobs if job.workflow == name]
+        title = "default workflow" if name is None else f"workflow {name}"
+        parts.append(f"{title}: " + _render_stages(members))
+    return "".join(parts)
+
+
+def _render_stages(jobs: list[Job], note: str = "") -> str:
     levels = stages(jobs)
     noun = "job" if len(jobs) == 1 else "jobs"
     head = f"{len(jobs)} {noun} in {len(levels)} stage{'s' if len(levels) != 1 else ''}"

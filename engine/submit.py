@@ -141,7 +141,8 @@ def _read(path: str) -> bytes:
         not isinstance(document, dict)
         or document.get("type") != "trigger_job"
         or not isinstance(document.get("operation_id"), str)
-        or not isinstance(document.get("jobs"), list)
+        or not (isinstance(document.get("jobs"), list)
+                or isinstance(document.get("workflows"), list))
     ):
         raise SubmitError(f"{path} is not a triggers document; nothing was submitted")
     return data

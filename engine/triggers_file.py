@@ -145,6 +145,13 @@ def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     return dumps_indented(doc, end="\n").encode("utf-8")
 
 
+def render_workflows(operation_id: str, batches: list[dict[str, Any]]) -> bytes:
+    """The exact bytes of a document in the `workflows` form (named workflows)."""
+    doc = {"type": TYPE, "trigger_type": TRIGGER_TYPE, "operation_id": operation_id,
+           "workflows": batches}
+    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+
+
 @contextmanager
 def locked(path: str) -> Iterator[None]:
     """Hold an exclusive lock on the triggers file's directory.

@@ -41,6 +41,7 @@ PREDECLARED = (
     "log_next_job",
     "set_workflow_var",
     "set_workflow_output",
+    "workflow",
     "print",
     "ctx",
 )
@@ -84,7 +85,8 @@ class Host:
         A builtin the policy disables stays visible (so the pipeline still resolves)
         but fails when called, saying why.
         """
-        table: dict[str, Builtin] = {"_emit": self.collector.emit}
+        table: dict[str, Builtin] = {"_emit": self.collector.emit,
+                                     "workflow": workflow_builtin(self.collector)}
         base = self.context.get("change_base")
         table.update(git_builtins(self.git, base if isinstance(base, str) else "HEAD^"))
         table.update(coordinator_builtins(self.job_state))
@@ -102,6 +104,22 @@ class Host:
         if not isinstance(values["pr"], dict):
             values["pr"] = None
         return values
+
+
+def workflow_builtin(collector: JobCollector) -> Builtin:
+    """`workflow` over one evaluation's jobs."""
+
+    def workflow(name: str, vars: dict[str, Any] | None = None) -> str:
+        """Declares a named workflow (a VCS check and a job graph of its own, with
+        initial variables `vars`, any JSON values); returns its name.
+
+        `trigger_job(..., workflow = name)` puts a job in it; jobs without `workflow` go
+        to the default workflow. Names are unique in a run, and a job may only depend on
+        jobs of its own workflow (each is its own graph on the coordinator).
+        """
+        return collector.declare_workflow(name, vars)
+
+    return workflow
 
 
 class NoSources:

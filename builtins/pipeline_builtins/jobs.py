@@ -8,6 +8,7 @@ from engine.diagnostics import Diagnostic, Frame, Location
 from engine.interpreter.starlark_text import callsite_column, parse_frames
 from engine.jobs import Job
 from engine.validate import JobError, JobRules, normalize_job
+from engine.workflows import Declared, WorkflowError
 from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False
@@ -32,6 +33,7 @@ class JobCollector:
         self._calls_per_line: dict[tuple[str, int], int] = {}
         # A call in a loop sends the same call-stack text every time: parsed once.
         self._frames: dict[str, tuple[Frame, ...]] = {}
+        self.declared = Declared()
         # Set when a call is refused: the exact place and message, which the generic
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
@@ -59,7 +61,11 @@ class JobCollector:
         try:
             if len(self.jobs) >= self.max_jobs:
                 raise JobError(f"job limit of {self.max_jobs} jobs exceeded")
-            extra = fields if isinstance(fields, dict) else {}
+            extra = dict(fields) if isinstance(fields, dict) else {}
+            try:
+                workflow = self.declared.check_use(extra.pop("workflow", None))
+            except WorkflowError as err:
+                raise JobError(f'job "{job_name}": {err}') from None
             normalized = normalize_job(
                 job_name, env, depends_on, condition, extra, self.rules
             )
@@ -70,7 +76,14 @@ class JobCollector:
         except JobError as err:
             self.failure = Diagnostic(location, str(err), stack=stack)
             raise BuiltinError(str(err)) from None
-        job = Job(name, normalized, location, stack)
+        job = Job(name, normalized, location, stack, workflow)
         self.jobs.append(job)
         self._by_name[name] = job
         return name
+
+    def declare_workflow(self, name: Any, vars: Any = None) -> str:
+        """`workflow(name, vars = None)`."""
+        try:
+            return self.declared.declare(name, vars)
+        except WorkflowError as err:
+            raise BuiltinError(f"workflow: {err}") from None

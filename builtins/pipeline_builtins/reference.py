@@ -57,6 +57,7 @@ def _literal(value: Any) -> str:
 
 
 def _python_entries() -> dict[str, Entry]:
+    from pipeline_builtins import workflow_builtin
     from pipeline_builtins.coordinator import coordinator_builtins
     from pipeline_builtins.git import git_builtins
     from pipeline_builtins.output import output_builtins
@@ -68,6 +69,8 @@ def _python_entries() -> dict[str, Entry]:
         ("builtins/pipeline_builtins/coordinator.py", coordinator_builtins(absent)),
         ("builtins/pipeline_builtins/output.py", output_builtins(absent)),
         ("builtins/pipeline_builtins/workflow_state.py", state_builtins(WorkflowState())),
+        ("builtins/pipeline_builtins/__init__.py",
+         {"workflow": workflow_builtin(absent)}),
     ]
     out: dict[str, Entry] = {}
     for source, table in tables:

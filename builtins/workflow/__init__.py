@@ -34,6 +34,7 @@ __all__ = [
     "set_workflow_var",
     "submit_job",
     "trigger_job",
+    "workflow",
     "workflow_context",
     "workflow_vars",
 ]
@@ -101,3 +102,8 @@ def set_workflow_var(key: str, value: Any) -> None:
 def set_workflow_output(key: str, value: Any) -> None:
     """Record an output of this job in the workflow output file (`RC_WF_OUTPUT_FILE`)."""
     current_context().set_workflow_output(key, value)
+
+
+def workflow(name: str, vars: Mapping[str, Any] | None = None) -> str:
+    """Declare a named workflow in the current context. See `WorkflowContext.workflow`."""
+    return current_context().workflow(name, vars)

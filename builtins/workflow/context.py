@@ -108,6 +108,9 @@ class WorkflowContext:
         self._pending: list[Job] = []
         self._by_name: dict[str, Job] = {}
         self._refused: list[Diagnostic] = []
+        from engine.workflows import Declared
+
+        self._declared = Declared()
 
     # -- context properties -----------------------------------------------------------
 
@@ -220,9 +223,16 @@ class WorkflowContext:
                 limit = self._limits.max_jobs
                 if len(self._by_name) >= limit:
                     raise JobError(f"job {job_name!r}: job limit of {limit} jobs exceeded")
+                extra = _plain(fields)
+                from engine.workflows import WorkflowError as NamingError
+
+                try:
+                    workflow = self._declared.check_use(extra.pop("workflow", None))
+                except NamingError as err:
+                    raise JobError(f"job {job_name!r}: {err}") from None
                 normalized = normalize_job(
                     _plain(job_name), _plain(env), _plain(depends_on), _plain(condition),
-                    _plain(fields), self._rules,
+                    extra, self._rules,
                 )
                 name: str = normalized["job_name"]
                 first = self._by_name.get(name)
@@ -234,7 +244,8 @@ class WorkflowContext:
                 raise TriggerError(_render([problem]), [problem]) from None
             from engine.job_defaults import defaults_for, fill
 
-            job = Job(name, fill(normalized, defaults_for(self._env_context)), location)
+            job = Job(name, fill(normalized, defaults_for(self._env_context)), location,
+                      workflow=workflow)
             self._pending.append(job)
             self._by_name[name] = job
         for warning in warnings_for([job]):
@@ -242,6 +253,20 @@ class WorkflowContext:
         return name
 
     submit_job = trigger_job
+
+    def workflow(self, name: str, vars: Mapping[str, Any] | None = None) -> str:
+        """Declare a named workflow (its own VCS check and job graph, with initial
+        `vars`); `trigger_job(..., workflow=name)` puts a job in it. Returns the name."""
+        from engine.workflows import WorkflowError as NamingError
+
+        location = caller_location()
+        with self._lock:
+            try:
+                return self._declared.declare(_plain(name), _plain(vars))
+            except NamingError as err:
+                problem = Diagnostic(location, f"workflow: {err}")
+                self._refused.append(problem)
+                raise TriggerError(_render([problem]), [problem]) from None
 
     def flush_triggers(self) -> None:
         """Append the jobs triggered since the last flush to the triggers file.
@@ -263,6 +288,12 @@ class WorkflowContext:
                 return
             if self.submit:
                 self._check_submit()
+            from engine.workflows import cross_workflow_problems
+
+            crossing = [Diagnostic(job.location, text)
+                        for job, text in cross_workflow_problems(self._pending)]
+            if crossing:
+                raise TriggerError(_render(crossing, "nothing was written"), crossing)
             try:
                 _make_parent(path)
                 result = write_jobs(
@@ -273,6 +304,7 @@ class WorkflowContext:
                     max_output_bytes=self._limits.max_output_bytes,
                     where=where,
                     rules=self._rules,
+                    declared=self._declared,
                 )
             except PipelineFailed as failure:
                 raise TriggerError(

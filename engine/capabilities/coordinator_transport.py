@@ -34,7 +34,10 @@ MAX_RESPONSE_BYTES = 16 * 1024 * 1024
 DEFAULT_BUDGET_SECONDS = 7.0
 
 _INSECURE_OPTION = "--allow-insecure-transport"
-_JOB_TOKEN_HINT = "a job's own token usually holds only jobs:submit"
+_JOB_TOKEN_HINT = ("a job's own token may only submit (it holds jobs:submit and nothing "
+                   "else), so a default deployment refuses every read; an operator can "
+                   "give the job a token that may read jobs (docs/coordinator.md, "
+                   "\"Reading job state\")")
 _CHUNK = 64 * 1024
 _EXCERPT = 200
 _MAX_REDIRECTS = 3

@@ -212,8 +212,11 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
     state = host.state.to_json()
     if state["vars"] or state["outputs"]:
         extra["workflow_state"] = state
+    if host.collector.declared.vars:
+        extra["workflows"] = host.collector.declared.to_json()
     return [
         {
+            "workflow": job.workflow,
             "fields": job.fields,
             "location": job.location.to_json(),
             "stack": [frame.to_json() for frame in job.stack],

@@ -280,7 +280,7 @@ def test_a_trickling_answer_cannot_outlast_the_budget(
     ("fault", "fragment"),
     [
         ((401, "no"), "401 Unauthorized"),
-        ((403, "no"), "only jobs:submit"),
+        ((403, "no"), "a job's own token may only submit"),
         ((400, "bad"), "HTTP 400"),
         ((200, "{not json"), "malformed JSON"),
         ((200, '{"jobs": 1}'), "unexpected shape"),
@@ -329,7 +329,7 @@ def test_a_refused_submission_does_not_blame_a_job_token(coordinator: FakeCoordi
     with pytest.raises(CapabilityError) as caught:
         submit_triggers(coordinator.url, coordinator.token, "job-1", b"{}")
     assert "jobs:submit" in str(caught.value)
-    assert "usually holds only" not in str(caught.value)
+    assert "may only submit" not in str(caught.value)
 
 
 def test_same_origin_redirect_is_followed(coordinator: FakeCoordinator, waits: Waits) -> None:
