@@ -283,6 +283,8 @@ def _jobs_from_child(
     declared: Any = None,
 ) -> list[Job]:
     """Rebuild and re-check the child's jobs: the parent never trusts the sandbox."""
+    from engine.workflows import WorkflowError, cross_workflow_problems
+
     if len(items) > limits.max_jobs:
         raise PipelineFailed(
             [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
@@ -295,8 +297,6 @@ def _jobs_from_child(
             raise PipelineFailed([malformed])
         location = Location.from_json(item.get("location"))
         stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
-        from engine.workflows import WorkflowError, cross_workflow_problems
-
         try:
             normalized = normalize_document(item.get("fields"), rules)
             workflow = declared.check_use(item.get("workflow")) if declared else None

@@ -427,7 +427,7 @@ def test_every_request_carries_the_bearer_token(coordinator: FakeCoordinator) ->
     ("status", "fragments"),
     [
         (401, ["401", "refused the API token", "jobs:read"]),
-        (403, ["403", "lacks the right to read jobs (jobs:read)", "only jobs:submit"]),
+        (403, ["403", "lacks the right to read jobs (jobs:read)", "may only submit"]),
         (500, ["HTTP 500", "database down", "gave up after 1 attempt"]),
         (404, ["HTTP 404", "expected 200", "database down"]),
         (204, ["HTTP 204"]),

@@ -351,7 +351,7 @@ def test_a_token_without_jobs_read_is_named_not_read_as_false(
     col = column_of(GUARDED_DEPLOY, 2, "is_job_running")
     assert f"pipeline.star:2:{col}: error:" in first_error(result)
     assert "jobs:read" in first_error(result)
-    assert "only jobs:submit" in first_error(result)
+    assert "may only submit" in first_error(result)
     assert len(coordinator.requests) == 1
     assert not triggers.exists()
 
