@@ -4,7 +4,7 @@ Builds (in a temporary directory) a bare repository whose tip has 100,000 files 
 history of 300 commits on main, plus a pull request branch of 3 commits; then checks out
 the pull request's head as an eval job does (`engine.checkout.check_out_code`: the head
 and the base commit, limited depth, deepened to the merge base) and, for comparison,
-makes a full `git clone` over the same `file://` transport. Prints wall time and the
+makes a full `git clone` (checked out) over the same `file://` transport. Prints wall time and the
 size of the fetched `.git` for both. Numbers only; nothing is asserted.
 
     python -m tests.bench.checkout_bench
@@ -52,8 +52,10 @@ def _fast_import(bare: Path) -> tuple[str, str]:
              for i in range(FILES)}
     tip = commit("refs/heads/main", "initial", first, None)
     for n in range(HISTORY):
+        # Changes that do not compress away, as real edits do not.
         changed = {f"src/d{(n * 7 + k) % 100:03d}/f{((n * 7 + k) % 100) * 1000 + k:06d}.txt":
-                   blob(f"version {n} of {k}\n" + "y" * 1000) for k in range(CHANGED_PER_COMMIT)}
+                   blob(f"version {n} of {k}\n" + os.urandom(512).hex())
+                   for k in range(CHANGED_PER_COMMIT)}
         tip = commit("refs/heads/main", f"change {n}", changed, tip)
     base_mark = tip
     head = tip
@@ -81,6 +83,9 @@ def main() -> None:
         started = time.monotonic()
         base, head = _fast_import(bare)
         subprocess.run(["git", "-C", str(bare), "repack", "-adq"], check=True)
+        # The clone checks out the pull request's head, as the engine does.
+        subprocess.run(["git", "-C", str(bare), "symbolic-ref", "HEAD", "refs/heads/feature"],
+                       check=True)
         print(f"built {FILES} files, {HISTORY + 4} commits in "
               f"{time.monotonic() - started:.1f} s; repository {_size(bare) / 1e6:.1f} MB")
         url = f"file://{bare}"
