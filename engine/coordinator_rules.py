@@ -90,6 +90,9 @@ def check_quantity(group: str, key: str, quantity: Any) -> None:
         raise RuleError(f"{where} must be a string or a number")
     if isinstance(quantity, float) and not math.isfinite(quantity):
         raise RuleError(f"{where} must be a finite number")
+    if isinstance(quantity, int) and not -(2**63) <= quantity < 2**63:
+        raise RuleError(f"{where} is outside the 64-bit integer range the coordinator "
+                        "decodes")
     if isinstance(quantity, (int, float)) and quantity < 0:
         raise RuleError(f"{where} must not be negative")
     if group == "cpu":

@@ -152,7 +152,7 @@ def test_the_python_api_never_writes_a_non_finite_number(tmp_path: Path) -> None
         f"ctx = WorkflowContext({str(triggers)!r}, src_dir={str(tmp_path)!r})\n"
         "for value in (float('nan'), float('inf'), 2 ** 64):\n"
         "    try:\n"
-        "        ctx.trigger_job('j', resources={'cpu': value})\n"
+        "        ctx.trigger_job('j', resources={'cpu': {'limit': value}})\n"
         "    except TriggerError as err:\n"
         "        print('refused:', str(err).splitlines()[0])\n"
     )
