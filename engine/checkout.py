@@ -115,6 +115,10 @@ class Checkout:
         """Check out what the last fetch brought, detached."""
         self._git("checkout", "-q", "--detach", "FETCH_HEAD")
 
+    def has_commit(self, rev: str) -> bool:
+        """Whether the commit is already here (fetched with another one's history)."""
+        return self._git("cat-file", "-e", f"{rev}^{{commit}}", check=False) is not None
+
     def has_merge_base(self, other: str) -> bool:
         """Whether HEAD and `other` meet in the fetched history."""
         return self._git("merge-base", "HEAD", other, check=False) is not None
@@ -157,7 +161,8 @@ def check_out_code(directory: str, url: str, sha: str | None, *, base_sha: str |
     if not pull_request:
         return
     if base_sha:
-        checkout.fetch(base_sha, FIRST_DEPTH)
+        if not checkout.has_commit(base_sha):
+            checkout.fetch(base_sha, FIRST_DEPTH)
         other, refs = base_sha, [sha or "HEAD", base_sha]
     else:
         assert base_ref is not None
