@@ -44,8 +44,10 @@ def _policy_kind(kind: str, key: str) -> dict[str, Any]:
         return out
     if kind == "boolean":
         return {"type": "boolean"}
-    if kind.startswith("one of"):
-        return {"enum": list(GIT_MISSING_HISTORY)}
+    if kind.startswith("one of: "):
+        choices = kind.removeprefix("one of: ").split(", ")
+        assert kind != "one of: error, all_changed" or choices == list(GIT_MISSING_HISTORY)
+        return {"enum": choices}
     if kind == "list of builtin names":
         return {"type": "array", "items": {"enum": [n for n in PREDECLARED if n != "ctx"]}}
     if kind == "list of conditions":
@@ -76,6 +78,13 @@ def policy_schema() -> dict[str, Any]:
                                "description": f"{kind}", "default": _default(default)}
         sections[section] = {"type": "object", "properties": properties,
                              "additionalProperties": False}
+    from engine.policy import FORK_SECTIONS
+
+    sections["fork_pr"] = {
+        "type": "object", "description": "stricter [limits], [builtins] and [jobs] for a "
+        "pull request from a fork (docs/eval-job.md)",
+        "properties": {name: sections[name] for name in FORK_SECTIONS},
+        "additionalProperties": False}
     return {"$schema": DRAFT, "$id": BASE + FILES[0], "title": "Pipeline policy",
             "description": "An operator's policy file (docs/policy.md).",
             "type": "object", "properties": sections, "additionalProperties": False}
@@ -130,7 +139,8 @@ def _field_kind(kind: str) -> dict[str, Any]:
         "list": {"type": "array"},
         "env_name": {"type": "string", "pattern": _anchored(ENV_NAME_RE.pattern)},
         "map": {"type": "object", "additionalProperties": {
-            "type": ["string", "number", "boolean"]}},
+            "type": ["string", "number", "boolean", "object"]}},
+        "for_each": {"type": "array", "items": {"type": ["string", "integer", "boolean"]}},
     }
     return kinds[kind]
 
@@ -162,15 +172,23 @@ def triggers_schema() -> dict[str, Any]:
         "required": ["job_name"],
         "additionalProperties": False,
     }
+    jobs = {"type": "array", "items": {**{"$ref": "#/$defs/job"},
+                                       "required": list(REQUIRED_KEYS)}}
     return {"$schema": DRAFT, "$id": BASE + FILES[2], "title": "Triggers document",
             "description": "What `python -m engine` writes to the triggers file.",
             "type": "object",
             "properties": {"type": {"const": "trigger_job"},
+                           "trigger_type": {"const": "runnerlib"},
                            "operation_id": {"type": "string"},
-                           "jobs": {"type": "array", "items": {
-                               **{"$ref": "#/$defs/job"},
-                               "required": list(REQUIRED_KEYS)}}},
-            "required": ["type", "operation_id", "jobs"],
+                           "jobs": jobs,
+                           "workflows": {"type": "array", "items": {
+                               "type": "object",
+                               "properties": {"name": {"type": "string"},
+                                              "vars": {"type": "object"},
+                                              "jobs": jobs},
+                               "required": ["jobs"], "additionalProperties": False}}},
+            "required": ["type", "operation_id"],
+            "oneOf": [{"required": ["jobs"]}, {"required": ["workflows"]}],
             "additionalProperties": False,
             "$defs": {"job": job}}
 

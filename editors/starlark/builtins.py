@@ -22,8 +22,10 @@ def trigger_job(job_name, env = None, depends_on = None, condition = "all_succes
       `ci_source_type`, `ci_source_url`, `ci_source_ref`, `container_image`,
       `job_command`, `priority`, `timeout`, `capabilities`, `image_pull_secrets`,
       `for_each`, `item_var`, `worker_class`, `code_dir`, `job_dir`, `working_dir`,
-      `run_as_user`, `job_file`, `characteristics`, `resources`. An unknown keyword is an
-      error at the caller's line.
+      `run_as_user`, `characteristics`, `resources`, and `workflow` (a name declared with
+      `workflow()`). An unknown keyword is an error at the caller's line. What the
+      coordinator would refuse is refused here (`job_file`, the flat `resources` form,
+      numbers in `characteristics`, invalid `image_pull_secrets`); see docs/eval-job.md.
 
     Every call is checked at once, against the operator's policy too; a refused job ends
     the run with an error at the call, and nothing is written.
@@ -37,15 +39,18 @@ def submit_job(job_name, env = None, depends_on = None, condition = "all_success
     pass
 
 
-def changed_files(from_ref = "HEAD^", to_ref = None, base_dir = None):
+def changed_files(from_ref = None, to_ref = None, base_dir = None):
     """The paths changed between two refs, relative to the repository root, in git's
     order.
 
     `changed_files("origin/main", "HEAD")` or `"origin/main..HEAD"` compares two trees;
     `"origin/main...HEAD"` is what changed since the merge base (what a pull request
-    changed); the default, `HEAD^` to `HEAD`, is the last commit. A rename lists both
-    paths. On the root commit every file counts as added. `base_dir` picks another
-    checkout inside the source directory.
+    changed). A rename lists both paths. On the root commit every file counts as added.
+    `base_dir` picks another checkout inside the source directory.
+
+    With no `from_ref`, a pull request event compares `ctx.pr.base_sha...HEAD`
+    (everything the pull request changed, from the merge base); any other run compares
+    `HEAD^` to `HEAD`.
 
     Missing history (a shallow clone, an unfetched ref) is an error naming the ref and
     what to fetch, unless the operator's policy says `git.on_missing_history =
@@ -54,17 +59,18 @@ def changed_files(from_ref = "HEAD^", to_ref = None, base_dir = None):
     pass
 
 
-def changes(from_ref = "HEAD^", to_ref = None, base_dir = None):
+def changes(from_ref = None, to_ref = None, base_dir = None):
     """Like `changed_files`, with rename and copy detection: one
     `{"path", "status", "old_path"}` per change.
 
     `status` is `added`, `modified`, `deleted`, `renamed`, `copied` or `type_changed`;
-    `old_path` is the old path of a rename or the source of a copy, else `None`.
+    `old_path` is the old path of a rename or the source of a copy, else `None`. The
+    same default comparison as `changed_files`.
     """
     pass
 
 
-def changes_include(*globs, from_ref = "HEAD^", to_ref = None, base_dir = None):
+def changes_include(*globs, from_ref = None, to_ref = None, base_dir = None):
     """True when some changed path matches some glob.
 
     The changes are those `changed_files(from_ref, to_ref, base_dir)` lists. Globs are
@@ -77,7 +83,7 @@ def changes_include(*globs, from_ref = "HEAD^", to_ref = None, base_dir = None):
     pass
 
 
-def changes_only(*globs, from_ref = "HEAD^", to_ref = None, base_dir = None):
+def changes_only(*globs, from_ref = None, to_ref = None, base_dir = None):
     """True when something changed and every changed path matches some glob.
 
     The same changes and the same glob dialect as `changes_include`; with nothing
@@ -128,6 +134,35 @@ def log_next_job(job_name, reason = ""):
     """Writes `📋 Next job to run: NAME (reason: REASON)` as a line on the engine's stderr.
 
     Only a log line, for the person reading the ingest log: it triggers nothing.
+    """
+    pass
+
+
+def set_workflow_var(key, value):
+    """Sets a variable of the workflow this job belongs to; the jobs that start after
+    this one read it in `ctx.vars`.
+
+    `value` is any JSON value. Written, with the outputs, to the workflow output file
+    (`RC_WF_OUTPUT_FILE`) when the run succeeds. Another job of the workflow setting
+    the same key to a different value makes the coordinator fail the workflow.
+    """
+    pass
+
+
+def set_workflow_output(key, value):
+    """Records an output of this job; the coordinator stores it as
+    `<job name>.<key>` in the workflow's variables. `value` is any JSON value.
+    """
+    pass
+
+
+def workflow(name, vars = None):
+    """Declares a named workflow (a VCS check and a job graph of its own, with
+    initial variables `vars`, any JSON values); returns its name.
+
+    `trigger_job(..., workflow = name)` puts a job in it; jobs without `workflow` go
+    to the default workflow. Names are unique in a run, and a job may only depend on
+    jobs of its own workflow (each is its own graph on the coordinator).
     """
     pass
 

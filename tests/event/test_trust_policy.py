@@ -49,7 +49,7 @@ def test_fork_layer_tightens_only(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("text", "needle"), [
-    ('[trust]\npipeline_source = "head"\n', "trust.pipeline_source must be a one of: ci, code"),
+    ('[trust]\npipeline_source = "head"\n', "trust.pipeline_source must be one of: ci, code"),
     ("[fork_pr.git]\non_missing_history = \"error\"\n", "fork_pr.git is not one of"),
     ("[fork_pr.limits]\nwall_second = 1\n", "unknown key fork_pr.limits.wall_second"),
     ("[checkout]\ntimeout_seconds = 0\n", "checkout.timeout_seconds must be"),
