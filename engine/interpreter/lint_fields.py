@@ -31,7 +31,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-_NAMED = ("job_name", "env", "depends_on", "condition")
+# `workflow` names a declared workflow (engine.workflows), not a job field.
+_NAMED = ("job_name", "env", "depends_on", "condition", "workflow")
 _NOT_LITERAL = object()
 # Nodes under which a call may run zero times or several times.
 _CONDITIONAL = (ast.If, ast.For, ast.While, ast.FunctionDef, ast.Lambda, ast.IfExp,

@@ -117,3 +117,10 @@ def test_the_python_twin_writes_the_same_workflows(tmp_path: Path) -> None:
     assert twin.code == 0, twin.output
     assert json.loads(twin_out.read_text())["workflows"] == json.loads(out.read_text())[
         "workflows"]
+
+
+def test_check_accepts_the_workflow_keyword(tmp_path: Path) -> None:
+    (tmp_path / "pipeline.star").write_text(NAMED)
+    result = run_engine("check", tmp_path / "pipeline.star")
+    assert result.code == 0, result.output
+    assert "unknown field" not in result.output
