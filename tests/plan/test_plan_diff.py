@@ -173,6 +173,7 @@ def test_an_ingest_for_a_pull_request_logs_the_diff_against_its_base(
     triggers = tmp_path / "triggers.json"
     result = run_engine("--src", repo.path, "--triggers-file", triggers, env={
         "REACTORCIDE_EVENT_TYPE": "pull_request_opened", "REACTORCIDE_DIFF_BASE": base,
+        "REACTORCIDE_PR_NUMBER": "5",
         "REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": repo.head()})
     assert result.code == 0, result.output
     written = [job["job_name"] for job in json.loads(triggers.read_text())["jobs"]]
