@@ -149,7 +149,8 @@ def render_workflows(operation_id: str, batches: list[dict[str, Any]]) -> bytes:
     """The exact bytes of a document in the `workflows` form (named workflows)."""
     doc = {"type": TYPE, "trigger_type": TRIGGER_TYPE, "operation_id": operation_id,
            "workflows": batches}
-    return (json.dumps(doc, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    text = json.dumps(doc, indent=2, ensure_ascii=False, allow_nan=False)
+    return (text + "\n").encode("utf-8")
 
 
 @contextmanager
