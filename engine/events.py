@@ -8,12 +8,11 @@ else placeholders), through the same `ctx`/environment reading as a real run.
 
 from __future__ import annotations
 
+from engine.event import EVENT_TYPES as EVENTS
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
-
-EVENTS = ("push", "tag_created", "pull_request_opened", "pull_request_updated",
-          "pull_request_closed", "pull_request_merged")
 
 # Every variable an event sets; an event's environment starts without any of them.
 _EVENT_KEYS = ("REACTORCIDE_EVENT_TYPE", "REACTORCIDE_GIT_BRANCH", "REACTORCIDE_BRANCH",

@@ -344,11 +344,19 @@ def _kill_group(process: subprocess.Popen[bytes]) -> None:
 
 
 def kill_all() -> None:
-    """Kill every git process still running (the run is being stopped)."""
+    """Kill every git process still running (the run is being stopped), and wait for
+    each to be gone, so none outlives the engine."""
     with _running_lock:
         running = list(_running)
+    if not running:
+        return
+    import subprocess
+
     for process in running:
         _kill_group(process)
+    for process in running:
+        with contextlib.suppress(subprocess.TimeoutExpired, ChildProcessError):
+            process.wait(timeout=5)
 
 
 # Patterns compiled on first use (a failing command), with their flags.

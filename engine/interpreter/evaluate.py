@@ -103,8 +103,13 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     cpu_deadline = limits.cpu_seconds - min(0.5, limits.cpu_seconds / 4)
     # Memory grows with the steps taken, not with time: watched here too, it stops a
     # growing program at its line, just before the kernel's hard limit would.
-    memory_ceiling = limits.memory_mb * 1024 * 1024 * _MEMORY_SHARE
     statm = _open_statm()
+    limit = limits.memory_mb * 1024 * 1024
+    # A sandbox forked from a large host process (an in-process run) may start with
+    # most of the limit already mapped: it is then stopped halfway through what is
+    # left, never at its first step.
+    start = _address_space(statm) if statm is not None else 0
+    memory_ceiling = max(limit * _MEMORY_SHARE, start + (limit - start) / 2)
 
     def check_cancelled() -> bool:
         if time.monotonic() > deadline:

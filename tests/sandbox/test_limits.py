@@ -182,6 +182,24 @@ def test_time_limits_stop_loops_at_their_line(tmp_path: Path, target: Target, te
     target.assert_untouched()
 
 
+def test_a_sandbox_forked_from_a_large_host_reports_the_limit_it_hits(
+        tmp_path: Path, target: Target) -> None:
+    # An in-process run forks its sandbox from the host, which may already have most of
+    # the memory limit mapped (arenas, stacks): that alone is not the memory limit.
+    import mmap
+
+    pipeline = write_pipeline(tmp_path, NESTED_LOOPS_IN_DEF)
+    reserved = mmap.mmap(-1, 930 * 1024 * 1024)  # address space only, never touched
+    try:
+        diagnostic = api_fail(pipeline, target.path,
+                              Limits(wall_seconds=1, cpu_seconds=5, memory_mb=1024))
+    finally:
+        reserved.close()
+
+    assert "wall-clock limit of 1 s" in diagnostic.message
+    target.assert_untouched()
+
+
 def test_wall_clock_kills_a_single_long_operation(tmp_path: Path, target: Target) -> None:
     pipeline = write_pipeline(tmp_path, SINGLE_LONG_OPERATION)
 
