@@ -1,0 +1,171 @@
+"""Policy layering: whatever two files say, the layered policy is at least as strict as
+each of them, in either order, for every kind of setting.
+
+The table pins the cases a reader would think of first; the property covers the rest of
+the space (any two files, each setting present or absent in each).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from engine.jobs import CONDITIONS
+from engine.policy import GIT_MISSING_HISTORY, MAXIMA, SCHEMA, _check_value, combine
+from pipeline_builtins import PREDECLARED
+
+Settings = dict[str, dict[str, Any]]
+
+
+def _file(raw: dict[str, dict[str, Any]]) -> Settings:
+    """Settings as a policy file would give them after its checks."""
+    return {
+        section: {key: _check_value("p.toml", f"{section}.{key}", SCHEMA[section][key][0], v)
+                  for key, v in keys.items()}
+        for section, keys in raw.items()
+    }
+
+
+def _layered(*files: Settings) -> dict[str, dict[str, Any]]:
+    return combine([(f"file{i}.toml", f) for i, f in enumerate(files)]).values
+
+
+# --- the ordering "at least as strict", one per kind of setting ----------------------------
+
+def _globs_allow_no_more(layered: Any, one: Any) -> bool:
+    # A value must match some pattern of every layer: more layers allow no more values.
+    return set(one) <= set(layered)
+
+
+AT_LEAST_AS_STRICT = {
+    "positive number": lambda layered, one: layered <= one,
+    "positive integer": lambda layered, one: layered <= one,
+    "non-negative integer": lambda layered, one: layered <= one,
+    "callstack": lambda layered, one: layered <= one,
+    "integer": lambda layered, one: layered <= one,
+    "list of builtin names": lambda layered, one: set(one) <= set(layered),
+    "list of strings": lambda layered, one: set(one) <= set(layered),
+    "list of conditions": lambda layered, one: set(layered) <= set(one),
+    "list of glob patterns": _globs_allow_no_more,
+    "boolean": lambda layered, one: one or not layered,
+    "one of: error, all_changed": lambda layered, one: (
+        GIT_MISSING_HISTORY.index(layered) <= GIT_MISSING_HISTORY.index(one)),
+}
+
+
+def test_every_kind_of_setting_has_an_ordering() -> None:
+    kinds = {kind for keys in SCHEMA.values() for kind, _ in keys.values()}
+    assert kinds == set(AT_LEAST_AS_STRICT)
+
+
+# --- table: one loosening attempt per kind, in both orders ---------------------------------
+
+STRICT_THEN_LOOSE: list[tuple[str, str, Any, Any, Any]] = [
+    # section, key, the operator's value, the project's looser value, the result
+    ("load", "enabled", False, True, False),
+    ("limits", "wall_seconds", 5, 60, 5.0),
+    ("limits", "max_print_bytes", 0, 1024, 0),
+    ("limits", "max_callstack", 50, 500, 50),
+    ("jobs", "max_priority", -5, 100, -5),
+    ("builtins", "disabled", ["is_job_running"], [], ("is_job_running",)),
+    ("jobs", "reserved_env_prefixes", ["ORG_"], ["TEAM_"], ("ORG_", "TEAM_")),
+    ("jobs", "allowed_conditions", ["always"], ["always", "any_failed"], ("always",)),
+    ("jobs", "allowed_images", ["registry.example.com/*"], ["*"],
+     (("registry.example.com/*",), ("*",))),
+    ("git", "on_missing_history", "error", "all_changed", "error"),
+]
+
+
+@pytest.mark.parametrize(("section", "key", "strict", "loose", "expected"), STRICT_THEN_LOOSE,
+                         ids=[f"{s}.{k}" for s, k, *_ in STRICT_THEN_LOOSE])
+def test_a_later_file_cannot_loosen_an_earlier_one(section: str, key: str, strict: Any,
+                                                    loose: Any, expected: Any) -> None:
+    operator = _file({section: {key: strict}})
+    project = _file({section: {key: loose}})
+    for order in ((operator, project), (project, operator)):
+        value = _layered(*order)[section][key]
+        if isinstance(expected, tuple):
+            assert set(value) == set(expected)
+        else:
+            assert value == expected
+            assert type(value) is type(expected)
+
+
+def test_a_setting_no_file_names_keeps_its_default() -> None:
+    values = _layered(_file({"limits": {"max_jobs": 5}}), _file({"load": {"max_files": 3}}))
+    for section, keys in SCHEMA.items():
+        for key, (_, default) in keys.items():
+            if (section, key) not in (("limits", "max_jobs"), ("load", "max_files")):
+                assert values[section][key] == default, (section, key)
+    assert values["limits"]["max_jobs"] == 5
+    assert values["load"]["max_files"] == 3
+
+
+# --- property: any two files ---------------------------------------------------------------
+
+_NAMES = st.text(alphabet="ABCDEFGHIJ_", min_size=1, max_size=4)
+_GLOBS = st.sampled_from(["*", "registry.example.com/*", "registry.example.com/team/*",
+                          "ghcr.io/**", "x"])
+RAW_VALUES: dict[str, st.SearchStrategy[Any]] = {
+    "positive number": st.floats(min_value=0.001, max_value=86400, allow_nan=False),
+    "positive integer": st.integers(min_value=1, max_value=1_000_000),
+    "non-negative integer": st.integers(min_value=0, max_value=1_000_000),
+    "callstack": st.integers(min_value=1, max_value=1000),
+    "integer": st.integers(min_value=-1000, max_value=1000),
+    "list of builtin names": st.lists(st.sampled_from([n for n in PREDECLARED if n != "ctx"]),
+                                      max_size=4),
+    "list of strings": st.lists(_NAMES, max_size=4),
+    "list of conditions": st.lists(st.sampled_from(CONDITIONS), max_size=4),
+    "list of glob patterns": st.lists(_GLOBS, max_size=3),
+    "boolean": st.booleans(),
+    "one of: error, all_changed": st.sampled_from(GIT_MISSING_HISTORY),
+}
+
+
+def _raw_value(section: str, key: str) -> st.SearchStrategy[Any]:
+    strategy = RAW_VALUES[SCHEMA[section][key][0]]
+    ceiling = MAXIMA.get(f"{section}.{key}")
+    return strategy if ceiling is None else strategy.filter(lambda v: v <= ceiling)
+
+
+_POLICY_FILES = st.fixed_dictionaries(
+    {},
+    optional={
+        section: st.fixed_dictionaries({}, optional={key: _raw_value(section, key)
+                                                     for key in keys})
+        for section, keys in SCHEMA.items()
+    },
+).map(_file)
+
+
+@settings(max_examples=150, deadline=None)
+@given(first=_POLICY_FILES, second=_POLICY_FILES)
+def test_layered_policy_is_at_least_as_strict_as_each_file(first: Settings,
+                                                           second: Settings) -> None:
+    for order in ((first, second), (second, first)):
+        layered = _layered(*order)
+        for section, keys in SCHEMA.items():
+            for key, (kind, default) in keys.items():
+                value = layered[section][key]
+                set_by = [f[section][key] for f in (first, second) if key in f.get(section, {})]
+                if not set_by:  # a key no file sets keeps its built-in default
+                    assert value == default, (section, key)
+                for alone in set_by:
+                    assert AT_LEAST_AS_STRICT[kind](value, alone), (section, key, value, alone)
+
+
+@settings(max_examples=100, deadline=None)
+@given(first=_POLICY_FILES, second=_POLICY_FILES)
+def test_the_order_of_files_does_not_change_what_is_allowed(first: Settings,
+                                                            second: Settings) -> None:
+    one, other = _layered(first, second), _layered(second, first)
+    for section, keys in SCHEMA.items():
+        for key, (kind, _) in keys.items():
+            a, b = one[section][key], other[section][key]
+            if kind.startswith("list"):
+                assert set(a) == set(b), (section, key)
+            else:
+                assert a == b, (section, key)
