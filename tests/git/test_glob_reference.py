@@ -50,7 +50,7 @@ def reference_match(glob: str, path: str) -> bool:
     if glob.endswith("/"):
         glob += "**"  # a trailing "/" means everything below
 
-    @functools.lru_cache(maxsize=None)
+    @functools.cache
     def at(g: int, p: int) -> bool:
         if g == len(glob):
             return p == len(path)

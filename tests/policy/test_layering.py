@@ -7,6 +7,7 @@ the space (any two files, each setting present or absent in each).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 import pytest
@@ -40,7 +41,7 @@ def _globs_allow_no_more(layered: Any, one: Any) -> bool:
     return set(one) <= set(layered)
 
 
-AT_LEAST_AS_STRICT = {
+AT_LEAST_AS_STRICT: dict[str, Callable[[Any, Any], bool]] = {
     "positive number": lambda layered, one: layered <= one,
     "positive integer": lambda layered, one: layered <= one,
     "non-negative integer": lambda layered, one: layered <= one,

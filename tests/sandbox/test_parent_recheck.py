@@ -23,7 +23,7 @@ from engine.policy import load_policy
 from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 
-Jobs = list[dict[str, Any]]
+Jobs = list[Any]
 PIPELINE = 'trigger_job("build", container_image = "registry.example.com/build")\n'
 POLICY = """\
 [jobs]

@@ -16,6 +16,7 @@ from typing import Any
 import pytest
 
 from engine import triggers_file
+from engine.diagnostics import UsageError
 from engine.triggers_file import write_atomic
 
 OLD = b'{"type": "trigger_job", "operation_id": "old", "jobs": []}\n'
@@ -133,7 +134,7 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path,
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(triggers_file, "os", _FullDisk("os"))
-    with pytest.raises(triggers_file.UsageError, match="No space left on device"):
+    with pytest.raises(UsageError, match="No space left on device"):
         write_atomic(str(target), NEW)
     assert target.read_bytes() == OLD
     assert [p.name for p in tmp_path.iterdir()] == ["triggers.json"]
