@@ -120,3 +120,28 @@ def test_none_and_empty_are_different_inputs(inputs: dict[str, Any]) -> None:
     for key in ("job_id", "commit", "previous"):
         if inputs[key] is None:
             assert derive(**inputs) != derive(**{**inputs, key: ""}), key
+
+
+# --- the canonical form is fixed ----------------------------------------------------------
+
+BUILD = {"job_name": "build", "depends_on": [], "condition": "all_success",
+         "env": {"B": "ü", "A": "1"}}
+KNOWN_IDS = [
+    # A Python script and a pipeline.star, or two engine versions, deciding the same jobs
+    # must send the same key: the derivation (canonical JSON, SHA-256, version 8) is fixed.
+    ({"job_id": "job-1", "commit": "a" * 40, "jobs": [BUILD], "previous": None},
+     "14b53322-b6e3-828c-a30c-b24bdce4d404"),
+    ({"job_id": None, "commit": None, "jobs": [], "previous": "before"},
+     "dcc0cd4e-095d-816b-92e2-1482fb50ee3b"),
+]
+
+
+def test_known_inputs_give_known_ids() -> None:
+    for inputs, expected in KNOWN_IDS:
+        assert derive(**inputs) == expected
+
+
+def test_the_order_of_keys_in_a_map_does_not_count() -> None:
+    reordered = {**BUILD, "env": {"A": "1", "B": "ü"}}
+    inputs = KNOWN_IDS[0][0]
+    assert derive(**{**inputs, "jobs": [reordered]}) == KNOWN_IDS[0][1]

@@ -1,0 +1,144 @@
+"""`just mutate`: mutation testing of the safeguard modules with mutmut.
+
+Each safeguard module is listed with the in-process tests that guard it. mutmut mutates
+the module, runs only the listed tests that reach each mutated function, and reports
+every mutant no test killed. A surviving mutant is either a missing test or an
+equivalent mutant (it cannot change behaviour); the reviewed equivalent ones, each with
+a reason, are in tests/mutation/equivalent.txt and are not reported again.
+
+mutmut names a mutant after its file path, so the run happens in build/mutation/, where
+the packages sit at the top (`engine`, `pipeline_builtins`), as they are imported.
+
+    python -m tests.mutation.run                  every safeguard module
+    python -m tests.mutation.run engine/sources.py pipeline_builtins/globs.py
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+STAGE = ROOT / "build" / "mutation"
+EQUIVALENT = Path(__file__).with_name("equivalent.txt")
+
+# module (as imported from the staging directory) -> the tests that guard it
+SAFEGUARDS: dict[str, list[str]] = {
+    "engine/sources.py": ["tests/sandbox/test_load_confinement.py"],
+    "engine/policy.py": ["tests/policy/test_layering.py"],
+    "engine/validate.py": ["tests/validation/test_job_rules.py"],
+    "engine/triggers_file.py": ["tests/writer/test_atomic_write.py",
+                                "tests/writer/test_operation_id.py"],
+    "engine/operation_id.py": ["tests/writer/test_operation_id.py"],
+    "pipeline_builtins/globs.py": ["tests/git/test_glob_reference.py",
+                                   "tests/git/test_globs.py"],
+    "engine/secret.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/transcript.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/capabilities/coordinator_transport.py": [
+        "tests/redaction/test_token_never_written.py",
+        "tests/capabilities/test_coordinator_faults.py",
+        "tests/capabilities/test_coordinator_http.py"],
+    "engine/ingest.py": ["tests/sandbox/test_parent_recheck.py"],
+}
+
+_LINKS = {"engine": "engine", "pipeline_builtins": "builtins/pipeline_builtins",
+          "workflow": "builtins/workflow", "tests": "tests", "examples": "examples",
+          "docs": "docs"}
+_RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
+
+
+def _toml_list(items: list[str]) -> str:
+    return "[" + ", ".join(f'"{item}"' for item in items) + "]"
+
+
+def stage(modules: list[str]) -> None:
+    """Lay out build/mutation/ with the packages at the top and mutmut's settings."""
+    shutil.rmtree(STAGE, ignore_errors=True)
+    STAGE.mkdir(parents=True)
+    for name, target in _LINKS.items():
+        (STAGE / name).symlink_to(ROOT / target, target_is_directory=True)
+    tests = sorted({test for module in modules for test in SAFEGUARDS[module]})
+    (STAGE / "pyproject.toml").write_text(
+        "[tool.mutmut]\n"
+        f"source_paths = {_toml_list(['engine', 'pipeline_builtins'])}\n"
+        f"only_mutate = {_toml_list(modules)}\n"
+        f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
+        'pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore"]\n'
+        "use_git_change_detection = false\n"
+        "\n[tool.pytest.ini_options]\n"
+        'python_files = ["test_*.py"]\n'
+        'addopts = "--import-mode=importlib"\n',
+        encoding="utf-8",
+    )
+
+
+def equivalent() -> dict[str, str]:
+    """Reviewed equivalent mutants: name -> reason."""
+    reviewed: dict[str, str] = {}
+    for line in EQUIVALENT.read_text(encoding="utf-8").splitlines():
+        if line.strip() and not line.startswith("#"):
+            name, _, reason = line.partition(" ")
+            reviewed[name] = reason.strip()
+    return reviewed
+
+
+def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
+    mutmut = Path(sys.executable).with_name("mutmut")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    return subprocess.run([str(mutmut), *args], cwd=STAGE, env=env, text=True,
+                          capture_output=True, check=False)
+
+
+def main(argv: list[str]) -> int:
+    modules = argv or list(SAFEGUARDS)
+    unknown = [m for m in modules if m not in SAFEGUARDS]
+    if unknown:
+        print(f"not a safeguard module: {', '.join(unknown)} (known: {', '.join(SAFEGUARDS)})")
+        return 2
+    stage(modules)
+    started = time.monotonic()
+    run = _mutmut("run", "--max-children", os.environ.get("MUTATE_JOBS", "2"))
+    elapsed = time.monotonic() - started
+    if run.returncode != 0:
+        print(run.stdout[-4000:], run.stderr[-4000:])
+        return 2
+    listed = _mutmut("results", "--all", "true")
+    reviewed = equivalent()
+    counts: dict[str, dict[str, int]] = {}
+    survivors: list[str] = []
+    for line in listed.stdout.splitlines():
+        found = _RESULT.match(line)
+        if not found:
+            continue
+        name, status = found.group(1), found.group(2).strip()
+        module = name.split(".x")[0].replace("ǁ", "")
+        module = module[: module.rfind(".")] if "__mutmut_" in module else module
+        row = counts.setdefault(name.rsplit(".x", 1)[0], {})
+        if status != "killed" and name in reviewed:
+            status = "equivalent"
+        row[status] = row.get(status, 0) + 1
+        if status not in ("killed", "equivalent"):
+            survivors.append(f"{name}: {status}")
+    print(f"mutation run over {len(modules)} module(s) in {elapsed:.0f} s")
+    print(f"{'module':48} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'other':>7}")
+    for module, row in sorted(counts.items()):
+        total = sum(row.values())
+        other = total - row.get("killed", 0) - row.get("equivalent", 0)
+        print(f"{module:48} {total:7} {row.get('killed', 0):7} "
+              f"{row.get('equivalent', 0):7} {other:7}")
+    for survivor in survivors:
+        print("\n" + _mutmut("show", survivor.split(":")[0]).stdout.strip())
+    stale = sorted(set(reviewed) - {line.split(":")[0] for line in
+                                    listed.stdout.split("\n") if "__mutmut_" in line})
+    if stale and not argv:
+        print("\nreviewed as equivalent but no longer generated:", *stale, sep="\n  ")
+    return 1 if survivors else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
