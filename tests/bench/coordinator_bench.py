@@ -18,9 +18,10 @@ import time
 from collections import Counter
 from pathlib import Path
 
+from tests.bench.launcher import compile_bytecode, launch
 from tests.bench.table import print_table
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
-from tests.support.engine_run import REPO_ROOT, clean_env
+from tests.support.engine_run import clean_env
 from tests.support.tls import make_self_signed_cert
 
 RUNS = 9
@@ -69,20 +70,13 @@ def populate(server: FakeCoordinator) -> None:
 
 
 def run_once(src: Path, triggers: Path, env: dict[str, str]) -> float:
-    """One `python -m engine ingest`; its wall seconds."""
-    import subprocess
-
-    start = time.perf_counter()
-    proc = subprocess.run(
-        [sys.executable, "-m", "engine", "ingest", "--src", str(src),
-         "--triggers-file", str(triggers)],
-        cwd=REPO_ROOT, env=env, capture_output=True, text=True, check=False,
-    )
-    seconds = time.perf_counter() - start
-    if proc.returncode != 0:
-        raise SystemExit(f"engine failed ({proc.returncode}):\n{proc.stderr}")
+    """One `python -m engine ingest`, from the launcher; its wall seconds."""
+    run = launch([sys.executable, "-m", "engine", "ingest", "--src", str(src),
+                  "--triggers-file", str(triggers)], env)
+    if run.code != 0:
+        raise SystemExit(f"engine failed ({run.code}):\n{run.stderr}")
     triggers.unlink(missing_ok=True)
-    return seconds
+    return run.seconds
 
 
 def in_process(server: FakeCoordinator) -> tuple[float, float, int]:
@@ -104,6 +98,7 @@ def in_process(server: FakeCoordinator) -> tuple[float, float, int]:
 
 def main() -> None:
     """Measure and print the table."""
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="coordinator-bench-") as tmp:
         root = Path(tmp)
         cert, key = make_self_signed_cert(root / "tls")

@@ -11,16 +11,16 @@ from __future__ import annotations
 
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 
+from tests.bench.launcher import Run, compile_bytecode, launch
 from tests.bench.table import print_table
 from tests.examples.test_examples import CASE_NAMES, coordinator_env, load_case, run_case
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
-from tests.support.engine_run import REPO_ROOT, clean_env
+from tests.support.engine_run import clean_env
 from tests.support.tls import make_self_signed_cert
 
 RUNS = 5
@@ -47,16 +47,14 @@ def record_all(root: Path, cert: Path, key: Path) -> list[Path]:
     return out
 
 
-def timed(*args: str | Path) -> tuple[float, subprocess.CompletedProcess[str]]:
-    """Wall seconds of one `python -m engine ARGS...`, and the finished process."""
-    start = time.perf_counter()
-    proc = subprocess.run([sys.executable, "-m", "engine", *map(str, args)], cwd=REPO_ROOT,
-                          env=clean_env(), capture_output=True, text=True, check=False)
-    return time.perf_counter() - start, proc
+def timed(*args: str | Path) -> Run:
+    """One `python -m engine ARGS...`, from the launcher."""
+    return launch([sys.executable, "-m", "engine", *map(str, args)], clean_env())
 
 
 def main() -> None:
     """Record, measure and print the table."""
+    compile_bytecode()
     with tempfile.TemporaryDirectory(prefix="replay-bench-") as tmp:
         root = Path(tmp)
         cert, key = make_self_signed_cert(root / "tls")
@@ -73,18 +71,18 @@ def main() -> None:
         for _ in range(RUNS):
             total = 0.0
             for path in transcripts:
-                seconds, proc = timed("replay", "--check", path)
-                if proc.returncode != 0:
-                    raise SystemExit(f"{path.name} drifted:\n{proc.stdout}{proc.stderr}")
-                each.append(seconds)
-                total += seconds
+                run = timed("replay", "--check", path)
+                if run.code != 0:
+                    raise SystemExit(f"{path.name} drifted:\n{run.stdout}{run.stderr}")
+                each.append(run.seconds)
+                total += run.seconds
             totals.append(total)
         together: list[float] = []
         for _ in range(RUNS):
-            seconds, proc = timed("test", root / "transcripts")
-            if proc.returncode != 0:
-                raise SystemExit(f"engine test failed:\n{proc.stdout}{proc.stderr}")
-            together.append(seconds)
+            run = timed("test", root / "transcripts")
+            if run.code != 0:
+                raise SystemExit(f"engine test failed:\n{run.stdout}{run.stderr}")
+            together.append(run.seconds)
 
     count = len(transcripts)
     rows = [

@@ -11,15 +11,13 @@ import json
 import os
 import resource
 import statistics
-import subprocess
 import sys
 import tempfile
-import time
-from dataclasses import dataclass
 from pathlib import Path
 
+from tests.bench.launcher import Run, compile_bytecode, launch
 from tests.bench.table import print_table
-from tests.support.engine_run import REPO_ROOT, clean_env
+from tests.support.engine_run import clean_env
 
 STARTUP_RUNS = 30
 SCALE_RUNS = 10
@@ -57,28 +55,9 @@ for os in OSES:
 """
 
 
-@dataclass(frozen=True)
-class Run:
-    """One timed subprocess: wall seconds, exit code, its tree's max RSS, and its stdout."""
-
-    seconds: float
-    code: int
-    max_rss_mb: float
-    stdout: str
-
-
 def timed(args: list[str]) -> Run:
-    """Run a command to completion; time it and read its resource usage with wait4."""
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, cwd=REPO_ROOT, env=ENV, stdin=subprocess.DEVNULL,
-                            stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
-    assert proc.stdout is not None
-    out = proc.stdout.read()
-    _, status, usage = os.wait4(proc.pid, 0)
-    seconds = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    proc.stdout.close()
-    return Run(seconds, proc.returncode, usage.ru_maxrss / 1024.0, out)
+    """Run a command to completion through the launcher (its own peak RSS, not ours)."""
+    return launch(args, ENV)
 
 
 def engine_cmd(src: Path, triggers: Path) -> list[str]:
@@ -117,19 +96,6 @@ def make_src(root: Path, name: str, text: str) -> Path:
 def median(values: list[float]) -> float:
     """`statistics.median` of a non-empty list."""
     return float(statistics.median(values))
-
-
-def compile_bytecode() -> None:
-    """Write .pyc files for the engine, as an installed package has them.
-
-    (PYTHONDONTWRITEBYTECODE may be set, which would otherwise make every run compile
-    the engine's sources again.)
-    """
-    subprocess.run(
-        [sys.executable, "-m", "compileall", "-q", str(REPO_ROOT / "engine"),
-         str(REPO_ROOT / "builtins")],
-        check=True,
-    )
 
 
 def main() -> None:
@@ -172,7 +138,7 @@ def main() -> None:
         rows.append((f"1,000 jobs, python -m engine (median of {SCALE_RUNS})",
                      f"{1000 * median([r.seconds for r in cli_runs]):8.1f} ms",
                      f"{max(r.max_rss_mb for r in cli_runs):7.1f} MB",
-                     "max RSS of the CLI and its sandbox"))
+                     "peak RSS of the CLI and its sandbox, from the launcher"))
 
     print_table(rows, ("benchmark", "wall", "max RSS", "notes"))
 

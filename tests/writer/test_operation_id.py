@@ -124,9 +124,9 @@ def test_none_and_empty_are_different_inputs(inputs: dict[str, Any]) -> None:
 
 # --- the canonical form is fixed ----------------------------------------------------------
 
-BUILD = {"job_name": "build", "depends_on": [], "condition": "all_success",
+BUILD: dict[str, Any] = {"job_name": "build", "depends_on": [], "condition": "all_success",
          "env": {"B": "ü", "A": "1"}}
-KNOWN_IDS = [
+KNOWN_IDS: list[tuple[dict[str, Any], str]] = [
     # A Python script and a pipeline.star, or two engine versions, deciding the same jobs
     # must send the same key: the derivation (canonical JSON, SHA-256, version 8) is fixed.
     ({"job_id": "job-1", "commit": "a" * 40, "jobs": [BUILD], "previous": None},
