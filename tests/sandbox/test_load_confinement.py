@@ -100,3 +100,160 @@ def test_a_file_inside_the_root_is_read_once_under_two_names(tmp_path: Path) -> 
     assert first == {"name": str(src / "lib" / "a.star"), "text": "x = 1\n"}
     assert again == first
     assert list(tree.texts) == [first["name"]]
+
+
+# --- every rule of resolve() and read(), with its exact message ------------------------------
+
+
+def _plain_tree(tmp_path: Path, pipeline: str = "pipeline.star", **options: object
+                ) -> tuple[SourceTree, Path, str]:
+    src = tmp_path / "src"
+    (src / "lib").mkdir(parents=True)
+    (src / "ci").mkdir()
+    path = src / pipeline
+    path.write_text("x = 1\n", encoding="utf-8")
+    tree = SourceTree(str(src), str(path), str(path), **options)  # type: ignore[arg-type]
+    return tree, src, str(path)
+
+
+RESOLVED = [
+    # module, the loading file's path under the root, the root-relative path named
+    ("lib/a.star", "pipeline.star", "lib/a.star"),
+    ("//lib/a.star", "ci/pipeline.star", "lib/a.star"),
+    ("a.star", "ci/pipeline.star", "ci/a.star"),
+    ("../lib/a.star", "ci/pipeline.star", "lib/a.star"),
+    ("./x/../a.star", "pipeline.star", "a.star"),
+    ("//ci/../a.star", "pipeline.star", "a.star"),
+]
+
+
+@pytest.mark.parametrize(("module", "loader", "expected"), RESOLVED)
+def test_resolve_names_a_path_under_the_root(tmp_path: Path, module: str, loader: str,
+                                             expected: str) -> None:
+    tree, _, path = _plain_tree(tmp_path, loader)
+    assert tree.resolve(module, path) == expected
+
+
+REFUSED = [
+    ("lib.txt", "cannot load 'lib.txt': only .star files can be loaded"),
+    ("@repo//a.star", "cannot load '@repo//a.star': only files inside the source directory "
+     "can be loaded (a relative path, or //path from the source root)"),
+    ("lib:a.star", "cannot load 'lib:a.star': only files inside the source directory can be "
+     "loaded (a relative path, or //path from the source root)"),
+    ("lib//a.star", "cannot load 'lib//a.star': only files inside the source directory can "
+     "be loaded (a relative path, or //path from the source root)"),
+    ("/etc/a.star", "cannot load '/etc/a.star': absolute paths are not allowed; use a path "
+     "relative to this file, or //path from the source root"),
+    ("../a.star", "cannot load '../a.star': it leaves the source directory"),
+    ("//../a.star", "cannot load '//../a.star': it leaves the source directory"),
+    ("///a.star", "cannot load '///a.star': it leaves the source directory"),
+    ("lib/../../a.star", "cannot load 'lib/../../a.star': it leaves the source directory"),
+]
+
+
+@pytest.mark.parametrize(("module", "message"), REFUSED, ids=[m for m, _ in REFUSED])
+def test_resolve_refuses_with_a_reason(tmp_path: Path, module: str, message: str) -> None:
+    tree, _, path = _plain_tree(tmp_path)
+    with pytest.raises(CapabilityError) as caught:
+        tree.resolve(module, path)
+    assert str(caught.value) == message
+
+
+def test_a_disabled_load_is_refused_before_anything_else(tmp_path: Path) -> None:
+    tree, _, path = _plain_tree(tmp_path, enabled=False)
+    with pytest.raises(CapabilityError) as caught:
+        tree.read("/etc/passwd", path)
+    assert str(caught.value) == "load() is disabled by the platform's policy (load.enabled)"
+
+
+def test_a_relative_load_from_outside_the_root_is_refused(tmp_path: Path) -> None:
+    src = tmp_path / "src"
+    src.mkdir()
+    outside = tmp_path / "pipeline.star"
+    outside.write_text("x = 1\n", encoding="utf-8")
+    tree = SourceTree(str(src), str(outside), "p.star")
+    with pytest.raises(CapabilityError) as caught:
+        tree.resolve("a.star", "p.star")
+    assert str(caught.value) == (
+        "cannot load 'a.star' relative to p.star, which is outside the source directory; "
+        "use //path from the source root")
+
+
+def test_read_gives_the_name_under_the_root_as_given_and_reads_once(tmp_path: Path) -> None:
+    tree, src, path = _plain_tree(tmp_path, "ci/pipeline.star")
+    (src / "ci" / "a.star").write_text("A = 1\n", encoding="utf-8")
+    (src / "ci" / "b.star").write_text("B = 1\n", encoding="utf-8")
+    name = os.path.join(str(src), "ci", "a.star")
+
+    first = tree.read("a.star", path)
+    (src / "ci" / "a.star").write_text("changed = 1\n", encoding="utf-8")
+    again = tree.read("//ci/a.star", path)
+    nested = tree.read("b.star", name)  # relative to the loaded file
+
+    assert first == {"name": name, "text": "A = 1\n"}
+    assert again == first  # one snapshot per run
+    assert nested == {"name": os.path.join(str(src), "ci", "b.star"), "text": "B = 1\n"}
+    assert tree.texts == {name: "A = 1\n", nested["name"]: "B = 1\n"}
+
+
+def test_the_root_is_shown_as_given_not_resolved(tmp_path: Path) -> None:
+    real = tmp_path / "real"
+    real.mkdir()
+    (real / "pipeline.star").write_text("x = 1\n", encoding="utf-8")
+    (real / "a.star").write_text("A = 1\n", encoding="utf-8")
+    shown = tmp_path / "shown"
+    shown.symlink_to(real)
+    tree = SourceTree(str(shown), str(shown / "pipeline.star"), "pipeline.star")
+
+    assert tree.read("//a.star", "pipeline.star")["name"] == str(shown / "a.star")
+
+
+def test_an_alias_of_a_file_read_before_gives_its_first_name(tmp_path: Path) -> None:
+    tree, src, path = _plain_tree(tmp_path)
+    (src / "lib" / "a.star").write_text("A = 1\n", encoding="utf-8")
+    (src / "alias.star").symlink_to(src / "lib" / "a.star")
+    first = tree.read("lib/a.star", path)
+
+    assert tree.read("alias.star", path) == first
+    assert len(tree.texts) == 1
+
+
+def test_the_pipeline_loaded_again_is_one_module(tmp_path: Path) -> None:
+    tree, _, path = _plain_tree(tmp_path)
+    assert tree.read("//pipeline.star", path) == {"name": path, "text": ""}
+    assert tree.texts == {}
+
+
+@pytest.mark.parametrize("limit", [None, 1, 3])
+def test_the_file_count_limit_is_exact(tmp_path: Path, limit: int | None) -> None:
+    options = {} if limit is None else {"max_files": limit}
+    tree, src, path = _plain_tree(tmp_path, **options)
+    allowed = 100 if limit is None else limit
+    for index in range(allowed + 1):
+        (src / "lib" / f"m{index}.star").write_text(f"M = {index}\n", encoding="utf-8")
+    for index in range(allowed):
+        tree.read(f"lib/m{index}.star", path)
+    tree.read("lib/m0.star", path)  # read before: no new file
+    with pytest.raises(CapabilityError) as caught:
+        tree.read(f"lib/m{allowed}.star", path)
+    assert str(caught.value) == f"load limit of {allowed} files exceeded (load.max_files)"
+
+
+def test_files_that_cannot_be_loaded_say_why(tmp_path: Path) -> None:
+    tree, src, path = _plain_tree(tmp_path)
+    (src / "dir.star").mkdir()
+    (src / "big.star").write_bytes(b"#" * (4 * 1024 * 1024 + 1))
+    (src / "max.star").write_bytes(b"#" * (4 * 1024 * 1024))
+    (src / "latin.star").write_bytes(b"x = '\xe9'\n")
+    name = str(src)
+    expected = {
+        "nope.star": f"cannot load 'nope.star': {name}/nope.star does not exist",
+        "dir.star": f"cannot load 'dir.star': {name}/dir.star is a directory",
+        "big.star": f"cannot load 'big.star': {name}/big.star is larger than 4 MiB",
+        "latin.star": f"cannot load 'latin.star': {name}/latin.star is not UTF-8",
+    }
+    for module, message in expected.items():
+        with pytest.raises(CapabilityError) as caught:
+            tree.read(module, path)
+        assert str(caught.value) == message
+    assert len(tree.read("max.star", path)["text"]) == 4 * 1024 * 1024
