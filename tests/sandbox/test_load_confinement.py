@@ -226,8 +226,8 @@ def test_the_pipeline_loaded_again_is_one_module(tmp_path: Path) -> None:
 
 @pytest.mark.parametrize("limit", [None, 1, 3])
 def test_the_file_count_limit_is_exact(tmp_path: Path, limit: int | None) -> None:
-    options = {} if limit is None else {"max_files": limit}
-    tree, src, path = _plain_tree(tmp_path, **options)
+    options: dict[str, object] = {} if limit is None else {"max_files": limit}
+    tree, src, path = _plain_tree(tmp_path, "pipeline.star", **options)
     allowed = 100 if limit is None else limit
     for index in range(allowed + 1):
         (src / "lib" / f"m{index}.star").write_text(f"M = {index}\n", encoding="utf-8")
