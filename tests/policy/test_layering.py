@@ -7,16 +7,30 @@ the space (any two files, each setting present or absent in each).
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
+from pathlib import Path
 from typing import Any
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.diagnostics import UsageError
 from engine.jobs import CONDITIONS
-from engine.policy import GIT_MISSING_HISTORY, MAXIMA, SCHEMA, _check_value, combine
+from engine.policy import (
+    GIT_MISSING_HISTORY,
+    MAXIMA,
+    SCHEMA,
+    _check_value,
+    combine,
+    load_policy,
+    policy_from_json,
+    policy_to_json,
+    render_toml,
+)
 from pipeline_builtins import PREDECLARED
+from tests.policy.test_policy import CONFIG_ERRORS
 
 Settings = dict[str, dict[str, Any]]
 
@@ -170,3 +184,78 @@ def test_the_order_of_files_does_not_change_what_is_allowed(first: Settings,
                 assert set(a) == set(b), (section, key)
             else:
                 assert a == b, (section, key)
+
+
+# --- files as written: every mistake refused in-process, and `policy show` read back --------
+
+
+@pytest.mark.parametrize("text, needle", CONFIG_ERRORS.values(), ids=CONFIG_ERRORS.keys())
+def test_a_mistake_in_a_file_is_refused_naming_the_file(tmp_path: Path, text: str,
+                                                        needle: str) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8", errors="surrogateescape")
+    with pytest.raises(UsageError) as caught:
+        load_policy([str(path)])
+    (diagnostic,) = caught.value.diagnostics
+    assert diagnostic.location.file == str(path)
+    assert needle in diagnostic.message
+
+
+def test_a_file_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
+    for path, needle in ((tmp_path / "nope.toml", "policy file not found"),
+                         (tmp_path, "cannot read the policy file: Is a directory")):
+        with pytest.raises(UsageError) as caught:
+            load_policy([str(path)])
+        assert caught.value.diagnostics[0].message == needle
+
+
+def _written(tmp_path: Path, raw: dict[str, dict[str, Any]], name: str) -> str:
+    lines = []
+    for section, keys in raw.items():
+        lines.append(f"[{section}]")
+        lines += [f"{key} = {json.dumps(value)}" for key, value in keys.items()]
+    path = tmp_path / name
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return str(path)
+
+
+_RAW_FILES = st.fixed_dictionaries(
+    {},
+    optional={
+        section: st.fixed_dictionaries({}, optional={key: _raw_value(section, key)
+                                                     for key in keys})
+        for section, keys in SCHEMA.items()
+    },
+)
+
+
+@settings(max_examples=60, deadline=None)
+@given(first=_RAW_FILES, second=_RAW_FILES)
+def test_the_effective_policy_shown_reads_back_as_the_same_policy(
+    tmp_path_factory: pytest.TempPathFactory, first: dict[str, dict[str, Any]],
+    second: dict[str, dict[str, Any]],
+) -> None:
+    tmp_path = tmp_path_factory.mktemp("policy")
+    files = [_written(tmp_path, first, "org.toml"), _written(tmp_path, second, "team.toml")]
+    layered = load_policy(files)
+    assert layered.values == combine([(f, _file(raw)) for f, raw in
+                                      zip(files, (first, second), strict=True)]).values
+
+    shown = render_toml(layered)
+    assert shown.startswith("# effective pipeline policy\n# layered from: "
+                            f"{files[0]}, {files[1]}\n")
+    again = tmp_path / "shown.toml"
+    again.write_text(shown, encoding="utf-8")
+    assert load_policy([str(again)]).values == layered.values
+    assert policy_from_json(json.loads(json.dumps(policy_to_json(layered))), "t").values == \
+        layered.values
+
+
+def test_the_defaults_are_shown_as_such() -> None:
+    shown = render_toml(combine([]))
+    assert shown.startswith("# effective pipeline policy\n"
+                            "# built-in defaults (no policy file given)\n\n[limits]\n")
+    assert "\nwall_seconds = 10.0\n" in shown
+    assert '\nallowed_conditions = ["all_success", "any_success", "any_failed", "always"]\n' \
+        in shown
+    assert "\nenabled = true\n" in shown
