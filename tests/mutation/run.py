@@ -33,6 +33,7 @@ SAFEGUARDS: dict[str, list[str]] = {
     "engine/policy.py": ["tests/policy/test_layering.py"],
     "engine/validate.py": ["tests/validation/test_job_rules.py"],
     "engine/triggers_file.py": ["tests/writer/test_atomic_write.py",
+                                "tests/writer/test_writer_rules.py",
                                 "tests/writer/test_operation_id.py"],
     "engine/operation_id.py": ["tests/writer/test_operation_id.py"],
     "pipeline_builtins/globs.py": ["tests/git/test_glob_reference.py",
