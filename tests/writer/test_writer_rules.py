@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import fcntl
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -64,7 +65,7 @@ def test_the_exact_bytes_of_a_document() -> None:
 
 def test_files_and_directories_that_cannot_be_used_say_why(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-dir" / "triggers.json"
-    cases = [
+    cases: list[tuple[Callable[[], object], str]] = [
         (lambda: read_bytes(str(tmp_path)), "cannot read the triggers file: Is a directory"),
         (lambda: write(str(missing), b"{}"),
          "cannot write the triggers file: No such file or directory"),
