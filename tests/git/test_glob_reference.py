@@ -14,7 +14,7 @@ import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from pipeline_builtins.globs import all_match, any_match, join_paths, matches
+from pipeline_builtins.globs import GlobError, all_match, any_match, join_paths, matches
 
 
 def _class_end(glob: str, start: int) -> int:
@@ -103,6 +103,10 @@ ROWS = [
     ("[!]a]", "b", True),
     ("[a-]", "-", True),
     ("[!/]", "/", False),
+    ("[X]", "X", True),  # only "!" and "^" negate a set
+    ("[X]", "Y", False),
+    ("[x\\y]", "\\", True),  # a backslash in a set is itself
+    ("[x\\y]", "y", True),
 ]
 
 
@@ -111,6 +115,20 @@ ROWS = [
 def test_rows_agree_with_the_documented_rules(glob: str, path: str, expected: bool) -> None:
     assert reference_match(glob, path) is expected
     assert matches(glob, path) is expected
+
+
+GLOB_ERRORS = [
+    ("x[", "glob 'x[': '[' at 1 is never closed"),
+    ("a[!", "glob 'a[!': '[' at 1 is never closed"),
+    ("b/[z-a]", "glob 'b/[z-a]': the set '[z-a]' at 2 is not valid (bad character range z-a)"),
+]
+
+
+@pytest.mark.parametrize(("glob", "message"), GLOB_ERRORS, ids=[g for g, _ in GLOB_ERRORS])
+def test_a_glob_outside_the_dialect_is_refused_saying_where(glob: str, message: str) -> None:
+    with pytest.raises(GlobError) as caught:
+        matches(glob, "x")
+    assert str(caught.value) == message
 
 
 # --- property: any glob and path over a small alphabet -------------------------------------
