@@ -142,6 +142,10 @@ REFUSED = [
      "loaded (a relative path, or //path from the source root)"),
     ("lib//a.star", "cannot load 'lib//a.star': only files inside the source directory can "
      "be loaded (a relative path, or //path from the source root)"),
+    ("x//y.star", "cannot load 'x//y.star': only files inside the source directory can "
+     "be loaded (a relative path, or //path from the source root)"),
+    ("@lib.star", "cannot load '@lib.star': only files inside the source directory can "
+     "be loaded (a relative path, or //path from the source root)"),
     ("/etc/a.star", "cannot load '/etc/a.star': absolute paths are not allowed; use a path "
      "relative to this file, or //path from the source root"),
     ("../a.star", "cannot load '../a.star': it leaves the source directory"),
