@@ -24,7 +24,9 @@ from engine.policy import (
     SCHEMA,
     _check_value,
     combine,
+    default_policy,
     load_policy,
+    policy_files,
     policy_from_json,
     policy_to_json,
     render_toml,
@@ -259,3 +261,128 @@ def test_the_defaults_are_shown_as_such() -> None:
     assert '\nallowed_conditions = ["all_success", "any_success", "any_failed", "always"]\n' \
         in shown
     assert "\nenabled = true\n" in shown
+
+
+# --- every boundary and every refusal, with its exact words ---------------------------------
+
+KNOWN = "[limits], [builtins], [jobs], [load], [git]"
+FILE_RULES: list[tuple[str, str | None]] = [
+    # a policy file, and the exact error (None: accepted)
+    ("[limits]\nwall_seconds = 86400\n", None),
+    ("[limits]\nwall_seconds = 86400.5\n",
+     "limits.wall_seconds may be at most 86400, got 86400.5"),
+    ("[limits]\nwall_seconds = 0\n", "limits.wall_seconds must be a positive number, got int 0"),
+    ("[limits]\nwall_seconds = 0.001\n", None),
+    ("[limits]\nmax_jobs = 0\n", "limits.max_jobs must be a positive integer, got int 0"),
+    ("[limits]\nmax_jobs = 1\n", None),
+    ("[limits]\nmax_print_bytes = 0\n", None),
+    ("[limits]\nmax_print_bytes = -1\n",
+     "limits.max_print_bytes must be a non-negative integer, got int -1"),
+    ("[limits]\nmax_print_bytes = 1.5\n",
+     "limits.max_print_bytes must be a non-negative integer, got float 1.5"),
+    ("[limits]\nmax_callstack = 1000\n", None),
+    ("[limits]\nmax_callstack = 1001\n", "limits.max_callstack may be at most 1000, got 1001"),
+    ("[limits]\nmemory_mb = 1048576\n", None),
+    ("[load]\nmax_files = 100000\n", None),
+    ("[load]\nmax_files = 100001\n", "load.max_files may be at most 100000, got 100001"),
+    ("[jobs]\nmax_priority = -3\n", None),
+    ("[load]\nenabled = 1\n", "load.enabled must be a boolean, got int 1"),
+    ('[builtins]\ndisabled = ["ctx"]\n',
+     "builtins.disabled: ctx cannot be disabled; disable the functions it carries instead"),
+    ('[jobs]\nallowed_conditions = ["sometimes"]\n',
+     "jobs.allowed_conditions: 'sometimes' is not a condition "
+     "(all_success, any_success, any_failed, always)"),
+    ("[jobs]\nallowed_images = [1]\n",
+     "jobs.allowed_images must be a list of glob patterns, got a list with a non-string item"),
+    ("[jobs]\nallowed_images = true\n",
+     "jobs.allowed_images must be a list of glob patterns, got the boolean true"),
+    ("[jobs]\nallowed_images = {a = 1}\n",
+     "jobs.allowed_images must be a list of glob patterns, got a table"),
+    ('[jobs]\nallowed_images = "x"\n',
+     "jobs.allowed_images must be a list of glob patterns, got the string 'x'"),
+    ("[jobs]\nallowed_images = []\n", None),
+    ("[limits]\nmax_jobs = []\n", "limits.max_jobs must be a positive integer, got a list"),
+    ("[zzzz]\nx = 1\n", f"unknown section [zzzz] (known: {KNOWN})"),
+    ("[limit]\nx = 1\n", "unknown section [limit] (did you mean 'limits'?)"),
+    ("nonsense = 1\n", "nonsense is set outside any section; settings belong in a section: "
+     f"one of {KNOWN}"),
+    ("limits = 3\n", "[limits] must be a table"),
+    ("[limits]\nqqqqqq = 1\n", "unknown key limits.qqqqqq ([limits] has: wall_seconds, "
+     "cpu_seconds, memory_mb, max_callstack, max_jobs, max_output_bytes, max_print_bytes)"),
+    ("[limits]\nwall_second = 1\n",
+     "unknown key limits.wall_second (did you mean 'wall_seconds'?)"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), FILE_RULES, ids=[t for t, _ in FILE_RULES])
+def test_each_rule_of_a_policy_file(tmp_path: Path, text: str, message: str | None) -> None:
+    path = tmp_path / "policy.toml"
+    path.write_text(text, encoding="utf-8")
+    if message is None:
+        load_policy([str(path)])
+        return
+    with pytest.raises(UsageError) as caught:
+        load_policy([str(path)])
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.location.file, diagnostic.message) == (str(path), message)
+
+
+def test_files_that_cannot_be_read_name_themselves(tmp_path: Path) -> None:
+    latin = tmp_path / "latin.toml"
+    latin.write_bytes(b"[limits]\n# \xff\n")
+    for path, message in ((tmp_path / "nope.toml", "policy file not found"),
+                          (tmp_path, "cannot read the policy file: Is a directory"),
+                          (latin, "policy file is not UTF-8 text")):
+        with pytest.raises(UsageError) as caught:
+            load_policy([str(path)])
+        (diagnostic,) = caught.value.diagnostics
+        assert (diagnostic.location.file, diagnostic.message) == (str(path), message)
+
+
+RECORDED_RULES: list[tuple[Any, str]] = [
+    ([], 'the recorded policy is not an object with "values"'),
+    ({"values": []}, 'the recorded policy is not an object with "values"'),
+    ({"values": {"nope": {}}}, "the recorded policy has an unknown section [nope]"),
+    ({"values": {"limits": []}}, "the recorded policy has an unknown section [limits]"),
+    ({"values": {"limits": {"wall_secondz": 1}}},
+     "the recorded policy has an unknown key limits.wall_secondz"),
+    ({"values": {"limits": {"wall_seconds": "x"}}},
+     "limits.wall_seconds must be a positive number, got the string 'x'"),
+    ({"values": {"jobs": {"allowed_images": "x"}}},
+     "jobs.allowed_images must be a list of lists of glob patterns"),
+]
+
+
+@pytest.mark.parametrize(("data", "message"), RECORDED_RULES,
+                         ids=[json.dumps(d) for d, _ in RECORDED_RULES])
+def test_a_recorded_policy_is_checked_like_a_file(data: Any, message: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        policy_from_json(data, "run.json")
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.location.file, diagnostic.message) == ("run.json", message)
+
+
+def test_a_recorded_policy_keeps_defaults_layers_and_files() -> None:
+    recorded = policy_from_json({"values": {"jobs": {"allowed_images": [["a*"], ["b*"]]},
+                                            "limits": {}},
+                                 "files": ["org.toml", "team.toml"]}, "run.json")
+    assert recorded.files == ("org.toml", "team.toml")
+    assert recorded.values["jobs"]["allowed_images"] == (("a*",), ("b*",))
+    assert recorded.values == {**combine([]).values,
+                               "jobs": {**combine([]).values["jobs"],
+                                        "allowed_images": (("a*",), ("b*",))}}
+    assert policy_from_json({"values": {}, "files": "x"}, "run.json").files == ()
+    assert policy_to_json(recorded)["files"] == ["org.toml", "team.toml"]
+    assert policy_to_json(recorded)["values"]["jobs"]["allowed_images"] == [["a*"], ["b*"]]
+
+
+def test_policy_files_come_from_the_environment_then_the_command_line() -> None:
+    environ = {"REACTORCIDE_PIPELINE_POLICY": "org.toml:team.toml::"}
+    assert policy_files(["cli.toml"], environ) == ["org.toml", "team.toml", "cli.toml"]
+    assert policy_files([], {}) == []
+
+
+def test_the_stricter_choice_when_both_files_say_the_same() -> None:
+    same = _file({"git": {"on_missing_history": "all_changed"}})
+    assert _layered(same, same)["git"]["on_missing_history"] == "all_changed"
+    assert default_policy().values == combine([]).values
