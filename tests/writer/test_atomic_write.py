@@ -69,6 +69,9 @@ def _write_watched(target: Path, pausing_os: _PausingOs) -> list[bytes | None]:
     try:
         while pausing_os.paused.get(timeout=30) != "done":
             seen.append(target.read_bytes() if target.exists() else None)
+            # The document being written is a temporary file beside the target.
+            beside = [p.name for p in target.parent.iterdir() if p.name != target.name]
+            assert len(beside) == 1 and beside[0].startswith(f".{target.name}."), beside
             pausing_os.resume.put(None)
     finally:
         for _ in range(1000):  # never leave the writer blocked
