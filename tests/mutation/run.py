@@ -126,12 +126,14 @@ def main(argv: list[str]) -> int:
         if status not in ("killed", "equivalent"):
             survivors.append(f"{name}: {status}")
     print(f"mutation run over {len(modules)} module(s) in {elapsed:.0f} s")
-    print(f"{'module':48} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'other':>7}")
+    print(f"{'module':48} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'survived':>8} "
+          f"{'no tests':>8}")
     for module, row in sorted(counts.items()):
         total = sum(row.values())
-        other = total - row.get("killed", 0) - row.get("equivalent", 0)
+        survived = total - sum(row.get(k, 0) for k in ("killed", "equivalent", "no tests"))
         print(f"{module:48} {total:7} {row.get('killed', 0):7} "
-              f"{row.get('equivalent', 0):7} {other:7}")
+              f"{row.get('equivalent', 0):7} {survived:8} {row.get('no tests', 0):8}")
+    print("(timeouts count as killed; 'no tests': no listed test reaches the function)")
     for survivor in survivors:
         print("\n" + _mutmut("show", survivor.split(":")[0]).stdout.strip())
     stale = sorted(set(reviewed) - {line.split(":")[0] for line in
