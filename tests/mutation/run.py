@@ -135,7 +135,11 @@ def main(argv: list[str]) -> int:
               f"{row.get('equivalent', 0):7} {survived:8} {row.get('no tests', 0):8}")
     print("(timeouts count as killed; 'no tests': no listed test reaches the function)")
     for survivor in survivors:
-        print("\n" + _mutmut("show", survivor.split(":")[0]).stdout.strip())
+        name, _, status = survivor.partition(": ")
+        if status == "no tests":
+            print(f"not reached by the listed tests: {name}")
+        else:
+            print("\n" + _mutmut("show", name).stdout.strip())
     stale = sorted(set(reviewed) - {line.split(":")[0] for line in
                                     listed.stdout.split("\n") if "__mutmut_" in line})
     if stale and not argv:
