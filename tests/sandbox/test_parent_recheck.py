@@ -24,7 +24,12 @@ from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 
 Jobs = list[Any]
-PIPELINE = 'trigger_job("build", container_image = "registry.example.com/build")\n'
+PIPELINE = """\
+def build():
+    trigger_job("build", container_image = "registry.example.com/build")
+
+build()
+"""
 POLICY = """\
 [jobs]
 allowed_images = ["registry.example.com/*"]
@@ -107,9 +112,28 @@ def test_the_parent_refuses_what_a_lying_child_returns(
     with pytest.raises(PipelineFailed) as caught:
         run(inputs, _options(tmp_path), io.StringIO(), sandbox)
 
-    messages = [d.message for d in caught.value.diagnostics]
-    assert any(needle in m for m in messages), messages
+    (diagnostic,) = caught.value.diagnostics
+    assert needle in diagnostic.message
     assert triggers.read_bytes() == EXISTING
+    pipeline = str(tmp_path / "src" / "pipeline.star")
+    if needle in ("malformed job", "job limit of 3 jobs exceeded"):
+        assert str(diagnostic.location) == pipeline
+        assert diagnostic.message in ("the sandbox returned a malformed job",
+                                      "job limit of 3 jobs exceeded")
+    elif needle != "must be an object":
+        assert str(diagnostic.location) == f"{pipeline}:2:5"
+        assert [(f.function, f.location.line) for f in diagnostic.stack] == [
+            ("<module>", 4), ("build", 2)]
+
+
+def test_exactly_the_job_limit_is_accepted(
+    tmp_path: Path, lying_child: Callable[[Callable[[Jobs], Jobs]], Sandbox],
+) -> None:
+    inputs, _ = _inputs(tmp_path)
+    outcome = run(inputs, _options(tmp_path), io.StringIO(), lying_child(_many(3)))
+    assert [job.name for job in outcome.jobs] == ["j0", "j1", "j2"]
+    assert [str(job.location) for job in outcome.jobs] == [
+        f"{tmp_path / 'src' / 'pipeline.star'}:2:5"] * 3
 
 
 def test_an_honest_child_passes_the_same_checks(
