@@ -31,7 +31,8 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 SAFEGUARDS: dict[str, list[str]] = {
     "engine/sources.py": ["tests/sandbox/test_load_confinement.py"],
     "engine/policy.py": ["tests/policy/test_layering.py"],
-    "engine/validate.py": ["tests/validation/test_job_rules.py"],
+    "engine/validate.py": ["tests/validation/test_job_rules.py",
+                           "tests/validation/test_policy_rules.py"],
     "engine/triggers_file.py": ["tests/writer/test_atomic_write.py",
                                 "tests/writer/test_writer_rules.py",
                                 "tests/writer/test_operation_id.py"],

@@ -206,3 +206,17 @@ def test_a_refused_submission_echoing_the_token_is_reported_without_it(
     assert "is kept for the worker" in result.stderr
     assert_no_form(result.output)
     assert (tmp_path / "triggers.json").exists()
+
+
+def test_the_token_is_taken_out_of_the_environment_and_never_shown() -> None:
+    from engine.secret import take_token
+
+    environ = {"REACTORCIDE_API_TOKEN": TOKEN, "OTHER": "x"}
+    secret = take_token(environ)
+    assert secret is not None and secret.value == TOKEN
+    assert environ == {"OTHER": "x"}
+    assert_no_form(f"{secret} {secret!r} {[secret]}")
+    assert take_token({}) is None
+    empty = {"REACTORCIDE_API_TOKEN": ""}
+    assert take_token(empty) is None
+    assert empty == {}

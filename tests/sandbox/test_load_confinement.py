@@ -249,8 +249,10 @@ def test_files_that_cannot_be_loaded_say_why(tmp_path: Path) -> None:
     (src / "big.star").write_bytes(b"#" * (4 * 1024 * 1024 + 1))
     (src / "max.star").write_bytes(b"#" * (4 * 1024 * 1024))
     (src / "latin.star").write_bytes(b"x = '\xe9'\n")
+    (src / "file.star").write_text("x = 1\n", encoding="utf-8")
     name = str(src)
     expected = {
+        "file.star/x.star": "cannot load 'file.star/x.star': Not a directory",
         "nope.star": f"cannot load 'nope.star': {name}/nope.star does not exist",
         "dir.star": f"cannot load 'dir.star': {name}/dir.star is a directory",
         "big.star": f"cannot load 'big.star': {name}/big.star is larger than 4 MiB",
