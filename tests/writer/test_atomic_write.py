@@ -137,7 +137,10 @@ def test_a_failed_write_leaves_the_old_file_and_no_temporary(tmp_path: Path,
             raise OSError(28, "No space left on device")
 
     monkeypatch.setattr(triggers_file, "os", _FullDisk("os"))
-    with pytest.raises(UsageError, match="No space left on device"):
+    with pytest.raises(UsageError) as caught:
         write_atomic(str(target), NEW)
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.location.file, diagnostic.message) == (
+        str(target), "cannot write the triggers file: No space left on device")
     assert target.read_bytes() == OLD
     assert [p.name for p in tmp_path.iterdir()] == ["triggers.json"]
