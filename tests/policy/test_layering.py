@@ -261,6 +261,14 @@ def test_the_defaults_are_shown_as_such() -> None:
     assert '\nallowed_conditions = ["all_success", "any_success", "any_failed", "always"]\n' \
         in shown
     assert "\nenabled = true\n" in shown
+    assert "\nallowed_images = []\n" in shown
+    one = render_toml(combine([("a", _file({"jobs": {"allowed_images": ["r/*"]}}))]))
+    assert "\nallowed_images = [\"r/*\"]\n" in one
+    assert "a value must match" not in one
+    two = render_toml(combine([("a", _file({"jobs": {"allowed_images": ["r/*"]}})),
+                               ("b", _file({"jobs": {"allowed_images": ["*/team/*"]}}))]))
+    assert ("\n# allowed_images: a value must match a pattern of every list\n"
+            'allowed_images = [["r/*"], ["*/team/*"]]\n') in two
 
 
 # --- every boundary and every refusal, with its exact words ---------------------------------
@@ -350,6 +358,8 @@ RECORDED_RULES: list[tuple[Any, str]] = [
      "limits.wall_seconds must be a positive number, got the string 'x'"),
     ({"values": {"jobs": {"allowed_images": "x"}}},
      "jobs.allowed_images must be a list of lists of glob patterns"),
+    ({"values": {"jobs": {"allowed_images": [[1]]}}},
+     "jobs.allowed_images must be a list of glob patterns, got a list with a non-string item"),
 ]
 
 

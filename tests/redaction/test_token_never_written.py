@@ -216,6 +216,7 @@ def test_the_token_is_taken_out_of_the_environment_and_never_shown() -> None:
     assert secret is not None and secret.value == TOKEN
     assert environ == {"OTHER": "x"}
     assert_no_form(f"{secret} {secret!r} {[secret]}")
+    assert str(secret) == repr(secret) == "[redacted]"
     assert take_token({}) is None
     empty = {"REACTORCIDE_API_TOKEN": ""}
     assert take_token(empty) is None
