@@ -108,7 +108,7 @@ class SourceTree:
         try:
             raw = read_regular(real, MAX_SOURCE_BYTES, what=name)
         except FileRefused as err:
-            raise CapabilityError(f"cannot load {module!r}: {err}") from None
+            raise CapabilityError(f"cannot load {module!r}: {name} {err.reason}") from None
         except FileNotFoundError:
             raise CapabilityError(f"cannot load {module!r}: {name} does not exist") from None
         except IsADirectoryError:

@@ -205,7 +205,7 @@ def test_a_mistake_in_a_file_is_refused_naming_the_file(tmp_path: Path, text: st
 
 def test_a_file_that_cannot_be_read_is_refused(tmp_path: Path) -> None:
     for path, needle in ((tmp_path / "nope.toml", "policy file not found"),
-                         (tmp_path, "cannot read the policy file: Is a directory")):
+                         (tmp_path, f"policy file {tmp_path} is not a regular file")):
         with pytest.raises(UsageError) as caught:
             load_policy([str(path)])
         assert caught.value.diagnostics[0].message == needle
@@ -279,22 +279,22 @@ FILE_RULES: list[tuple[str, str | None]] = [
     ("[limits]\nwall_seconds = 86400\n", None),
     ("[limits]\nwall_seconds = 86400.5\n",
      "limits.wall_seconds may be at most 86400, got 86400.5"),
-    ("[limits]\nwall_seconds = 0\n", "limits.wall_seconds must be a positive number, got int 0"),
+    ("[limits]\nwall_seconds = 0\n", "limits.wall_seconds must be a positive number, got the integer 0"),
     ("[limits]\nwall_seconds = 0.001\n", None),
-    ("[limits]\nmax_jobs = 0\n", "limits.max_jobs must be a positive integer, got int 0"),
+    ("[limits]\nmax_jobs = 0\n", "limits.max_jobs must be a positive integer, got the integer 0"),
     ("[limits]\nmax_jobs = 1\n", None),
     ("[limits]\nmax_print_bytes = 0\n", None),
     ("[limits]\nmax_print_bytes = -1\n",
-     "limits.max_print_bytes must be a non-negative integer, got int -1"),
+     "limits.max_print_bytes must be a non-negative integer, got the integer -1"),
     ("[limits]\nmax_print_bytes = 1.5\n",
-     "limits.max_print_bytes must be a non-negative integer, got float 1.5"),
+     "limits.max_print_bytes must be a non-negative integer, got the number 1.5"),
     ("[limits]\nmax_callstack = 1000\n", None),
     ("[limits]\nmax_callstack = 1001\n", "limits.max_callstack may be at most 1000, got 1001"),
     ("[limits]\nmemory_mb = 1048576\n", None),
     ("[load]\nmax_files = 100000\n", None),
     ("[load]\nmax_files = 100001\n", "load.max_files may be at most 100000, got 100001"),
     ("[jobs]\nmax_priority = -3\n", None),
-    ("[load]\nenabled = 1\n", "load.enabled must be a boolean, got int 1"),
+    ("[load]\nenabled = 1\n", "load.enabled must be a boolean, got the integer 1"),
     ('[builtins]\ndisabled = ["ctx"]\n',
      "builtins.disabled: ctx cannot be disabled; disable the functions it carries instead"),
     ('[jobs]\nallowed_conditions = ["sometimes"]\n',
@@ -339,7 +339,7 @@ def test_files_that_cannot_be_read_name_themselves(tmp_path: Path) -> None:
     latin = tmp_path / "latin.toml"
     latin.write_bytes(b"[limits]\n# \xff\n")
     for path, message in ((tmp_path / "nope.toml", "policy file not found"),
-                          (tmp_path, "cannot read the policy file: Is a directory"),
+                          (tmp_path, f"policy file {tmp_path} is not a regular file"),
                           (latin, "policy file is not UTF-8 text")):
         with pytest.raises(UsageError) as caught:
             load_policy([str(path)])
@@ -387,9 +387,11 @@ def test_a_recorded_policy_keeps_defaults_layers_and_files() -> None:
 
 
 def test_policy_files_come_from_the_environment_then_the_command_line() -> None:
-    environ = {"REACTORCIDE_PIPELINE_POLICY": "org.toml:team.toml::"}
+    environ = {"REACTORCIDE_PIPELINE_POLICY": "org.toml:team.toml"}
     assert policy_files(["cli.toml"], environ) == ["org.toml", "team.toml", "cli.toml"]
     assert policy_files([], {}) == []
+    with pytest.raises(UsageError):  # an empty entry would silently apply nothing
+        policy_files([], {"REACTORCIDE_PIPELINE_POLICY": "org.toml::"})
 
 
 def test_the_stricter_choice_when_both_files_say_the_same() -> None:

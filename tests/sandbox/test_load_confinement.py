@@ -254,7 +254,7 @@ def test_files_that_cannot_be_loaded_say_why(tmp_path: Path) -> None:
     expected = {
         "file.star/x.star": "cannot load 'file.star/x.star': Not a directory",
         "nope.star": f"cannot load 'nope.star': {name}/nope.star does not exist",
-        "dir.star": f"cannot load 'dir.star': {name}/dir.star is a directory",
+        "dir.star": f"cannot load 'dir.star': {name}/dir.star is not a regular file",
         "big.star": f"cannot load 'big.star': {name}/big.star is larger than 4 MiB",
         "latin.star": f"cannot load 'latin.star': {name}/latin.star is not UTF-8",
     }

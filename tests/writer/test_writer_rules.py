@@ -79,7 +79,8 @@ def test_the_exact_bytes_of_a_document() -> None:
 def test_files_and_directories_that_cannot_be_used_say_why(tmp_path: Path) -> None:
     missing = tmp_path / "no-such-dir" / "triggers.json"
     cases: list[tuple[Callable[[], object], str]] = [
-        (lambda: read_bytes(str(tmp_path)), "cannot read the triggers file: Is a directory"),
+        (lambda: read_bytes(str(tmp_path)),
+         "existing triggers file is not a regular file; it was left untouched"),
         (lambda: write(str(missing), b"{}"),
          "cannot write the triggers file: No such file or directory"),
         (lambda: locked(str(missing)).__enter__(),
