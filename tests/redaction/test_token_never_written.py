@@ -54,7 +54,10 @@ def assert_no_trailing_piece(text: str, token: str = TOKEN, shortest: int = 4) -
 
 # --- unit: the parent's scrubbers, any token, any surrounding text --------------------------
 
-_TOKENS = st.text(alphabet=[chr(c) for c in range(0x21, 0x7F)], min_size=8, max_size=24)
+# A token sharing four characters with the marker that replaces it ("[redacted]") would
+# be "found" in the marker itself: such tokens are not drawn.
+_TOKENS = st.text(alphabet=[chr(c) for c in range(0x21, 0x7F)], min_size=8, max_size=24).filter(
+    lambda t: not any(t[i:i + 4] in "[redacted]" for i in range(len(t) - 3)))
 _FILLER = st.text(alphabet=" \n\té漢·", max_size=12)
 
 
@@ -100,15 +103,17 @@ def test_a_transport_error_carries_no_spelling_of_the_token(case: tuple[str, str
 
 
 @settings(max_examples=200, deadline=None)
-@given(case=_text_with_token(), cut=st.integers(min_value=0, max_value=1000),
+@given(case=_text_with_token(), into=st.integers(min_value=0, max_value=160),
        pad=st.integers(min_value=1, max_value=900))
 def test_an_excerpt_cut_at_any_byte_carries_no_spelling_or_piece_of_the_token(
-    case: tuple[str, str], cut: int, pad: int,
+    case: tuple[str, str], into: int, pad: int,
 ) -> None:
     token, text = case
-    # Runs of blanks shrink to one in an excerpt: padding moves the cut anywhere in it.
-    body = ("error" + " " * pad + text).encode("utf-8")
-    excerpt = _transport(token)._excerpt(_Answer(body, cut))  # type: ignore[arg-type]
+    # Runs of blanks shrink to one in an excerpt: padding moves the text anywhere in the
+    # first read, and the read ends `into` bytes into the text.
+    head = ("error" + " " * pad).encode("utf-8")
+    body = head + text.encode("utf-8")
+    excerpt = _transport(token)._excerpt(_Answer(body, len(head) + into))  # type: ignore[arg-type]
     assert_no_trailing_piece(excerpt, token)
 
 
