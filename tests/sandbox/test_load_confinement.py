@@ -140,6 +140,7 @@ REFUSED = [
      "can be loaded (a relative path, or //path from the source root)"),
     ("lib:a.star", "cannot load 'lib:a.star': only files inside the source directory can be "
      "loaded (a relative path, or //path from the source root)"),
+    ("a\0b.star", "cannot load 'a\\x00b.star': a path has no NUL character"),
     ("lib//a.star", "cannot load 'lib//a.star': only files inside the source directory can "
      "be loaded (a relative path, or //path from the source root)"),
     ("x//y.star", "cannot load 'x//y.star': only files inside the source directory can "
@@ -263,3 +264,19 @@ def test_files_that_cannot_be_loaded_say_why(tmp_path: Path) -> None:
             tree.read(module, path)
         assert str(caught.value) == message
     assert len(tree.read("max.star", path)["text"]) == 4 * 1024 * 1024
+
+
+def test_a_link_to_what_is_not_a_star_file_of_the_source_is_refused(tmp_path: Path) -> None:
+    tree, src, path = _plain_tree(tmp_path)
+    (src / ".git" / "hooks").mkdir(parents=True)
+    (src / ".git" / "hooks" / "a.star").write_text("SECRET = 1\n", encoding="utf-8")
+    (src / "notes.txt").write_text("SECRET = 1\n", encoding="utf-8")
+    (src / "hook.star").symlink_to(src / ".git" / "hooks" / "a.star")
+    (src / "notes.star").symlink_to(src / "notes.txt")
+    for module in ("hook.star", "notes.star"):
+        with pytest.raises(CapabilityError) as caught:
+            tree.read(module, path)
+        assert str(caught.value) == (
+            f"cannot load {module!r}: it resolves to a file that is not a `.star` file of the "
+            "source (links into `.git` or to other files are refused)")
+    assert tree.texts == {}
