@@ -21,6 +21,7 @@ from engine.jobs import CONDITIONS
 from engine.policy import (
     GIT_MISSING_HISTORY,
     MAXIMA,
+    PIPELINE_SOURCES,
     SCHEMA,
     _check_value,
     combine,
@@ -70,6 +71,8 @@ AT_LEAST_AS_STRICT: dict[str, Callable[[Any, Any], bool]] = {
     "boolean": lambda layered, one: one or not layered,
     "one of: error, all_changed": lambda layered, one: (
         GIT_MISSING_HISTORY.index(layered) <= GIT_MISSING_HISTORY.index(one)),
+    "one of: ci, code": lambda layered, one: (
+        PIPELINE_SOURCES.index(layered) <= PIPELINE_SOURCES.index(one)),
 }
 
 
@@ -139,6 +142,7 @@ RAW_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "list of glob patterns": st.lists(_GLOBS, max_size=3),
     "boolean": st.booleans(),
     "one of: error, all_changed": st.sampled_from(GIT_MISSING_HISTORY),
+    "one of: ci, code": st.sampled_from(PIPELINE_SOURCES),
 }
 
 
@@ -273,7 +277,7 @@ def test_the_defaults_are_shown_as_such() -> None:
 
 # --- every boundary and every refusal, with its exact words ---------------------------------
 
-KNOWN = "[limits], [builtins], [jobs], [load], [git]"
+KNOWN = ", ".join(f"[{section}]" for section in SCHEMA)
 FILE_RULES: list[tuple[str, str | None]] = [
     # a policy file, and the exact error (None: accepted)
     ("[limits]\nwall_seconds = 86400\n", None),

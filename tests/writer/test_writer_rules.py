@@ -71,7 +71,8 @@ def test_a_valid_existing_file_is_read_with_its_id_and_jobs(tmp_path: Path) -> N
 def test_the_exact_bytes_of_a_document() -> None:
     job = {"job_name": "é", "depends_on": [], "condition": "all_success", "env": {"K": "v"}}
     assert render("id", [job]) == (
-        '{\n  "type": "trigger_job",\n  "operation_id": "id",\n  "jobs": [\n    {\n'
+        '{\n  "type": "trigger_job",\n  "trigger_type": "runnerlib",\n'
+        '  "operation_id": "id",\n  "jobs": [\n    {\n'
         '      "job_name": "é",\n      "depends_on": [],\n      "condition": "all_success",\n'
         '      "env": {\n        "K": "v"\n      }\n    }\n  ]\n}\n').encode()
 
