@@ -32,8 +32,6 @@ class Secret:
     __repr__ = __str__
 
 
-
-
 def token_forms(secrets: Secret | str | Iterable[Secret | str] | None) -> list[str]:
     """Every form a secret can take in text (raw, URL-encoded, form-encoded), longest
     first."""

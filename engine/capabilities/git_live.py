@@ -519,8 +519,6 @@ def _label(frm: str, to: str | None = None) -> str:
     return frm if to is None else f"{frm}..{to}"
 
 
-
-
 def _fetch_source(name: str, remotes: list[str]) -> str:
     """`REMOTE BRANCH` for `git fetch`, from a ref name such as `upstream/main`."""
     for prefix in ("refs/remotes/", ""):

@@ -300,8 +300,6 @@ def test_ctx_falls_back_to_the_repository_then_prefers_the_environment(tmp_path:
 # --- missing history: shallow clones and refs that were not fetched -------------------
 
 
-
-
 SHALLOW_ERRORS: dict[str, tuple[int, bool, str, list[str]]] = {
     "depth 1: no HEAD^ (never all files, never empty)": (
         1, False, "changed_files()",

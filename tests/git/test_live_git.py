@@ -50,8 +50,6 @@ def _live(repo: GitRepo | Path, **options: Any) -> LiveGit:
     return LiveGit(path, **options)
 
 
-
-
 # --- on_missing_history -----------------------------------------------------------------
 
 FAIL_OPEN: dict[str, tuple[str, str | None, bool]] = {

@@ -231,7 +231,6 @@ LOAD_ESCAPES = {
 EXISTING = b'{"type": "trigger_job", "operation_id": "before", "jobs": []}\n'
 
 
-
 @pytest.mark.parametrize("module, needle", LOAD_ESCAPES.values(), ids=LOAD_ESCAPES.keys())
 def test_load_outside_the_source_is_refused(tmp_path: Path, module: str, needle: str) -> None:
     src = tmp_path / "src"
