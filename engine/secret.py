@@ -77,6 +77,18 @@ def take_token(environ: dict[str, str] | os._Environ[str]) -> Secret | None:
     return Secret(value) if value else None
 
 
+def initial_environment_span() -> tuple[int, int] | None:
+    """Where, in this process's memory, the environment block it started with lies
+    (what `/proc/PID/environ` shows); None when that cannot be read."""
+    try:
+        with open("/proc/self/stat", "rb") as handle:
+            fields = handle.read().rsplit(b")", 1)[1].split()
+        start, end = int(fields[-3]), int(fields[-2])
+    except (OSError, ValueError, IndexError):
+        return None
+    return (start, end) if 0 < start < end else None
+
+
 def erase_initial_entry(name: str) -> bool:
     """Overwrite `NAME=value` in the environment block this process started with.
 
@@ -85,12 +97,11 @@ def erase_initial_entry(name: str) -> bool:
     no longer points at it once the variable is unset, and the other entries stay
     valid. False when the block could not be rewritten.
     """
+    span = initial_environment_span()
+    if span is None:
+        return False
+    start, end = span
     try:
-        with open("/proc/self/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[-3]), int(fields[-2])
-        if not 0 < start < end:
-            return False
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
             block = os.pread(fd, end - start, start)

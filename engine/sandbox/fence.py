@@ -13,6 +13,8 @@ import contextlib
 import os
 import resource
 
+from engine.secret import initial_environment_span
+
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
@@ -54,12 +56,11 @@ def scrub_initial_environment() -> bool:
     `os.environ.clear()` removes the variables, but /proc/PID/environ keeps showing the
     original block, which the engine's parent inherited with the API token in it.
     """
+    span = initial_environment_span()
+    if span is None:
+        return False
+    start, end = span
     try:
-        with open("/proc/self/stat", "rb") as handle:
-            fields = handle.read().rsplit(b")", 1)[1].split()
-        start, end = int(fields[-3]), int(fields[-2])
-        if not 0 < start < end:
-            return False
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
             os.pwrite(fd, bytes(end - start), start)
