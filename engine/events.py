@@ -53,14 +53,13 @@ def event_environment(event: str, env: Mapping[str, str]) -> dict[str, str]:
     elif event == "tag_created":
         # The worker names the tag in REACTORCIDE_BRANCH for a tag event.
         tag = given("REACTORCIDE_TAG") or DEFAULT_TAG
-        out.update(REACTORCIDE_GIT_BRANCH=tag, REACTORCIDE_BRANCH=tag,
-                   REACTORCIDE_GIT_REF=f"refs/tags/{tag}")
+        out.update(REACTORCIDE_BRANCH=tag, REACTORCIDE_GIT_REF=f"refs/tags/{tag}")
     else:
-        # A pull request's branch is its base; its head is a separate variable.
+        # The worker names a pull request's base in REACTORCIDE_BRANCH; its head is a
+        # separate variable. Nothing names a branch, so ctx.branch is None, as in a run.
         base = given("REACTORCIDE_BASE_REF", "REACTORCIDE_PR_BASE_REF") or DEFAULT_BRANCH
         head = given("REACTORCIDE_HEAD_REF", "REACTORCIDE_PR_REF") or DEFAULT_HEAD
-        out.update(REACTORCIDE_GIT_BRANCH=base, REACTORCIDE_BRANCH=base,
-                   REACTORCIDE_GIT_REF=f"refs/heads/{base}",
+        out.update(REACTORCIDE_BRANCH=base,
                    REACTORCIDE_PR_NUMBER=given("REACTORCIDE_PR_NUMBER") or DEFAULT_PR,
                    REACTORCIDE_PR_REF=head, REACTORCIDE_HEAD_REF=head,
                    REACTORCIDE_PR_BASE_REF=base, REACTORCIDE_BASE_REF=base)

@@ -185,3 +185,28 @@ def test_an_ingest_for_a_pull_request_logs_the_diff_against_its_base(
     else:
         assert "security-scan" in written
         assert "differ from the pull request's base" not in result.stderr
+
+
+# Each scenario of `--events` reads as the coordinator's own event would: a pull request
+# or a tag never names a branch, so a `ctx.branch == "main"` deploy stays out of its plan.
+SCENARIO_CONTEXT = {
+    # event: (branch, tag, ref, pull request number)
+    "push": ("main", None, "refs/heads/main", None),
+    "tag_created": (None, "v0.0.0", "refs/tags/v0.0.0", None),
+    "pull_request_opened": (None, None, "refs/pull/1/head", 1),
+    "pull_request_merged": (None, None, "refs/pull/1/head", 1),
+}
+
+
+@pytest.mark.parametrize("event", SCENARIO_CONTEXT)
+def test_each_event_scenario_reads_as_that_event(event: str) -> None:
+    from engine.event import read_event
+    from engine.events import event_environment
+    from engine.inputs import EnvReading
+
+    # A local shell's branch must not leak into a tag's or a pull request's scenario.
+    ctx = read_event(EnvReading(event_environment(event, {"REACTORCIDE_GIT_BRANCH": "main"})))
+
+    branch, tag, ref, number = SCENARIO_CONTEXT[event]
+    assert (ctx["event"], ctx["branch"], ctx["tag"], ctx["ref"]) == (event, branch, tag, ref)
+    assert (ctx["pr"] or {}).get("number") == number
