@@ -225,6 +225,9 @@ def apply_flags(env: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, 
         out["REACTORCIDE_GIT_BRANCH"] = str(branch)
     pr = values.get("--pr")
     if pr is not None:
+        if not (str(pr).isascii() and str(pr).isdigit()):
+            raise UsageError(f"--pr takes a pull request number, not {pr!r}",
+                             "python -m engine")
         out["REACTORCIDE_PR_NUMBER"] = str(pr)
     base = values.get("--base")
     if base is not None:

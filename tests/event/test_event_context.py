@@ -153,6 +153,27 @@ def test_flags_write_the_coordinator_variables() -> None:
     assert (tag["event"], tag["tag"], tag["branch"]) == ("tag_created", "v2", None)
 
 
+BAD_FLAGS = {
+    # flags: the words of the refusal, which name the flag the user typed
+    "pr not a number": ({"--pr": "abc"}, "--pr takes a pull request number, not 'abc'"),
+    "pr not ascii digits": ({"--pr": "\u0662"}, "--pr takes a pull request number"),
+    "unknown event": ({"--event": "deploy"}, "--event must be one of push, "),
+    "tag with another event": ({"--tag": "v1", "--event": "push"},
+                               "--tag names a tag event; it cannot be combined with --event"),
+    "var without a key": ({"--var": ["=1"]}, "--var takes KEY=JSON, not '=1'"),
+    "var not JSON": ({"--var": ["k=text"]}, "--var k: 'text' is not JSON"),
+}
+
+
+@pytest.mark.parametrize(("flags", "words"), BAD_FLAGS.values(), ids=BAD_FLAGS.keys())
+def test_bad_flags_are_usage_errors_naming_the_flag(flags: dict[str, Any], words: str) -> None:
+    from engine.diagnostics import UsageError
+
+    with pytest.raises(UsageError) as info:
+        apply_flags({}, flags)
+    assert words in str(info.value)
+
+
 # -- through the engine, in a real checkout ------------------------------------------
 
 PRINT_CTX = """\
