@@ -84,7 +84,9 @@ class Checkout:
         lines = [line.strip() for line in stderr.replace("stderr:", "").splitlines()]
         wanted = [line for line in lines if line.startswith(("fatal:", "error:"))] or [
             line for line in lines if line]
-        text = "; ".join(wanted[-3:]).strip("' ") or "git failed without saying why"
+        # The remote may be the pull request author's server: a few short lines only.
+        text = "; ".join(line[:300] for line in wanted[-3:]).strip("' ") or (
+            "git failed without saying why")
         return text.replace(self.url, strip_credentials(self.url))
 
     def _failed(self, why: str) -> UsageError:

@@ -353,7 +353,7 @@ def _say_pipeline_changes(inputs: Inputs, from_ci: bool, err: TextIO) -> None:
     """Tell the log when a pull request changes pipeline files that did not decide."""
     from engine.capabilities.base import CapabilityError
     from engine.capabilities.git_live import LiveGit, scrub_git_environment
-    from engine.trusted_source import pipeline_changes
+    from engine.trusted_source import pipeline_change_note, pipeline_changes
 
     scrub_git_environment(inputs.code_dir)
     try:
@@ -362,15 +362,9 @@ def _say_pipeline_changes(inputs: Inputs, from_ci: bool, err: TextIO) -> None:
     except CapabilityError:
         return
     touched = pipeline_changes(changed)
-    if not touched:
-        return
-    number = (inputs.context.get("pr") or {}).get("number")
-    shown = ", ".join(touched[:10]) + (f" and {len(touched) - 10} more" if len(touched) > 10
-                                       else "")
-    decided = ("the trusted CI source's version decided (the pull request's pipeline "
-               "files were not evaluated)" if from_ci else
-               "the code's version decided ([trust] pipeline_source = \"code\")")
-    err.write(f"note: pull request #{number} changes pipeline files: {shown}; {decided}\n")
+    if touched:
+        number = (inputs.context.get("pr") or {}).get("number")
+        err.write(pipeline_change_note(number, touched, from_ci=from_ci) + "\n")
 
 
 def _submits(args: Arguments, env: dict[str, str], token: Secret | None,

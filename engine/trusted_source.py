@@ -101,3 +101,19 @@ def is_pipeline_file(path: str) -> bool:
 def pipeline_changes(changed: list[str]) -> list[str]:
     """The changed paths that are pipeline files."""
     return [path for path in changed if is_pipeline_file(path)]
+
+
+def pipeline_change_note(number: int | None, touched: list[str], *, from_ci: bool) -> str:
+    """The log line saying that a pull request changes pipeline files, and whose version
+    decided. The paths are the pull request's own: control characters (newlines too,
+    so a name cannot start a line of its own) are escaped."""
+    from engine.shown import escape_controls
+
+    paths = [escape_controls(path).replace("\n", "\\n").replace("\t", "\\t")
+             for path in touched[:10]]
+    shown = ", ".join(paths) + (f" and {len(touched) - 10} more" if len(touched) > 10
+                                else "")
+    decided = ("the trusted CI source's version decided (the pull request's pipeline "
+               "files were not evaluated)" if from_ci else
+               "the code's version decided ([trust] pipeline_source = \"code\")")
+    return f"note: pull request #{number} changes pipeline files: {shown}; {decided}"

@@ -69,3 +69,28 @@ def test_the_fork_layer_applies_to_fork_pull_requests(tmp_path: Path) -> None:
     fork = run_engine(*common, "--fork")
     assert fork.code == 1
     assert "changed_files is disabled by the platform's policy" in fork.stderr
+
+
+# The note about a pull request's pipeline files shows paths the pull request chose.
+CHANGE_NOTES = {
+    "trusted source": ((9, ["lib/x.star", "pipeline.star"], True),
+                       "note: pull request #9 changes pipeline files: lib/x.star, "
+                       "pipeline.star; the trusted CI source's version decided"),
+    "code trusted": ((3, ["pipeline.star"], False),
+                     "changes pipeline files: pipeline.star; the code's version decided"),
+    "a path with terminal codes": ((1, ["lib/\x1b[2Jx\r\nERROR.star"], True),
+                                   "files: lib/\\x1b[2Jx\\r\\nERROR.star;"),
+    "many paths": ((2, [f"lib/{i}.star" for i in range(13)], True),
+                   "lib/8.star, lib/9.star and 3 more;"),
+}
+
+
+@pytest.mark.parametrize(("given", "words"), CHANGE_NOTES.values(), ids=CHANGE_NOTES.keys())
+def test_pipeline_change_note(given: tuple[int, list[str], bool], words: str) -> None:
+    from engine.trusted_source import pipeline_change_note
+
+    number, touched, from_ci = given
+    note = pipeline_change_note(number, touched, from_ci=from_ci)
+
+    assert words in note
+    assert "\n" not in note and "\x1b" not in note and "\r" not in note
