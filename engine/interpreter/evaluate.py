@@ -104,12 +104,11 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     # Memory grows with the steps taken, not with time: watched here too, it stops a
     # growing program at its line, just before the kernel's hard limit would.
     statm = _open_statm()
-    limit = limits.memory_mb * 1024 * 1024
-    # A sandbox forked from a large host process (an in-process run) may start with
-    # most of the limit already mapped: it is then stopped halfway through what is
-    # left, never at its first step.
+    # The kernel's limit is what the child inherited plus `memory_mb` (see
+    # engine.sandbox.child.harden); the watch stops a program at 90 % of what is left.
     start = _address_space(statm) if statm is not None else 0
-    memory_ceiling = max(limit * _MEMORY_SHARE, start + (limit - start) / 2)
+    hard = _address_space_limit(start + limits.memory_mb * 1024 * 1024)
+    memory_ceiling = start + (hard - start) * _MEMORY_SHARE
 
     def check_cancelled() -> bool:
         if time.monotonic() > deadline:
@@ -253,7 +252,15 @@ def _call_into_prelude(text: str, sources: dict[str, str]) -> Location | None:
     return None
 
 
-# The share of the memory limit at which a growing program is stopped at its line.
+def _address_space_limit(default: int) -> int:
+    """The address-space limit in force (`default` where none is set)."""
+    import resource
+
+    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
+    return default if soft == resource.RLIM_INFINITY else soft
+
+
+# The share of the memory left at which a growing program is stopped at its line.
 _MEMORY_SHARE = 0.9
 
 

@@ -42,11 +42,11 @@ def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
     """
     from engine.sandbox import fence
 
-    memory = int(limits["memory_mb"]) * 1024 * 1024
-    if memory <= _address_space_in_use():
-        # A limit below what the loaded interpreter already maps cannot be applied
-        # meaningfully: every allocation would fail somewhere arbitrary.
-        raise MemoryError("the memory limit is below what the sandbox needs to start")
+    # The limit bounds what the evaluation maps on top of what the child inherited at
+    # the fork: a caller of the Python API may be a large process (threads' malloc
+    # arenas alone reserve gigabytes of address space), and its size is not the
+    # pipeline's doing.
+    memory = _address_space_in_use() + int(limits["memory_mb"]) * 1024 * 1024
     null = os.open(os.devnull, os.O_RDWR)
     os.dup2(null, 0)
     os.dup2(null, 1)
