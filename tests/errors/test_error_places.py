@@ -117,7 +117,8 @@ def test_a_growing_program_is_stopped_at_its_line_by_the_memory_limit(tmp_path: 
         "[limits]\nmemory_mb = 256\nwall_seconds = 60\ncpu_seconds = 60\n")
     result = plan(tmp_path, "--policy", str(tmp_path / "policy.toml"))
     assert result.code == 1, result.output
-    assert re.match(r".*pipeline\.star:4:\d+: error: memory limit of 256 MiB exceeded$",
+    # The watch stops the loop at its header or in its body, whichever step it is on.
+    assert re.match(r".*pipeline\.star:[34]:\d+: error: memory limit of 256 MiB exceeded$",
                     first_line(result)), result.stderr
 
 
