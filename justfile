@@ -44,7 +44,7 @@ bench *args:
     {{python}} -m tests.bench.checkout_bench
 
 # Mutation testing of the safeguard modules (slow; not part of `just test`). With
-# arguments, only those modules (e.g. `just mutate engine/sources.py`). Prints every
+# arguments, only those modules (e.g. `just mutate engine/capabilities/source_tree.py`). Prints every
 # surviving mutant not reviewed as equivalent in tests/mutation/equivalent.txt.
 mutate *modules:
     {{python}} -m tests.mutation.run {{modules}}

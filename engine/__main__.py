@@ -1,5 +1,5 @@
 """`python -m engine`: the ingest job's entry point."""
 
-from engine.cli import main
+from engine.cli.main import main
 
 raise SystemExit(main())

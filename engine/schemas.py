@@ -1,6 +1,7 @@
 """JSON Schemas of the files people write, generated from the tables that check them:
-the operator policy (engine.policy.SCHEMA), a pipeline test case (engine.cases), and
-the triggers document (engine.jobs and engine.validate).
+the operator policy (engine.policy.layering.SCHEMA), a pipeline test case
+(engine.pipeline_tests.cases), and the triggers document (engine.core.jobs and
+engine.core.validate).
 
 `python -m engine.schemas --write DIR` writes them (`just docs`); a test fails when the
 committed ones are stale, and checks that the bundled examples validate against them.
@@ -25,8 +26,8 @@ _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
 def _policy_kind(kind: str, key: str) -> dict[str, Any]:
-    from engine.jobs import CONDITIONS
-    from engine.policy import GIT_MISSING_HISTORY, MAX_CALLSTACK_CEILING, MAXIMA
+    from engine.core.jobs import CONDITIONS
+    from engine.policy.layering import GIT_MISSING_HISTORY, MAX_CALLSTACK_CEILING, MAXIMA
     from pipeline_builtins import PREDECLARED
 
     ceiling = MAXIMA.get(key)
@@ -68,7 +69,7 @@ def _default(value: Any) -> Any:
 
 def policy_schema() -> dict[str, Any]:
     """The operator policy file (TOML, read as this JSON shape)."""
-    from engine.policy import SCHEMA
+    from engine.policy.layering import SCHEMA
 
     sections = {}
     for section, keys in SCHEMA.items():
@@ -78,7 +79,7 @@ def policy_schema() -> dict[str, Any]:
                                "description": f"{kind}", "default": _default(default)}
         sections[section] = {"type": "object", "properties": properties,
                              "additionalProperties": False}
-    from engine.policy import FORK_SECTIONS
+    from engine.policy.layering import FORK_SECTIONS
 
     sections["fork_pr"] = {
         "type": "object", "description": "stricter [limits], [builtins] and [jobs] for a "
@@ -108,8 +109,8 @@ def _table(schema: dict[str, str], **overrides: dict[str, Any]) -> dict[str, Any
 
 def case_schema() -> dict[str, Any]:
     """A pipeline test case (TOML, read as this JSON shape)."""
-    from engine import cases
-    from engine.capabilities.static import STATUSES
+    from engine.capabilities.memory import STATUSES
+    from engine.pipeline_tests import cases
 
     change = {"anyOf": [{"type": "string"}, {
         **_table(cases._CHANGE, status={"enum": list(STATUSES)}), "required": ["path"]}]}
@@ -127,8 +128,8 @@ def case_schema() -> dict[str, Any]:
 
 
 def _field_kind(kind: str) -> dict[str, Any]:
-    from engine.jobs import SOURCE_TYPES
-    from engine.validate import ENV_NAME_RE
+    from engine.core.jobs import SOURCE_TYPES
+    from engine.core.validate import ENV_NAME_RE
 
     kinds: dict[str, dict[str, Any]] = {
         "str": {"type": "string"},
@@ -152,8 +153,8 @@ def _anchored(pattern: str) -> str:
 
 def triggers_schema() -> dict[str, Any]:
     """The triggers document the engine writes (and appends to)."""
-    from engine.jobs import CONDITIONS, OPTIONAL_FIELDS, REQUIRED_KEYS
-    from engine.validate import ENV_NAME_RE, JOB_NAME_RE, MAX_JOB_NAME
+    from engine.core.jobs import CONDITIONS, OPTIONAL_FIELDS, REQUIRED_KEYS
+    from engine.core.validate import ENV_NAME_RE, JOB_NAME_RE, MAX_JOB_NAME
 
     name = {"type": "string", "pattern": _anchored(JOB_NAME_RE.pattern), "minLength": 1,
             "maxLength": MAX_JOB_NAME}

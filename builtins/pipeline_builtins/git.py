@@ -9,7 +9,7 @@ list of changed paths, so no list crosses into Starlark or to the parent twice.
 from __future__ import annotations
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.git_refs import normalize
+from engine.capabilities.git.refs import normalize
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.globs import GlobError, all_match, any_match, join_paths
 

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import json
 
-from engine.diagnostics import Diagnostic, Frame, Location
-from engine.interpreter.starlark_text import callsite_column, parse_frames
-from engine.jobs import Job
-from engine.validate import JobError, JobRules, normalize_job
-from engine.workflows import Declared, WorkflowError
+from engine.core.diagnostics import Diagnostic, Frame, Location
+from engine.core.jobs import Job
+from engine.core.starlark_text import callsite_column, parse_frames
+from engine.core.validate import JobError, JobRules, normalize_job
+from engine.core.workflows import Declared, WorkflowError
 from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False

@@ -6,7 +6,7 @@ the workflow output file only when the whole run succeeds.
 
 from __future__ import annotations
 
-from engine.workflow_state import StateError, check_entry
+from engine.core.workflow_state import StateError, check_entry
 from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False

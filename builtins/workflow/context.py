@@ -14,12 +14,12 @@ from contextvars import ContextVar
 from pathlib import Path
 
 from engine.capabilities.base import CapabilityError
-from engine.compose import warnings_for, write_jobs
-from engine.context import complete_context, context_from_env, job_state
-from engine.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
-from engine.inputs import DEFAULT_SRC, DEFAULT_TRIGGERS
-from engine.jobs import Job, count_jobs
-from engine.validate import JobError, normalize_job
+from engine.core.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
+from engine.core.jobs import Job, count_jobs
+from engine.core.validate import JobError, normalize_job
+from engine.run.context import complete_context, context_from_env, job_state
+from engine.run.inputs import DEFAULT_SRC, DEFAULT_TRIGGERS
+from engine.triggers.document import warnings_for, write_jobs
 from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
@@ -33,7 +33,7 @@ if TYPE_CHECKING:
     from types import FrameType
     from typing import Any
 
-    from engine.policy import Policy
+    from engine.policy.layering import Policy
 
 # Frames of these packages are never "the script line": the caller is looked up past them.
 _INTERNAL_MODULES = frozenset({"workflow", "contextlib"})
@@ -44,7 +44,7 @@ class WorkflowContext:
 
     `triggers_file` defaults to `$REACTORCIDE_TRIGGERS_FILE`, else `/job/triggers.json`;
     `src_dir` (where git questions go) to `$REACTORCIDE_CODE_DIR`, else `/job/src`;
-    `policy` (an `engine.policy.Policy`: its job rules, job and output limits, and
+    `policy` (an `engine.policy.layering.Policy`: its job rules, job and output limits, and
     `git.on_missing_history`) to the files named by `$REACTORCIDE_PIPELINE_POLICY`,
     else the built-in rules. Plain-http coordinator URLs
     are refused unless `allow_insecure_transport` is true. `submit` (default: when
@@ -66,7 +66,7 @@ class WorkflowContext:
         self.triggers_file = Path(
             triggers_file or env.get("REACTORCIDE_TRIGGERS_FILE") or DEFAULT_TRIGGERS
         )
-        from engine.workflow_state import DEFAULT_OUTPUT_FILE
+        from engine.core.workflow_state import DEFAULT_OUTPUT_FILE
 
         self.workflow_output_file = Path(env.get("RC_WF_OUTPUT_FILE") or DEFAULT_OUTPUT_FILE)
         self.src_dir = os.fspath(src_dir or env.get("REACTORCIDE_CODE_DIR") or DEFAULT_SRC)
@@ -84,7 +84,7 @@ class WorkflowContext:
             on_missing_history=str(self.policy.get("git", "on_missing_history")),
             warn=lambda text: _say(f"warning: {text}"),
         )
-        from engine.submit import submits_by_default
+        from engine.triggers.submit import submits_by_default
 
         self._coordinator_url = env.get("REACTORCIDE_COORDINATOR_URL") or None
         self._token = env.get("REACTORCIDE_API_TOKEN") or None
@@ -108,7 +108,7 @@ class WorkflowContext:
         self._pending: list[Job] = []
         self._by_name: dict[str, Job] = {}
         self._refused: list[Diagnostic] = []
-        from engine.workflows import Declared
+        from engine.core.workflows import Declared
 
         self._declared = Declared()
 
@@ -224,7 +224,7 @@ class WorkflowContext:
                 if len(self._by_name) >= limit:
                     raise JobError(f"job {job_name!r}: job limit of {limit} jobs exceeded")
                 extra = _plain(fields)
-                from engine.workflows import WorkflowError as NamingError
+                from engine.core.workflows import WorkflowError as NamingError
 
                 try:
                     workflow = self._declared.check_use(extra.pop("workflow", None))
@@ -242,7 +242,7 @@ class WorkflowContext:
                 problem = Diagnostic(location, str(err))
                 self._refused.append(problem)
                 raise TriggerError(_render([problem]), [problem]) from None
-            from engine.job_defaults import defaults_for, fill
+            from engine.core.job_defaults import defaults_for, fill
 
             job = Job(name, fill(normalized, defaults_for(self._env_context)), location,
                       workflow=workflow)
@@ -257,7 +257,7 @@ class WorkflowContext:
     def workflow(self, name: str, vars: Mapping[str, Any] | None = None) -> str:
         """Declare a named workflow (its own VCS check and job graph, with initial
         `vars`); `trigger_job(..., workflow=name)` puts a job in it. Returns the name."""
-        from engine.workflows import WorkflowError as NamingError
+        from engine.core.workflows import WorkflowError as NamingError
 
         location = caller_location()
         with self._lock:
@@ -288,7 +288,7 @@ class WorkflowContext:
                 return
             if self.submit:
                 self._check_submit()
-            from engine.workflows import cross_workflow_problems
+            from engine.core.workflows import cross_workflow_problems
 
             crossing = [Diagnostic(job.location, text)
                         for job, text in cross_workflow_problems(self._pending)]
@@ -326,7 +326,7 @@ class WorkflowContext:
             self._submit(path)
 
     def _check_submit(self) -> None:
-        from engine.submit import SubmitError, check_target
+        from engine.triggers.submit import SubmitError, check_target
 
         try:
             check_target(self._coordinator_url, self._token, self.job_id,
@@ -337,8 +337,8 @@ class WorkflowContext:
     def _submit(self, path: str) -> None:
         """POST the written file, as `python -m engine` does; WorkflowError (the file
         kept) when the coordinator does not take it."""
-        from engine.capabilities.coordinator_http import budget_for
-        from engine.submit import SubmitError, shown_ids, submit_file
+        from engine.capabilities.coordinator.http import budget_for
+        from engine.triggers.submit import SubmitError, shown_ids, submit_file
 
         try:
             created = submit_file(self._coordinator_url or "", self._token or "",
@@ -371,7 +371,7 @@ class WorkflowContext:
         self._set_state("outputs", key, value)
 
     def _set_state(self, section: str, key: str, value: Any) -> None:
-        from engine import workflow_state
+        from engine.core import workflow_state
 
         try:
             checked = workflow_state.check_entry(key, _plain(value))
@@ -523,7 +523,7 @@ def _say(text: str) -> None:
 
 
 def _policy_from_environment() -> Policy:
-    from engine.policy import load_policy, policy_files
+    from engine.policy.layering import load_policy, policy_files
 
     try:
         return load_policy(policy_files((), os.environ))

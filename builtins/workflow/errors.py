@@ -4,7 +4,7 @@ from __future__ import annotations
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from engine.diagnostics import Diagnostic
+    from engine.core.diagnostics import Diagnostic
 
 
 class WorkflowError(Exception):

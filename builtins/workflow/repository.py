@@ -18,7 +18,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any
 
-    from engine.capabilities.git_live import LiveGit
+    from engine.capabilities.git.live import LiveGit
 
 
 class Repositories:
@@ -35,7 +35,7 @@ class Repositories:
         self._warned: dict[Path, int] = {}
 
     def _for(self, base_dir: str | None) -> LiveGit:
-        from engine.capabilities.git_live import LiveGit
+        from engine.capabilities.git.live import LiveGit
 
         path = Path(self.src_dir if base_dir is None else base_dir).resolve()
         if not path.is_dir():

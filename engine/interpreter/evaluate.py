@@ -6,9 +6,11 @@ import itertools
 import time
 
 from engine.capabilities.base import CapabilityError
-from engine.diagnostics import Diagnostic, Frame, Location, PipelineFailed
-from engine.interpreter.friendly import callee_at, enclosing_function, in_call, rewrite
-from engine.interpreter.starlark_text import (
+from engine.common.record import Record
+from engine.core.diagnostics import Diagnostic, Frame, Location, PipelineFailed
+from engine.core.jobs import Job
+from engine.core.limits import Limits
+from engine.core.starlark_text import (
     PRELUDE_FILE,
     at_end_of_file,
     call_column,
@@ -17,9 +19,7 @@ from engine.interpreter.starlark_text import (
     pointers,
     unclosed_mid_file,
 )
-from engine.jobs import Job
-from engine.limits import Limits
-from engine.record import Record
+from engine.interpreter.friendly import callee_at, enclosing_function, in_call, rewrite
 from pipeline_builtins import PREDECLARED, prelude_source
 
 TYPE_CHECKING = False

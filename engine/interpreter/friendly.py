@@ -7,7 +7,7 @@ from __future__ import annotations
 import functools
 import re
 
-from engine.suggest import did_you_mean
+from engine.common.suggest import did_you_mean
 
 _QUALIFIED = r"`?(?:<[^>]*>\.|[\w./-]+\.star\.)?(?P<fn>\w+)`?"
 _EXTRA_NAMED = re.compile(

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-from engine.diagnostics import Diagnostic, Location
+from engine.core.diagnostics import Diagnostic, Location
+from engine.core.starlark_text import (
+    PRELUDE_FILE,
+    at_end_of_file,
+    message_of,
+    pointers,
+)
 from engine.interpreter.evaluate import (
     PRELUDE_MODULE,
     dialect,
     pipeline_globals,
     prelude_globals,
-)
-from engine.interpreter.starlark_text import (
-    PRELUDE_FILE,
-    at_end_of_file,
-    message_of,
-    pointers,
 )
 from pipeline_builtins import PREDECLARED, prelude_source
 
@@ -35,9 +35,9 @@ def lint_sources(sources: list[dict[str, str]],
     it loads); by default each file is its own group. `rules` are the operator's job
     rules (`JobRules.to_json()`), checked against what calls state literally.
     """
+    from engine.core.validate import JobRules
     from engine.interpreter.lint_fields import field_lints
     from engine.interpreter.lint_jobs import job_lints
-    from engine.validate import JobRules
 
     texts = {source["name"]: source["text"] for source in sources}
     by_file: dict[str, list[Diagnostic]] = {name: [] for name in texts}

@@ -1,7 +1,7 @@
 """`check`'s errors about jobs that a run would refuse, found in the syntax tree.
 
 What a `trigger_job` call states literally is checked with the same rules as a run
-(engine.validate): an unknown field (with did you mean, at the keyword), a job name, an
+(engine.core.validate): an unknown field (with did you mean, at the keyword), a job name, an
 env key or value, a condition, a `depends_on` list; across the pipeline's files, a job
 name triggered twice by calls that always run, and a dependency cycle between literal
 names. Values computed at run time are left to the run.
@@ -11,10 +11,9 @@ from __future__ import annotations
 
 import ast
 
-from engine.diagnostics import Diagnostic, Location
-from engine.interpreter.lint_jobs import _argument, _File, _literal, _parse
-from engine.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
-from engine.validate import (
+from engine.core.diagnostics import Diagnostic, Location
+from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
+from engine.core.validate import (
     DEFAULT_RULES,
     RESERVED_ENV_PREFIXES,
     JobError,
@@ -26,12 +25,13 @@ from engine.validate import (
     check_job_name,
     find_cycles,
 )
+from engine.interpreter.lint_jobs import _argument, _File, _literal, _parse
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-# `workflow` names a declared workflow (engine.workflows), not a job field.
+# `workflow` names a declared workflow (engine.core.workflows), not a job field.
 _NAMED = ("job_name", "env", "depends_on", "condition", "workflow")
 _NOT_LITERAL = object()
 # Nodes under which a call may run zero times or several times.

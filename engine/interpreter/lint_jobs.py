@@ -20,7 +20,7 @@ from __future__ import annotations
 import ast
 import warnings
 
-from engine.diagnostics import Diagnostic, Location
+from engine.core.diagnostics import Diagnostic, Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

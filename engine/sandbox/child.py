@@ -146,8 +146,8 @@ def _try_send(fd: int, message: dict[str, Any]) -> None:
 
 
 def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str, Any]:
-    from engine.diagnostics import PipelineFailed
-    from engine.limits import Limits
+    from engine.core.diagnostics import PipelineFailed
+    from engine.core.limits import Limits
 
     limits = Limits.from_json(request["limits"])
     mode = request.get("mode")
@@ -178,16 +178,16 @@ def _run(request: dict[str, Any], to_parent: int, from_parent: int) -> dict[str,
 
 def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
               from_parent: int, extra: dict[str, Any]) -> list[dict[str, Any]]:
-    from engine.capabilities.remote import (
+    from engine.core.diagnostics import PipelineFailed
+    from engine.core.validate import JobRules
+    from engine.interpreter.evaluate import PipelineSource, evaluate
+    from engine.sandbox.proxies import (
         Channel,
         RemoteGit,
         RemoteJobState,
         RemoteOutput,
         RemoteSources,
     )
-    from engine.diagnostics import PipelineFailed
-    from engine.interpreter.evaluate import PipelineSource, evaluate
-    from engine.validate import JobRules
     from pipeline_builtins import Host
     from pipeline_builtins.jobs import JobCollector
 

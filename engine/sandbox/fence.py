@@ -13,7 +13,7 @@ import contextlib
 import os
 import resource
 
-from engine.secret import initial_environment_span
+from engine.common.secret import initial_environment_span
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:

@@ -16,9 +16,9 @@ import sys
 import time
 
 from engine.capabilities.base import CapabilityError, Protocol
-from engine.diagnostics import Diagnostic, Location, PipelineFailed
-from engine.limits import Limits
-from engine.record import Record
+from engine.common.record import Record
+from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
+from engine.core.limits import Limits
 from engine.sandbox import protocol
 from engine.sandbox.child import child_main, looks_like_memory
 
@@ -145,7 +145,7 @@ class Sandbox:
             failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
                              "exceeded (a single operation ran past the deadline)")
         if failure is not None:
-            from engine.usage import RunUsage
+            from engine.core.usage import RunUsage
 
             failure.usage = RunUsage(usage, limits)
             raise failure
@@ -250,7 +250,7 @@ def _serve(
 
 
 def _answer(services: Services, message: dict[str, Any]) -> dict[str, Any]:
-    from engine.capabilities.remote import REMOTE_METHODS
+    from engine.sandbox.proxies import REMOTE_METHODS
 
     capability = str(message.get("capability"))
     method = str(message.get("method"))

@@ -2,7 +2,7 @@
 
 Builds (in a temporary directory) a bare repository whose tip has 100,000 files and a
 history of 300 commits on main, plus a pull request branch of 3 commits; then checks out
-the pull request's head as an eval job does (`engine.checkout.check_out_code`: the head
+the pull request's head as an eval job does (`engine.run.checkout.check_out_code`: the head
 and the base commit, limited depth, deepened to the merge base) and, for comparison,
 makes a full `git clone` (checked out) over the same `file://` transport. Prints wall time and the
 size of the fetched `.git` for both. Numbers only; nothing is asserted.
@@ -74,7 +74,7 @@ def _size(path: Path) -> int:
 
 
 def main() -> None:
-    from engine.checkout import check_out_code, git_environment
+    from engine.run.checkout import check_out_code, git_environment
 
     root = Path(tempfile.mkdtemp(prefix="checkout-bench-"))
     try:

@@ -81,7 +81,7 @@ def run_once(src: Path, triggers: Path, env: dict[str, str]) -> float:
 
 def in_process(server: FakeCoordinator) -> tuple[float, float, int]:
     """HttpJobState alone: (first answer, all 200 answers) in seconds, requests sent."""
-    from engine.capabilities.coordinator_http import HttpJobState
+    from engine.capabilities.coordinator.http import HttpJobState
 
     start = time.perf_counter()
     state = HttpJobState(server.url, server.token, job_id=JOB_ID)

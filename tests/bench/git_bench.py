@@ -55,7 +55,7 @@ def timed(args: list[str]) -> Run:
 # GitPython, to show what GitPython's import costs on this path.
 _WITHOUT_GITPYTHON = """\
 import sys
-import engine.capabilities.git_live as git_live
+import engine.capabilities.git.live as git_live
 def execute(self, cwd, args):
     import subprocess
     proc = subprocess.run(["git", *git_live._SAFE_CONFIG, *args], cwd=cwd,
@@ -64,7 +64,7 @@ def execute(self, cwd, args):
         raise git_live.CapabilityError(proc.stderr.decode(errors="replace").strip())
     return proc.stdout, proc.stderr.decode(errors="replace")
 git_live.LiveGit._execute = execute
-from engine.cli import main
+from engine.cli.main import main
 raise SystemExit(main(sys.argv[1:]))
 """
 

@@ -145,9 +145,9 @@ def main() -> None:
 
 def driver(src: str, triggers: str, max_jobs: int) -> None:
     """Ingest one pipeline in this process with a raised job cap; print usage as JSON."""
-    from engine.ingest import RunOptions, run
-    from engine.inputs import snapshot
-    from engine.limits import Limits
+    from engine.core.limits import Limits
+    from engine.run.ingest import RunOptions, run
+    from engine.run.inputs import snapshot
 
     inputs = snapshot(src=src, pipeline=None, triggers_file=triggers, env=os.environ,
                       token=None)

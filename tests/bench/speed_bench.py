@@ -32,10 +32,10 @@ def driver(src: str, triggers: str, max_jobs: int) -> None:
     import json
     import resource
 
-    gc.disable()  # as `python -m engine` runs (engine.cli)
-    from engine.ingest import RunOptions, run
-    from engine.inputs import snapshot
-    from engine.limits import Limits
+    gc.disable()  # as `python -m engine` runs (engine.cli.main)
+    from engine.core.limits import Limits
+    from engine.run.ingest import RunOptions, run
+    from engine.run.inputs import snapshot
 
     inputs = snapshot(src=src, pipeline=None, triggers_file=triggers, env=os.environ,
                       token=None)

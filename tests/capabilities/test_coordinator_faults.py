@@ -17,9 +17,9 @@ from typing import Any
 
 import pytest
 
-from engine.capabilities import coordinator_transport
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.coordinator_http import (
+from engine.capabilities.coordinator import transport as coordinator_transport
+from engine.capabilities.coordinator.http import (
     MAX_RESPONSE_BYTES,
     RUNNING_STATUSES,
     HttpJobState,

@@ -18,7 +18,7 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.coordinator_http import (
+from engine.capabilities.coordinator.http import (
     MAX_RESPONSE_BYTES,
     RUNNING_STATUSES,
     TERMINAL_STATUSES,
@@ -602,7 +602,7 @@ def test_unknown_certificate_authority_is_a_tls_error(
 
 def test_requests_is_imported_lazily() -> None:
     code = (
-        "import sys, engine.capabilities.coordinator_http as m\n"
+        "import sys, engine.capabilities.coordinator.http as m\n"
         "m.HttpJobState('https://127.0.0.1:1', 'tok')\n"
         "print('requests' in sys.modules, 'ssl' in sys.modules, 'datetime' in sys.modules)\n"
     )

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.remote import RemoteJobState
+from engine.sandbox.proxies import RemoteJobState
 from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
 

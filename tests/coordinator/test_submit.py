@@ -1,4 +1,4 @@
-"""Direct submission: `engine.submit.submit_file`, and `python -m engine ingest --submit`.
+"""Direct submission: `engine.triggers.submit.submit_file`, and `python -m engine ingest --submit`.
 
 The coordinator is the real HTTPS fake on 127.0.0.1.
 """
@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.submit import SubmitError, check_target, submit_file
+from engine.triggers.submit import SubmitError, check_target, submit_file
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 

@@ -14,8 +14,8 @@ from typing import Any
 
 import pytest
 
-from engine.event import apply_flags, change_base, read_event
-from engine.inputs import EnvReading
+from engine.run.event import apply_flags, change_base, read_event
+from engine.run.inputs import EnvReading
 from tests.support.engine_run import run_engine
 
 SHA = "a" * 40
@@ -167,7 +167,7 @@ BAD_FLAGS = {
 
 @pytest.mark.parametrize(("flags", "words"), BAD_FLAGS.values(), ids=BAD_FLAGS.keys())
 def test_bad_flags_are_usage_errors_naming_the_flag(flags: dict[str, Any], words: str) -> None:
-    from engine.diagnostics import UsageError
+    from engine.core.diagnostics import UsageError
 
     with pytest.raises(UsageError) as info:
         apply_flags({}, flags)

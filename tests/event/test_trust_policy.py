@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import UsageError
-from engine.policy import load_policy
+from engine.core.diagnostics import UsageError
+from engine.policy.layering import load_policy
 from tests.support.engine_run import run_engine
 
 
@@ -87,7 +87,7 @@ CHANGE_NOTES = {
 
 @pytest.mark.parametrize(("given", "words"), CHANGE_NOTES.values(), ids=CHANGE_NOTES.keys())
 def test_pipeline_change_note(given: tuple[int, list[str], bool], words: str) -> None:
-    from engine.trusted_source import pipeline_change_note
+    from engine.run.trusted_source import pipeline_change_note
 
     number, touched, from_ci = given
     note = pipeline_change_note(number, touched, from_ci=from_ci)

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.capabilities.git_runner import (
+from engine.capabilities.git.runner import (
     GitError,
     describe_failure,
     find_checkout,
@@ -79,7 +79,7 @@ def test_git_failures_are_told_in_the_engines_words(stderr: bytes, words: str) -
 
 def test_a_version_check_started_early_is_tracked_then_collected(
         monkeypatch: pytest.MonkeyPatch) -> None:
-    from engine.capabilities import git_runner
+    from engine.capabilities.git import runner as git_runner
 
     monkeypatch.setattr(git_runner, "_version_checked", None)
     monkeypatch.setattr(git_runner, "_version_started", None)

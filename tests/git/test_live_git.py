@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.git_live import (
+from engine.capabilities.git.live import (
     LiveGit,
     MissingHistory,
     mentions_git,
@@ -21,10 +21,10 @@ from engine.capabilities.git_live import (
     start_preload,
     strip_credentials,
 )
-from engine.capabilities.git_refs import check_rev, normalize
-from engine.capabilities.git_runner import Checkout
-from engine.capabilities.remote import Channel, RemoteGit
-from engine.services import HostServices, PrintSink, UnconfiguredJobState
+from engine.capabilities.git.refs import check_rev, normalize
+from engine.capabilities.git.runner import Checkout
+from engine.sandbox.broker import HostServices, PrintSink, UnconfiguredJobState
+from engine.sandbox.proxies import Channel, RemoteGit
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
 from tests.git.scenarios import history, shallow_clone
@@ -353,8 +353,8 @@ def test_gitpython_is_never_imported_by_a_git_question(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "src", [{"README": "r\n"}, {"README": "r2\n"}])
     code = f"""
 import sys
-import pipeline_builtins, pipeline_builtins.git, engine.capabilities.remote
-from engine.capabilities.git_live import LiveGit, scrub_git_environment
+import pipeline_builtins, pipeline_builtins.git, engine.sandbox.proxies
+from engine.capabilities.git.live import LiveGit, scrub_git_environment
 scrub_git_environment({str(repo.path)!r})
 live = LiveGit({str(repo.path)!r})
 assert "git" not in sys.modules, "GitPython imported before any question"
@@ -370,7 +370,7 @@ assert "git" not in sys.modules, "GitPython imported by a git question"
 def test_preload_imports_gitpython_in_the_background() -> None:
     code = """
 import sys
-from engine.capabilities.git_live import start_preload
+from engine.capabilities.git.live import start_preload
 start_preload().join()
 assert "git.cmd" in sys.modules
 """

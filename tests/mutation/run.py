@@ -10,7 +10,7 @@ mutmut names a mutant after its file path, so the run happens in build/mutation/
 the packages sit at the top (`engine`, `pipeline_builtins`), as they are imported.
 
     python -m tests.mutation.run                  every safeguard module
-    python -m tests.mutation.run engine/sources.py pipeline_builtins/globs.py
+    python -m tests.mutation.run engine/capabilities/source_tree.py pipeline_builtins/globs.py
 """
 
 from __future__ import annotations
@@ -29,25 +29,25 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 
 # module (as imported from the staging directory) -> the tests that guard it
 SAFEGUARDS: dict[str, list[str]] = {
-    "engine/sources.py": ["tests/sandbox/test_load_confinement.py"],
-    "engine/policy.py": ["tests/policy/test_layering.py"],
-    "engine/validate.py": ["tests/validation/test_job_rules.py",
+    "engine/capabilities/source_tree.py": ["tests/sandbox/test_load_confinement.py"],
+    "engine/policy/layering.py": ["tests/policy/test_layering.py"],
+    "engine/core/validate.py": ["tests/validation/test_job_rules.py",
                            "tests/validation/test_policy_rules.py",
                            "tests/writer/test_writer_rules.py",
                            "tests/sandbox/test_parent_recheck.py"],
-    "engine/triggers_file.py": ["tests/writer/test_atomic_write.py",
+    "engine/triggers/file.py": ["tests/writer/test_atomic_write.py",
                                 "tests/writer/test_writer_rules.py",
                                 "tests/writer/test_operation_id.py"],
-    "engine/operation_id.py": ["tests/writer/test_operation_id.py"],
+    "engine/triggers/operation_id.py": ["tests/writer/test_operation_id.py"],
     "pipeline_builtins/globs.py": ["tests/git/test_glob_reference.py",
                                    "tests/git/test_globs.py"],
-    "engine/secret.py": ["tests/redaction/test_token_never_written.py"],
-    "engine/transcript.py": ["tests/redaction/test_token_never_written.py"],
-    "engine/capabilities/coordinator_transport.py": [
+    "engine/common/secret.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/transcripts/transcript.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/capabilities/coordinator/transport.py": [
         "tests/redaction/test_token_never_written.py",
         "tests/capabilities/test_coordinator_faults.py",
         "tests/capabilities/test_coordinator_http.py"],
-    "engine/ingest.py": ["tests/sandbox/test_parent_recheck.py"],
+    "engine/run/ingest.py": ["tests/sandbox/test_parent_recheck.py"],
 }
 
 _LINKS = {"engine": "engine", "pipeline_builtins": "builtins/pipeline_builtins",

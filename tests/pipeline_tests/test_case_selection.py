@@ -9,7 +9,7 @@ from xml.etree import ElementTree as ET
 
 import pytest
 
-from engine import case_runner
+from engine.pipeline_tests import runner as case_runner
 from tests.support.engine_run import run_engine
 
 

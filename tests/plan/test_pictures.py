@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.plan_pictures import dot_string, mermaid_text
+from engine.plan.pictures import dot_string, mermaid_text
 from tests.cli.test_cli import GRAPHS, Spec, cli, expected_stages, pipeline_for, write
 from tests.support.graph_syntax import (
     Graph,

@@ -16,9 +16,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.diagnostics import UsageError
-from engine.jobs import CONDITIONS
-from engine.policy import (
+from engine.core.diagnostics import UsageError
+from engine.core.jobs import CONDITIONS
+from engine.policy.layering import (
     GIT_MISSING_HISTORY,
     MAXIMA,
     PIPELINE_SOURCES,

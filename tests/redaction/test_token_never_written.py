@@ -20,10 +20,11 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine import arguments, cli
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.coordinator_transport import Transport
-from engine.transcript import Scrubber
+from engine.capabilities.coordinator.transport import Transport
+from engine.cli import main as cli
+from engine.run import arguments
+from engine.transcripts.transcript import Scrubber
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 
@@ -214,7 +215,7 @@ def test_a_refused_submission_echoing_the_token_is_reported_without_it(
 
 
 def test_the_token_is_taken_out_of_the_environment_and_never_shown() -> None:
-    from engine.secret import take_token
+    from engine.common.secret import take_token
 
     environ = {"REACTORCIDE_API_TOKEN": TOKEN, "OTHER": "x"}
     secret = take_token(environ)

@@ -20,7 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
-from engine.transcript import FORMAT, REDACTED, Scrubber
+from engine.transcripts.transcript import FORMAT, REDACTED, Scrubber
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
 from tests.support.gitrepo import GitRepo, make_repo

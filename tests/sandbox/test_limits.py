@@ -18,12 +18,12 @@ from typing import Any
 
 import pytest
 
-from engine.diagnostics import Diagnostic, PipelineFailed
-from engine.ingest import Outcome, RunOptions, run
-from engine.inputs import snapshot
-from engine.limits import Limits
+from engine.core.diagnostics import Diagnostic, PipelineFailed
+from engine.core.limits import Limits
+from engine.run.ingest import Outcome, RunOptions, run
+from engine.run.inputs import snapshot
 from engine.sandbox import parent as sandbox_parent
-from engine.services import HostServices
+from engine.sandbox.broker import HostServices
 from tests.support.engine_run import Result, run_engine
 
 # A valid triggers file in a layout the engine would never write itself (one line, no

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from engine.sources import SourceTree
+from engine.capabilities.source_tree import SourceTree
 
 SECRET = 'trigger_job("from-outside")\n'
 

@@ -15,11 +15,11 @@ from typing import Any
 
 import pytest
 
-from engine.diagnostics import PipelineFailed
-from engine.ingest import RunOptions, run
-from engine.inputs import snapshot
-from engine.limits import Limits
-from engine.policy import load_policy
+from engine.core.diagnostics import PipelineFailed
+from engine.core.limits import Limits
+from engine.policy.layering import load_policy
+from engine.run.ingest import RunOptions, run
+from engine.run.inputs import snapshot
 from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 

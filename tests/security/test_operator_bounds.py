@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.capabilities.git_live import strip_credentials
+from engine.capabilities.git.live import strip_credentials
 from tests.security.conftest import GRACE_SECONDS, TOKEN
 from tests.support.engine_run import run_engine
 

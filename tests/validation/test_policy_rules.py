@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from engine.validate import DEFAULT_RULES, JobError, JobRules
+from engine.core.validate import DEFAULT_RULES, JobError, JobRules
 
 RULES = JobRules(
     allowed_images=(("registry.example.com/*",), ("*/team/*", "*/base")),

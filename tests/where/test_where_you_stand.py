@@ -10,8 +10,8 @@ from pathlib import Path
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.git_live import LiveGit
-from engine.where import repository_top
+from engine.capabilities.git.live import LiveGit
+from engine.run.where import repository_top
 from tests.support.engine_run import run_engine
 from tests.support.gitrepo import make_repo
 

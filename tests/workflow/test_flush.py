@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from engine.operation_id import derive
+from engine.triggers.operation_id import derive
 from tests.support.engine_run import clean_env
 from tests.workflow.scripts import job_names, load, run_script
 from workflow import WorkflowContext, trigger_job, workflow_context

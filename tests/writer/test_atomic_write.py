@@ -15,9 +15,9 @@ from typing import Any
 
 import pytest
 
-from engine import triggers_file
-from engine.diagnostics import UsageError
-from engine.triggers_file import write_atomic
+from engine.core.diagnostics import UsageError
+from engine.triggers import file as triggers_file
+from engine.triggers.file import write_atomic
 
 OLD = b'{"type": "trigger_job", "operation_id": "old", "jobs": []}\n'
 NEW = b'{"type": "trigger_job", "operation_id": "new", "jobs": [' + b" " * 70_000 + b"]}\n"

@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from engine.json_text import dumps_indented
+from engine.common.json_text import dumps_indented
 
 
 class Text(str):

@@ -14,11 +14,11 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from engine.compose import compose, write_jobs
-from engine.diagnostics import Location
-from engine.jobs import Job
-from engine.operation_id import derive
-from engine.triggers_file import Existing, parse_existing
+from engine.core.diagnostics import Location
+from engine.core.jobs import Job
+from engine.triggers.document import compose, write_jobs
+from engine.triggers.file import Existing, parse_existing
+from engine.triggers.operation_id import derive
 
 UUID8 = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-8[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}\Z")
 WHERE = Location("pipeline.star")

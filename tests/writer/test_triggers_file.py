@@ -11,8 +11,8 @@ from typing import Any
 
 import pytest
 
-from engine.jobs import OPTIONAL_FIELDS
-from engine.triggers_file import parse_existing
+from engine.core.jobs import OPTIONAL_FIELDS
+from engine.triggers.file import parse_existing
 from tests.conftest import GitRepoFactory
 from tests.support.engine_run import REPO_ROOT, Result, clean_env, run_engine
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from engine.diagnostics import UsageError
-from engine.triggers_file import locked, parse_existing, read_bytes, read_existing, render
-from engine.triggers_file import write_atomic as write
+from engine.core.diagnostics import UsageError
+from engine.triggers.file import locked, parse_existing, read_bytes, read_existing, render
+from engine.triggers.file import write_atomic as write
 from tests.writer.test_triggers_file import CORRUPT
 
 # A phrase of the reason each corrupt file is refused for, by the table's id.

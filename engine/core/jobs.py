@@ -1,0 +1,99 @@
+"""The job model: which fields a trigger may carry, their kinds, and their order on disk."""
+
+from __future__ import annotations
+
+from engine.common.record import Record
+from engine.core.diagnostics import Frame, Location
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any
+
+CONDITIONS = ("all_success", "any_success", "any_failed", "always")
+SOURCE_TYPES = ("git", "copy", "none")
+
+# Field name -> kind. The order is the order of keys in the triggers file.
+# Kinds: "str", "int", "timeout" (int > 0), "source_type", "str_list", "list", "env_name", "map",
+# "for_each" (see engine.core.coordinator_rules).
+OPTIONAL_FIELDS: dict[str, str] = {
+    "source_type": "source_type",
+    "source_url": "str",
+    "source_ref": "str",
+    "ci_source_type": "source_type",
+    "ci_source_url": "str",
+    "ci_source_ref": "str",
+    "container_image": "str",
+    "job_command": "str",
+    "priority": "int",
+    "timeout": "timeout",
+    "capabilities": "str_list",
+    "image_pull_secrets": "str_list",
+    "for_each": "for_each",
+    "item_var": "env_name",
+    "worker_class": "str",
+    "code_dir": "str",
+    "job_dir": "str",
+    "working_dir": "str",
+    "run_as_user": "str",
+    "job_file": "str",
+    "characteristics": "map",
+    "resources": "map",
+}
+
+# Keys every job carries on disk, in this order, before the optional fields.
+REQUIRED_KEYS = ("job_name", "depends_on", "condition", "env")
+
+# Fields only the platform may set; a pipeline that sets them is refused.
+AUTHORITY_FIELDS = ("ci_origin", "execution_profile")
+
+# Keys that make the coordinator refuse the whole payload, wherever they appear.
+FORBIDDEN_KEYS = ("org", "org_id", "organization")
+
+KEY_ORDER = (*REQUIRED_KEYS, *OPTIONAL_FIELDS)
+
+
+class Job(Record):
+    """One triggered job plus where the pipeline created it."""
+
+    __slots__ = ("fields", "location", "name", "stack", "workflow")
+
+    def __init__(self, name: str, fields: dict[str, Any], location: Location,
+                 stack: tuple[Frame, ...] = (), workflow: str | None = None) -> None:
+        self.name = name
+        self.fields = fields
+        self.location = location
+        self.stack = stack
+        # The named workflow the job belongs to (None: the default one).
+        self.workflow = workflow
+
+    def __hash__(self) -> int:
+        return hash(self.name)
+
+    @property
+    def depends_on(self) -> list[str]:
+        """Names this job waits for."""
+        deps = self.fields.get("depends_on") or []
+        return [d for d in deps if isinstance(d, str)]
+
+    def to_document(self) -> dict[str, Any]:
+        """The job as written to the triggers file: fixed key order, unset fields omitted."""
+        out: dict[str, Any] = {}
+        for key in KEY_ORDER:
+            if key in self.fields and (key in REQUIRED_KEYS or self.fields[key] is not None):
+                out[key] = _canonical(self.fields[key])
+        return out
+
+
+def _canonical(value: Any) -> Any:
+    """Maps get sorted keys so that equal inputs always give equal bytes."""
+    if isinstance(value, dict):
+        return {k: _canonical(value[k]) for k in sorted(value)}
+    if isinstance(value, list):
+        return [_canonical(v) for v in value]
+    return value
+
+
+def count_jobs(count: int, adjective: str = "") -> str:
+    """`1 job`, `2 new jobs`: a number of jobs in words for messages."""
+    noun = "job" if count == 1 else "jobs"
+    return f"{count} {adjective} {noun}" if adjective else f"{count} {noun}"

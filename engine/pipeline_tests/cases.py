@@ -1,0 +1,334 @@
+"""Pipeline test cases: finding them and reading them (the format: docs/pipeline-tests.md).
+
+A case is a TOML file with a top-level `pipeline` key, or a transcript (JSON written by
+`ingest --record`). Directories are searched recursively; other files are ignored.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+from engine.common.record import Record
+from engine.common.secret import TOKEN_VAR
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from collections.abc import Callable
+    from typing import Any
+
+DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
+_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
+
+
+class CaseError(Exception):
+    """A test case file that cannot be used; the message says why."""
+
+
+class Expectation(Record):
+    """What a case expects: inline jobs, a golden triggers file, or an error."""
+
+    __slots__ = ("error", "golden", "jobs", "output")
+
+    def __init__(self, *, jobs: list[dict[str, Any]] | None, golden: str | None,
+                 error: str | None, output: tuple[str, ...]) -> None:
+        self.jobs = jobs
+        self.golden = golden
+        self.error = error
+        self.output = output
+
+
+class Case(Record):
+    """One TOML test case, its paths resolved relative to the case file."""
+
+    __slots__ = ("coordinator", "description", "env", "existing", "expect", "git", "path",
+                 "pipeline", "policy", "src")
+
+    def __init__(self, *, path: str, description: str, pipeline: str, src: str,
+                 policy: tuple[str, ...], existing: str | None, env: dict[str, str],
+                 git: dict[str, Any], coordinator: dict[str, Any] | None,
+                 expect: Expectation) -> None:
+        self.path = path
+        self.description = description
+        self.pipeline = pipeline
+        self.src = src
+        self.policy = policy
+        self.existing = existing
+        self.env = env
+        self.git = git
+        self.coordinator = coordinator
+        self.expect = expect
+
+
+def discover(paths: list[str]) -> list[str]:
+    """Case files under `paths` (files as given, directories searched), sorted per path;
+    see also `strays`."""
+    found: list[str] = []
+    for path in paths:
+        if os.path.isdir(path):
+            found.extend(sorted(os.path.normpath(p) for p in _walk(path)))
+        elif os.path.exists(path):
+            found.append(os.path.normpath(path))
+        else:
+            raise CaseError(f"{path}: no such file or directory")
+    return list(dict.fromkeys(found))
+
+
+# The kinds of file a case is written in: one of these beside the cases that is not
+# a case, nor referred to by one, is a case gone wrong.
+_CASE_KINDS = (".toml", ".json")
+
+
+def strays(cases: list[str]) -> list[str]:
+    """`.toml` and `.json` files in the directories holding `cases` that are neither a
+    case nor referred to by one (as its pipeline, golden, existing triggers file or
+    policy): a case with a typo in its keys must fail, never be skipped."""
+    referred: set[str] = set()
+    directories: set[str] = set()
+    for path in cases:
+        directories.add(os.path.dirname(path) or ".")
+        if path.endswith(".toml"):
+            try:
+                case = read_case(path)
+            except CaseError:
+                continue
+            referred.update(p for p in (case.pipeline, case.existing, case.expect.golden,
+                                        *case.policy) if p)
+    known = {os.path.normpath(p) for p in (*cases, *referred)}
+    out: list[str] = []
+    for directory in sorted(directories):
+        try:
+            names = sorted(os.listdir(directory))
+        except OSError:
+            continue
+        for name in names:
+            path = os.path.normpath(os.path.join(directory, name))
+            if (name.startswith(".") or not name.endswith(_CASE_KINDS) or path in known
+                    or not os.path.isfile(path)):
+                continue
+            out.append(path)
+    return out
+
+
+def stray_reason(path: str) -> str:
+    """Why a stray file is reported."""
+    if path.endswith(".toml"):
+        try:
+            read_case(path)
+        except CaseError as err:
+            return f"invalid test case: {err} (and no case refers to this file as its policy)"
+        return "not a test case, and no case refers to this file as its policy"
+    if path.endswith(".json"):
+        return ("not a test case: not a transcript, and no case refers to this file (as its "
+                "golden or existing triggers file)")
+    return "not a test case, and no case refers to it"
+
+
+def _walk(root: str) -> list[str]:
+    out: list[str] = []
+    for directory, subdirs, files in os.walk(root):
+        subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
+        for name in files:
+            path = os.path.join(directory, name)
+            toml = name.endswith(".toml") and _is_toml_case(path)
+            if toml or (name.endswith(".json") and _is_transcript(path)):
+                out.append(path)
+    return out
+
+
+def _is_toml_case(path: str) -> bool:
+    import tomllib
+
+    from engine.common.regular_file import MiB, read_regular
+
+    try:
+        return "pipeline" in tomllib.loads(read_regular(path, MiB).decode("utf-8"))
+    except (OSError, ValueError, tomllib.TOMLDecodeError):
+        return True  # reported as a broken case rather than silently skipped
+
+
+def _is_transcript(path: str) -> bool:
+    from engine.common.regular_file import read_regular
+    from engine.transcripts.transcript import MAX_BYTES, is_transcript
+
+    try:
+        return is_transcript(json.loads(read_regular(path, MAX_BYTES).decode("utf-8")))
+    except (OSError, ValueError, RecursionError):
+        return False
+
+
+# -- reading a TOML case -------------------------------------------------------------
+
+_TOP = {"description": "string", "pipeline": "string", "src": "string",
+        "policy": "list of strings", "existing": "string", "env": "table of strings",
+        "git": "table", "coordinator": "table", "expect": "table"}
+_GIT = {"branch": "string", "commit": "string", "tag": "string", "remote_url": "string",
+        "changes": "list", "ranges": "table", "missing": "list of strings"}
+_COORDINATOR = {"running": "list of strings", "results": "table", "error": "string"}
+_RESULT = {"job_id": "string", "status": "string", "exit_code": "integer",
+           "started_at": "string", "completed_at": "string"}
+_EXPECT = {"jobs": "list", "golden": "string", "error": "string", "output": "list of strings"}
+_CHANGE = {"path": "string", "status": "string", "old_path": "string"}
+
+
+def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
+    """`table` when its keys are in `schema` and of their kinds; `where` is its dotted name
+    ("" for the top level)."""
+    if not isinstance(table, dict):
+        raise CaseError(f"{where} must be a table")
+    for key, value in table.items():
+        name = f"{where}.{key}" if where else key
+        if key not in schema:
+            from engine.common.suggest import did_you_mean
+
+            hint = did_you_mean(key, schema)
+            raise CaseError(f"unknown key {name}{hint or ' (known: ' + ', '.join(schema) + ')'}")
+        kind = schema[key]
+        ok = {
+            "string": isinstance(value, str),
+            "integer": isinstance(value, int) and not isinstance(value, bool),
+            "list": isinstance(value, list),
+            "table": isinstance(value, dict),
+            "list of strings": isinstance(value, list) and all(isinstance(v, str)
+                                                               for v in value),
+            "table of strings": isinstance(value, dict) and all(isinstance(v, str)
+                                                                for v in value.values()),
+        }[kind]
+        if not ok:
+            from engine.policy.layering import with_article
+
+            raise CaseError(f"{name} must be {with_article(kind)}")
+    return table
+
+
+def _change(item: Any, where: str) -> dict[str, str | None]:
+    from engine.capabilities.memory import STATUSES
+
+    if isinstance(item, str):
+        return {"path": item, "status": "modified", "old_path": None}
+    table = _checked(item, _CHANGE, where)
+    if "path" not in table:
+        raise CaseError(f"{where} needs a path")
+    status = table.get("status", "modified")
+    if status not in STATUSES:
+        raise CaseError(f"{where}.status must be one of {', '.join(STATUSES)}, not {status!r}")
+    old = table.get("old_path")
+    if status in ("renamed", "copied") and old is None:
+        raise CaseError(f"{where}: a {status} file needs old_path")
+    return {"path": table["path"], "status": status, "old_path": old}
+
+
+def _changes(items: Any, where: str) -> list[dict[str, str | None]]:
+    if not isinstance(items, list):
+        raise CaseError(f"{where} must be a list of paths or {{path, status, old_path}} tables")
+    return [_change(item, f"{where}[{n}]") for n, item in enumerate(items)]
+
+
+def read_case(path: str) -> Case:
+    """Read and check one TOML case; CaseError saying what is wrong."""
+    import tomllib
+
+    from engine.common.regular_file import FileRefused, MiB, read_regular
+
+    try:
+        data = tomllib.loads(read_regular(path, MiB, what="case").decode("utf-8"))
+    except FileRefused as err:
+        raise CaseError(str(err)) from None
+    except UnicodeDecodeError:
+        raise CaseError("not UTF-8 text") from None
+    except OSError as err:
+        raise CaseError(f"cannot read: {err.strerror}") from None
+    except tomllib.TOMLDecodeError as err:
+        raise CaseError(f"not valid TOML: {err}") from None
+    _checked(data, _TOP, "")
+    if "pipeline" not in data:
+        raise CaseError("a case needs `pipeline` (the pipeline file, relative to the case)")
+    here = os.path.dirname(path)
+    root = _case_root(here)
+
+    def near(relative: str) -> str:
+        joined = os.path.normpath(os.path.join(here, relative))
+        real = os.path.realpath(joined)
+        if real != root and not real.startswith(root + os.sep):
+            raise CaseError(f"{relative!r} leads outside the case's tree ({root}); a case "
+                            "reads and writes only files of its own repository")
+        return joined
+
+    pipeline = near(data["pipeline"])
+    env = dict(data.get("env", {}))
+    if TOKEN_VAR in env:
+        raise CaseError(f"env.{TOKEN_VAR}: a case holds no secrets (the coordinator's answers "
+                        "come from [coordinator])")
+    git = _checked(data.get("git", {}), _GIT, "git")
+    ranges: dict[tuple[str, str | None], list[dict[str, str | None]]] = {}
+    for expression, items in git.get("ranges", {}).items():
+        ranges[_range_key(expression)] = _changes(items, f'git.ranges."{expression}"')
+    info = {key: git[key] for key in ("branch", "commit", "tag", "remote_url") if key in git}
+    info.setdefault("commit", DEFAULT_COMMIT)
+    git_spec = {"changes": _changes(git.get("changes", []), "git.changes"),
+                "ranges": ranges, "info": info, "missing": tuple(git.get("missing", ()))}
+    coordinator = None
+    if "coordinator" in data:
+        table = _checked(data["coordinator"], _COORDINATOR, "coordinator")
+        results = {}
+        for name, result in table.get("results", {}).items():
+            results[name] = _checked(result, _RESULT, f"coordinator.results.{name}")
+        coordinator = {"running": tuple(table.get("running", ())), "results": results,
+                       "error": table.get("error")}
+    return Case(
+        path=path,
+        description=str(data.get("description", "")),
+        pipeline=pipeline,
+        src=near(data["src"]) if "src" in data else os.path.dirname(pipeline) or ".",
+        policy=tuple(near(p) for p in data.get("policy", [])),
+        existing=near(data["existing"]) if "existing" in data else None,
+        env=env,
+        git=git_spec,
+        coordinator=coordinator,
+        expect=_expectation(data.get("expect", {}), path, near),
+    )
+
+
+def _case_root(here: str) -> str:
+    """Where a case's paths must stay: the checkout the case is in (the nearest directory
+    with a `.git` from the case upward); outside any checkout, the working directory
+    when the case is below it, else the case's own directory."""
+    start = os.path.realpath(here or ".")
+    probe = start
+    while True:
+        if os.path.lexists(os.path.join(probe, ".git")):
+            return probe
+        parent = os.path.dirname(probe)
+        if parent == probe:
+            break
+        probe = parent
+    cwd = os.path.realpath(".")
+    return cwd if start == cwd or start.startswith(cwd.rstrip(os.sep) + os.sep) else start
+
+
+def _range_key(expression: str) -> tuple[str, str | None]:
+    from engine.capabilities.base import CapabilityError
+    from engine.capabilities.git.refs import normalize
+
+    if ".." not in expression:
+        raise CaseError(f'git.ranges."{expression}": a range is "A..B" or "A...B"')
+    try:
+        return normalize(expression, None)
+    except CapabilityError as err:
+        raise CaseError(f'git.ranges."{expression}": {err}') from None
+
+
+def _expectation(table: Any, path: str, near: Callable[[str], str]) -> Expectation:
+    expect = _checked(table, _EXPECT, "expect")
+    given = [key for key in ("jobs", "golden", "error") if key in expect]
+    if len(given) > 1:
+        raise CaseError(f"expect: give one of jobs, golden and error, not {' and '.join(given)}")
+    jobs = expect.get("jobs")
+    if jobs is not None and not all(isinstance(job, dict) for job in jobs):
+        raise CaseError("expect.jobs must be a list of job tables")
+    golden = None
+    if "error" not in expect and jobs is None:
+        stem = os.path.basename(path).removesuffix(".toml")
+        golden = near(expect.get("golden", f"{stem}.triggers.json"))
+    return Expectation(jobs=jobs, golden=golden, error=expect.get("error"),
+                       output=tuple(expect.get("output", ())))

@@ -1,0 +1,377 @@
+"""One run, end to end: inputs snapshot -> sandboxed evaluation -> validation -> writer."""
+
+from __future__ import annotations
+
+import re
+import sys
+
+from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
+from engine.capabilities.source_tree import SourceTree
+from engine.common.record import Record
+from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
+from engine.core.jobs import Job
+from engine.core.limits import Limits
+from engine.core.usage import RunUsage
+from engine.core.validate import JobError, JobRules, normalize_document
+from engine.policy.layering import Policy, default_policy
+from engine.run.context import complete_context, job_state
+from engine.run.inputs import Inputs
+from engine.sandbox.broker import HostServices, PrintSink
+from engine.sandbox.parent import Sandbox, Usage
+from engine.triggers import document as compose
+
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from typing import Any, TextIO
+
+    from engine.transcripts.transcript import Recorder
+    from engine.triggers.file import Existing
+
+
+class RunOptions(Record):
+    """How to run: write or only show, transport permissions, the operator's policy.
+
+    `limits`, when given, replaces the policy's limits (for embedding and tests).
+    """
+
+    __slots__ = ("allow_insecure_transport", "changed", "dry_run", "limits", "policy")
+
+    def __init__(self, *, dry_run: bool = False, allow_insecure_transport: bool = False,
+                 policy: Policy | None = None, limits: Limits | None = None,
+                 changed: list[str] | None = None) -> None:
+        self.dry_run = dry_run
+        # Changed files stated on the command line (`--changed`), in place of git's.
+        self.changed = changed
+        self.allow_insecure_transport = allow_insecure_transport
+        self.policy = policy or default_policy()
+        self.limits = limits or self.policy.limits
+
+
+class Outcome(Record):
+    """What a run decided, what it used, and the pipeline files it read."""
+
+    __slots__ = ("declared", "document", "existing_count", "jobs", "operation_id", "sources",
+                 "state", "usage", "written")
+
+    def __init__(self, jobs: list[Job], operation_id: str | None, document: bytes | None,
+                 written: bool, existing_count: int, usage: RunUsage,
+                 sources: dict[str, str] | None = None) -> None:
+        self.jobs = jobs
+        self.operation_id = operation_id
+        self.document = document
+        self.written = written
+        self.existing_count = existing_count
+        self.usage = usage
+        self.sources = sources or {}
+        # Workflow variables and outputs the run set (engine.core.workflow_state).
+        self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
+        self.declared: Any = None  # engine.core.workflows.Declared, when workflows were named
+
+
+_MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
+
+
+def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
+    """The coordinator backend, or one that explains what configuration is missing."""
+    return job_state(
+        inputs.coordinator_url,
+        inputs.token.value if inputs.token else None,
+        allow_insecure_transport=options.allow_insecure_transport,
+        workflow_id=inputs.workflow_id,
+        job_id=inputs.context.get("job_id"),
+        wall_seconds=options.limits.wall_seconds,
+    )
+
+
+def _context(inputs: Inputs, services: HostServices) -> dict[str, Any]:
+    """`ctx` values: the environment's, completed from the repository when needed.
+
+    Asked through the services, so that a later `git_info()` gets the same answer.
+    """
+    info: dict[str, Any] = {}
+    if inputs.needs_repository_context():
+        try:
+            info = services.answer("git", "info", [None])
+        except CapabilityError:
+            info = {}
+    return complete_context(inputs.context, info)
+
+
+class Evaluation(Record):
+    """What the sandbox decided: checked jobs, what it used, the `ctx` values it saw and
+    the text of every pipeline file it read (the pipeline and what it loaded)."""
+
+    __slots__ = ("context", "declared", "jobs", "protections", "sources", "state", "usage")
+
+    def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, Any],
+                 sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
+        self.jobs = jobs
+        self.usage = usage
+        self.context = context
+        self.sources = sources
+        self.protections = protections
+        self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
+        self.declared: Any = None  # engine.core.workflows.Declared
+
+
+class Backends(Record):
+    """What the parent answers the sandbox's questions with: the live checkout and
+    coordinator for an ingest, in-memory data for a pipeline test. `answers` are questions
+    answered in advance, `(capability, method, args, answer or CapabilityError)`: a replay
+    seeds every recorded answer and leaves nothing for the backends to answer."""
+
+    __slots__ = ("answers", "git", "job_state", "sources")
+
+    def __init__(self, git: GitSource, job_state: JobState, sources: SourceReader,
+                 answers: tuple[tuple[str, str, list[Any], Any], ...] = ()) -> None:
+        self.git = git
+        self.job_state = job_state
+        self.sources = sources
+        self.answers = answers
+
+
+def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
+    """git in the source checkout, the coordinator over HTTPS, `load()` from the source
+    directory. Call after the sandbox is forked: this may start background imports."""
+    from engine.capabilities.git.live import (
+        LiveGit,
+        mentions_git,
+        scrub_git_environment,
+    )
+
+    scrub_git_environment(inputs.code_dir)  # git's environment is fixed; this is belt and braces
+    if mentions_git(inputs.pipeline_text):
+        from engine.capabilities.git.runner import start_version_check
+
+        start_version_check()  # answered while the sandbox warms up
+    if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
+        from engine.common import preload
+
+        preload.start("requests")
+    policy = options.policy
+    git = LiveGit(
+        inputs.code_dir,
+        on_missing_history=str(policy.get("git", "on_missing_history")),
+        env_branch=inputs.context.get("branch"),
+        wall_seconds=options.limits.wall_seconds,
+        memory_mb=options.limits.memory_mb,
+    )
+    if options.changed is not None:
+        from engine.capabilities.git.given import GivenChanges
+
+        return Backends(GivenChanges(git, options.changed), job_state_for(inputs, options),
+                        source_tree(inputs, policy))
+    return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
+
+
+def source_tree(inputs: Inputs, policy: Policy) -> SourceTree:
+    """The files `load()` may read: `.star` files under the source directory."""
+    return SourceTree(
+        inputs.src_dir,
+        inputs.pipeline_path,
+        inputs.pipeline_name,
+        enabled=bool(policy.get("load", "enabled")),
+        max_files=int(policy.get("load", "max_files")),
+    )
+
+
+def evaluate(
+    inputs: Inputs,
+    options: RunOptions,
+    stderr: TextIO | None = None,
+    sandbox: Sandbox | None = None,
+    backends: Backends | None = None,
+    recorder: Recorder | None = None,
+) -> Evaluation:
+    """Run the pipeline in the sandbox and check every job it triggered.
+
+    `backends` defaults to the live ones; `recorder`, when given, is shown the services
+    and every line of output, so that a transcript can be written even on failure.
+    """
+    # Forked before any thread exists.
+    sandbox = sandbox or Sandbox((inputs.token.value,) if inputs.token else ())
+    backends = backends or live_backends(inputs, options)
+    policy = options.policy
+    redact = (inputs.token.value,) if inputs.token else ()
+    sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
+                     keep=recorder.output if recorder is not None else None)
+    services = HostServices(backends.git, backends.job_state, sink, backends.sources,
+                            disabled=options.policy.disabled_builtins)
+    for capability, method, args, answer in backends.answers:
+        services.seed(capability, method, args, answer)
+    if recorder is not None:
+        recorder.services = services
+    context = _context(inputs, services)
+    if recorder is not None:
+        recorder.context = context
+    request = {
+        "mode": "evaluate",
+        "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
+        "context": context,
+        "rules": policy.job_rules.to_json(),
+        "disabled": list(policy.disabled_builtins),
+    }
+    sources = {inputs.pipeline_name: inputs.pipeline_text}
+    warnings: list[str] = getattr(backends.git, "warnings", [])
+    try:
+        report = sandbox.run(request, options.limits, services, inputs.pipeline_name)
+        message = report.message
+        usage = RunUsage(report.usage, options.limits)
+        if message.get("type") == "failed":
+            triggered = message.get("jobs")
+            if isinstance(triggered, int) and not isinstance(triggered, bool):
+                usage.jobs = triggered  # how far the pipeline got
+            failure = PipelineFailed(
+                [Diagnostic.from_json(_within_budget(d, sink))
+                 for d in message.get("diagnostics", [])]
+            )
+            if message.get("evaluated") is not False:  # a file that does not parse ran nothing
+                failure.usage = usage
+            raise failure
+        if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
+            raise PipelineFailed(
+                [Diagnostic(Location(inputs.pipeline_name), "the sandbox returned no result")]
+            )
+        from engine.core.workflows import Declared, WorkflowError
+
+        try:
+            declared = Declared.from_json(message.get("workflows"))
+        except WorkflowError as err:
+            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
+                                             f"the sandbox returned {err}")]) from None
+        jobs = _jobs_from_child(
+            message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name,
+            declared,
+        )
+        from engine.core.job_defaults import fill_jobs
+        from engine.core.workflow_state import StateError, check_state
+
+        jobs = fill_jobs(jobs, context)
+        try:
+            state = check_state(message.get("workflow_state"))
+        except StateError as err:
+            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
+                                             f"the sandbox returned {err}")]) from None
+    except PipelineFailed as failure:
+        failure.sources = {**sources, **services.loaded_sources()}
+        raise
+    finally:
+        from engine.common.shown import escape_controls
+
+        for warning in warnings:  # shown even when the pipeline fails
+            (stderr or sys.stderr).write(
+                f"{inputs.pipeline_name}: warning: {escape_controls(warning)}\n")
+        if recorder is not None:
+            recorder.warnings = list(warnings)
+    protections = tuple(str(p) for p in message.get("protections", []))
+    evaluation = Evaluation(jobs, report.usage, context,
+                            {**sources, **services.loaded_sources()}, protections)
+    evaluation.state = state
+    evaluation.declared = declared
+    return evaluation
+
+
+def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
+    """A diagnostic from the child with its message cut to the print budget's rest."""
+    if isinstance(diagnostic, dict) and isinstance(diagnostic.get("message"), str):
+        return {**diagnostic, "message": sink.fit(diagnostic["message"])}
+    return diagnostic
+
+
+def _jobs_from_child(
+    items: list[Any], limits: Limits, rules: JobRules, where: str,
+    declared: Any = None,
+) -> list[Job]:
+    """Rebuild and re-check the child's jobs: the parent never trusts the sandbox."""
+    from engine.core.workflows import WorkflowError, cross_workflow_problems
+
+    if len(items) > limits.max_jobs:
+        raise PipelineFailed(
+            [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
+        )
+    jobs: list[Job] = []
+    problems: list[Diagnostic] = []
+    for item in items:
+        if not isinstance(item, dict):
+            malformed = Diagnostic(Location(where), "the sandbox returned a malformed job")
+            raise PipelineFailed([malformed])
+        location = Location.from_json(item.get("location"))
+        stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
+        try:
+            normalized = normalize_document(item.get("fields"), rules)
+            workflow = declared.check_use(item.get("workflow")) if declared else None
+        except (JobError, WorkflowError) as err:
+            problems.append(Diagnostic(location, str(err), stack=stack))
+            continue
+        jobs.append(Job(normalized["job_name"], normalized, location, stack, workflow))
+    if problems:
+        raise PipelineFailed(problems)
+    problems = [Diagnostic(job.location, text, stack=job.stack)
+                for job, text in cross_workflow_problems(jobs)]
+    if problems:
+        raise PipelineFailed(problems)
+    return jobs
+
+
+warnings_for = compose.warnings_for
+
+
+def run(
+    inputs: Inputs,
+    options: RunOptions,
+    stderr: TextIO | None = None,
+    sandbox: Sandbox | None = None,
+    recorder: Recorder | None = None,
+) -> Outcome:
+    """Evaluate, validate and (unless dry-run) write the triggers file.
+
+    `sandbox` may be a child forked earlier, so that its start-up overlapped ours.
+    `recorder` collects what a transcript needs (see engine.transcripts.transcript).
+    """
+    from engine.triggers.file import read_existing
+
+    read_existing(inputs.triggers_file)  # a broken file is reported before anything runs
+    evaluation = evaluate(inputs, options, stderr, sandbox, recorder=recorder)
+    try:
+        result = compose.write_jobs(
+            inputs.triggers_file,
+            evaluation.jobs,
+            write=not options.dry_run,
+            on_read=recorder.read_previous if recorder is not None else None,
+            rules=options.policy.job_rules,
+            **_composing(inputs, evaluation, options),
+        )
+    except PipelineFailed as failure:
+        failure.sources = evaluation.sources
+        failure.usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs))
+        raise
+    size = len(result.document) if result.document is not None else 0
+    usage = RunUsage(evaluation.usage, options.limits, len(evaluation.jobs), size,
+                     evaluation.protections)
+    outcome = Outcome(evaluation.jobs, result.operation_id, result.document, result.written,
+                      result.existing_count, usage, evaluation.sources)
+    outcome.state = evaluation.state
+    outcome.declared = evaluation.declared
+    return outcome
+
+
+def compose_in_memory(inputs: Inputs, evaluation: Evaluation, options: RunOptions,
+                      existing: Existing | None) -> compose.Composition:
+    """The document a run would write over `existing`, touching no file (replay, tests)."""
+    try:
+        return compose.compose(evaluation.jobs, existing,
+                               **_composing(inputs, evaluation, options))
+    except PipelineFailed as failure:
+        failure.sources = evaluation.sources
+        raise
+
+
+def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> dict[str, Any]:
+    """The writer's arguments that come from the run."""
+    return {
+        "job_id": evaluation.context.get("job_id"),
+        "commit": evaluation.context.get("commit"),
+        "max_output_bytes": options.limits.max_output_bytes,
+        "where": Location(inputs.pipeline_name),
+        "declared": evaluation.declared,
+    }
