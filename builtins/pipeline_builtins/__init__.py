@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from engine.capabilities.base import CapabilityError
+from engine.core.builtin_table import PREDECLARED as PREDECLARED
 from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
@@ -26,25 +27,6 @@ if TYPE_CHECKING:
     from pipeline_builtins.output import Output
 
     Builtin = Callable[..., Any]
-
-# Every name a pipeline sees besides Starlark's own (fail, struct, json, ...).
-PREDECLARED = (
-    "trigger_job",
-    "submit_job",
-    "changed_files",
-    "changes",
-    "changes_include",
-    "changes_only",
-    "git_info",
-    "is_job_running",
-    "get_job_result",
-    "log_next_job",
-    "set_workflow_var",
-    "set_workflow_output",
-    "workflow",
-    "print",
-    "ctx",
-)
 
 CONTEXT_KEYS = ("job_id", "event", "branch", "tag", "commit", "ref", "pr", "repo", "provider",
                 "source_url", "workflow_id", "vars")

@@ -372,11 +372,12 @@ class WorkflowContext:
 
     def _set_state(self, section: str, key: str, value: Any) -> None:
         from engine.core import workflow_state
+        from engine.triggers import state_file
 
         try:
             checked = workflow_state.check_entry(key, _plain(value))
             other = "outputs" if section == "vars" else "vars"
-            workflow_state.write(os.fspath(self.workflow_output_file),
+            state_file.write(os.fspath(self.workflow_output_file),
                                  {section: {checked: _plain(value)}, other: {}})
         except workflow_state.StateError as err:
             raise WorkflowError(f"set_workflow_{section.removesuffix('s')}: {err}") from None

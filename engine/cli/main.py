@@ -23,9 +23,9 @@ if TYPE_CHECKING:
     from engine.run.arguments import Arguments
     from engine.run.ingest import RunOptions
     from engine.run.inputs import Inputs
+    from engine.run.recorder import Recorder
     from engine.sandbox.parent import Sandbox
     from engine.transcripts.replay import Replayed
-    from engine.transcripts.transcript import Recorder
 
 EXIT_OK, EXIT_PIPELINE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
 
@@ -169,8 +169,7 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     from engine.run.trusted_source import in_eval_job
 
     if src is None and pipeline is None and in_eval_job(env):
-        from engine.run.event import read_event
-        from engine.run.inputs import EnvReading
+        from engine.run.event import EnvReading, read_event
         from engine.run.trusted_source import resolve
 
         trusted = resolve(env, read_event(EnvReading(env)), policy, err)
@@ -199,7 +198,8 @@ def _run(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
     record = args.value("--record")
     recorder = None
     if record is not None:
-        from engine.transcripts.transcript import Recorder, check_writable
+        from engine.run.recorder import Recorder
+        from engine.transcripts.transcript import check_writable
 
         check_writable(record)
         recorder = Recorder()
@@ -270,12 +270,13 @@ def _write_state(inputs: Inputs, state: dict[str, dict[str, object]], out: TextI
     """Hand the workflow variables and outputs the run set to the worker (only after the
     run succeeded); nothing is touched when none were set."""
     from engine.core import workflow_state
+    from engine.triggers import state_file
 
     if workflow_state.is_empty(state):
         return
     path = (inputs.environment.get("RC_WF_OUTPUT_FILE")
             or workflow_state.DEFAULT_OUTPUT_FILE)
-    workflow_state.write(path, state)
+    state_file.write(path, state)
     counts = ", ".join(f"{len(state[s])} {s}" for s in workflow_state.SECTIONS if state[s])
     out.write(f"wrote the workflow state ({counts}) to {path}\n")
 
@@ -283,9 +284,9 @@ def _write_state(inputs: Inputs, state: dict[str, dict[str, object]], out: TextI
 def _save_transcript(path: str, recorder: Recorder, inputs: Inputs, options: RunOptions,
                      document: bytes | None, failure: PipelineFailed | None,
                      err: TextIO) -> None:
-    from engine.transcripts.transcript import save
+    from engine.transcripts.transcript import build, save
 
-    save(path, recorder.transcript(inputs, options, document=document, failure=failure))
+    save(path, build(recorder, inputs, options, document=document, failure=failure))
     if recorder.token_in_inputs:
         err.write(
             f"{path}: warning: the API token's text occurs in the pipeline's sources or "

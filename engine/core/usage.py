@@ -7,7 +7,18 @@ from engine.common.record import Record
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from engine.core.limits import Limits
-    from engine.sandbox.parent import Usage
+
+
+class Usage(Record):
+    """What one evaluation used, for reporting against the limits."""
+
+    __slots__ = ("cpu_seconds", "peak_memory_mb", "wall_seconds")
+
+    def __init__(self, wall_seconds: float = 0.0, cpu_seconds: float = 0.0,
+                 peak_memory_mb: float = 0.0) -> None:
+        self.wall_seconds = wall_seconds
+        self.cpu_seconds = cpu_seconds
+        self.peak_memory_mb = peak_memory_mb
 
 
 class RunUsage(Record):

@@ -6,7 +6,7 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from engine.pipeline_tests.runner import Verdict
+    from engine.pipeline_tests.verdict import Verdict
 
 
 def render(verdicts: list[Verdict], timings: dict[str, float]) -> bytes:

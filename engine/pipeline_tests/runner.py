@@ -13,10 +13,10 @@ import json
 import os
 import time
 
-from engine.common.record import Record
 from engine.core.diagnostics import EngineFailure, PipelineFailed, UsageError
 from engine.core.jobs import count_jobs
 from engine.pipeline_tests.cases import Case, CaseError, discover, read_case
+from engine.pipeline_tests.verdict import Verdict
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -25,20 +25,6 @@ if TYPE_CHECKING:
 
     from engine.policy.layering import Policy
     from engine.sandbox.parent import Sandbox
-
-
-class Verdict(Record):
-    """One case's result: `problem` None when it passed; `detail` the diff, errors or
-    output that explain a failure; `updated` the golden file `--update` rewrote."""
-
-    __slots__ = ("detail", "path", "problem", "updated")
-
-    def __init__(self, path: str, problem: str | None = None, detail: str = "",
-                 updated: str | None = None) -> None:
-        self.path = path
-        self.problem = problem
-        self.detail = detail
-        self.updated = updated
 
 
 # Cases run in worker processes when there are at least this many and several CPUs.

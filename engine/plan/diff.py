@@ -193,9 +193,10 @@ def run_diff(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
             events = list(parse_events(args.value("--events") or ""))
         except ValueError as error:
             raise UsageError(f"plan: {error}", PROG) from None
-    from engine.cli.main import _policy
+    from engine.policy.layering import load_policy, policy_files
 
-    options = ingest.RunOptions(dry_run=True, policy=_policy(args),
+    policy = load_policy(policy_files(args.values("--policy"), os.environ))
+    options = ingest.RunOptions(dry_run=True, policy=policy,
                                 allow_insecure_transport=args.flag("--allow-insecure-transport"))
     diffs: list[PlanDiff] = []
     spare = [sandbox] if sandbox is not None else []

@@ -402,7 +402,7 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise wrong()
     if kind == "list of builtin names":
-        from pipeline_builtins import PREDECLARED
+        from engine.core.builtin_table import PREDECLARED
 
         for name in value:
             if name == "ctx":

@@ -6,7 +6,8 @@ the coordinator functions answer alike in both languages.
 
 from __future__ import annotations
 
-from engine.run.inputs import EnvReading, read_context
+from engine.run.event import EnvReading
+from engine.run.inputs import read_context
 from engine.sandbox.broker import DeferredJobState, UnconfiguredJobState
 
 TYPE_CHECKING = False

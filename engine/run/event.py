@@ -19,7 +19,6 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
-    from engine.run.inputs import EnvReading
 
 PUSH = "push"
 TAG = "tag_created"
@@ -56,6 +55,25 @@ SCALAR_KEYS = ("job_id", "event", "branch", "tag", "commit", "ref", "repo", "pro
 PR_KEYS = ("number", "head_ref", "base_ref", "base_sha", "head_url", "base_url", "is_fork",
            "actor")
 MAX_VARS_FILE_BYTES = 1024 * 1024
+
+
+class EnvReading:
+    """The environment, remembering each variable looked up (for a transcript)."""
+
+    __slots__ = ("env", "seen")
+
+    def __init__(self, env: Mapping[str, str]) -> None:
+        self.env = env
+        self.seen: dict[str, str | None] = {}
+
+    def get(self, *names: str) -> str | None:
+        """The first of `names` that is set and not empty."""
+        for name in names:
+            value = self.env.get(name) or None
+            self.seen[name] = value
+            if value:
+                return value
+        return None
 
 
 def read_event(reading: EnvReading) -> dict[str, Any]:

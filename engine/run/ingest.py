@@ -11,20 +11,20 @@ from engine.common.record import Record
 from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.core.jobs import Job
 from engine.core.limits import Limits
-from engine.core.usage import RunUsage
+from engine.core.usage import RunUsage, Usage
 from engine.core.validate import JobError, JobRules, normalize_document
 from engine.policy.layering import Policy, default_policy
 from engine.run.context import complete_context, job_state
 from engine.run.inputs import Inputs
 from engine.sandbox.broker import HostServices, PrintSink
-from engine.sandbox.parent import Sandbox, Usage
+from engine.sandbox.parent import Sandbox
 from engine.triggers import document as compose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, TextIO
 
-    from engine.transcripts.transcript import Recorder
+    from engine.run.recorder import Recorder
     from engine.triggers.file import Existing
 
 

@@ -12,6 +12,7 @@ import re
 from engine.common.record import Record
 from engine.common.secret import Secret
 from engine.core.diagnostics import Diagnostic, Location, PipelineFailed, UsageError
+from engine.run.event import EnvReading
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -76,25 +77,6 @@ class Inputs(Record):
             keys.append("branch")
         missing = any(self.context.get(k) is None for k in keys)
         return missing and bool(_MENTIONS_CTX.search(self.pipeline_text))
-
-
-class EnvReading:
-    """The environment, remembering each variable looked up (for a transcript)."""
-
-    __slots__ = ("env", "seen")
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.env = env
-        self.seen: dict[str, str | None] = {}
-
-    def get(self, *names: str) -> str | None:
-        """The first of `names` that is set and not empty."""
-        for name in names:
-            value = self.env.get(name) or None
-            self.seen[name] = value
-            if value:
-                return value
-        return None
 
 
 def read_context(reading: EnvReading) -> dict[str, Any]:

@@ -19,6 +19,7 @@ from engine.capabilities.base import CapabilityError, Protocol
 from engine.common.record import Record
 from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.core.limits import Limits
+from engine.core.usage import RunUsage, Usage
 from engine.sandbox import protocol
 from engine.sandbox.child import child_main, looks_like_memory
 
@@ -37,18 +38,6 @@ class Services(Protocol):
     def show(self, text: str) -> None:
         """Show one line of pipeline output."""
         ...
-
-
-class Usage(Record):
-    """What one evaluation used, for reporting against the limits."""
-
-    __slots__ = ("cpu_seconds", "peak_memory_mb", "wall_seconds")
-
-    def __init__(self, wall_seconds: float = 0.0, cpu_seconds: float = 0.0,
-                 peak_memory_mb: float = 0.0) -> None:
-        self.wall_seconds = wall_seconds
-        self.cpu_seconds = cpu_seconds
-        self.peak_memory_mb = peak_memory_mb
 
 
 class ChildReport(Record):
@@ -145,8 +134,6 @@ class Sandbox:
             failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
                              "exceeded (a single operation ran past the deadline)")
         if failure is not None:
-            from engine.core.usage import RunUsage
-
             failure.usage = RunUsage(usage, limits)
             raise failure
         assert final is not None

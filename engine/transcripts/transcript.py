@@ -28,7 +28,7 @@ if TYPE_CHECKING:
     from engine.core.diagnostics import EngineFailure
     from engine.run.ingest import RunOptions
     from engine.run.inputs import Inputs
-    from engine.sandbox.broker import HostServices
+    from engine.run.recorder import Recorder
 
 FORMAT = "reactorcide-pipeline-transcript"
 VERSION = 1
@@ -68,77 +68,58 @@ class Scrubber:
         return value
 
 
-class Recorder:
-    """Collects what a transcript needs while a run goes on (see engine.run.ingest.run)."""
+def build(recorder: Recorder, inputs: Inputs, options: RunOptions, *,
+          document: bytes | None, failure: EngineFailure | None = None) -> dict[str, Any]:
+    """The transcript of the run, scrubbed of secrets."""
+    from engine import __version__
+    from engine.policy.layering import POLICY_ENV, policy_to_json
 
-    __slots__ = ("context", "output", "previous", "services", "token_in_inputs", "warnings")
-
-    def __init__(self) -> None:
-        self.services: HostServices | None = None
-        self.context: dict[str, Any] = {}
-        self.output: list[str] = []
-        self.warnings: list[str] = []
-        self.previous: bytes | None = None
-        # Set by `transcript` when the token's text was found in what a replay needs
-        # (sources, previous file, result): redacted there, it cannot replay exactly.
-        self.token_in_inputs = False
-
-    def read_previous(self, raw: bytes | None) -> None:
-        """The triggers file as the writer read it (None: there was none)."""
-        self.previous = raw
-
-    def transcript(self, inputs: Inputs, options: RunOptions, *, document: bytes | None,
-                   failure: EngineFailure | None = None) -> dict[str, Any]:
-        """The transcript of the run, scrubbed of secrets."""
-        from engine import __version__
-        from engine.policy.layering import POLICY_ENV, policy_to_json
-
-        scrub = Scrubber((inputs.token.value,) if inputs.token else ())
-        environment: dict[str, str | None] = dict(inputs.environment)
-        environment[POLICY_ENV] = os.environ.get(POLICY_ENV) or None
-        environment["REACTORCIDE_API_TOKEN"] = REDACTED if inputs.token else None
-        recorded = self.services.recorded() if self.services is not None else []
-        sources = {inputs.pipeline_name: inputs.pipeline_text}
-        answers: list[dict[str, Any]] = []
-        for capability, method, args, answer in recorded:
-            entry: dict[str, Any] = {"capability": capability, "method": method, "args": args}
-            if isinstance(answer, CapabilityError):
-                entry["error"] = str(answer)
-            elif capability == "source" and isinstance(answer, dict):
-                sources[answer["name"]] = answer["text"]
-                entry["value"] = {"name": answer["name"]}
-            else:
-                entry["value"] = answer
-            answers.append(entry)
-        errors = [d.to_json() for d in failure.diagnostics] if failure is not None else []
-        texts = [*sources.values(), *(b.decode("utf-8", "replace")
-                                      for b in (self.previous, document) if b is not None)]
-        self.token_in_inputs = any(scrub.secret(text) != text for text in texts)
-        return {
-            "format": FORMAT,
-            "version": VERSION,
-            "engine_version": __version__,
-            "run": {
-                "src_dir": inputs.src_dir,
-                "pipeline": inputs.pipeline_name,
-                "triggers_file": inputs.triggers_file,
-                "dry_run": options.dry_run,
-                "allow_insecure_transport": options.allow_insecure_transport,
-            },
-            "environment": scrub.deep(environment),
-            "policy": scrub.deep(policy_to_json(options.policy)),
-            "sources": scrub.deep(sources, urls=False),
-            "context": scrub.deep(self.context),
-            "answers": scrub.deep(answers),
-            "warnings": scrub.deep(self.warnings),
-            "output": scrub.deep(self.output),
-            "previous_triggers": _text(self.previous, scrub),
-            "result": {
-                "exit_code": failure.exit_code if failure is not None else 0,
-                "triggers": _text(document, scrub),
-                "errors": scrub.deep(errors),
-            },
-        }
+    scrub = Scrubber((inputs.token.value,) if inputs.token else ())
+    environment: dict[str, str | None] = dict(inputs.environment)
+    environment[POLICY_ENV] = os.environ.get(POLICY_ENV) or None
+    environment["REACTORCIDE_API_TOKEN"] = REDACTED if inputs.token else None
+    recorded = recorder.services.recorded() if recorder.services is not None else []
+    sources = {inputs.pipeline_name: inputs.pipeline_text}
+    answers: list[dict[str, Any]] = []
+    for capability, method, args, answer in recorded:
+        entry: dict[str, Any] = {"capability": capability, "method": method, "args": args}
+        if isinstance(answer, CapabilityError):
+            entry["error"] = str(answer)
+        elif capability == "source" and isinstance(answer, dict):
+            sources[answer["name"]] = answer["text"]
+            entry["value"] = {"name": answer["name"]}
+        else:
+            entry["value"] = answer
+        answers.append(entry)
+    errors = [d.to_json() for d in failure.diagnostics] if failure is not None else []
+    texts = [*sources.values(), *(b.decode("utf-8", "replace")
+                                  for b in (recorder.previous, document) if b is not None)]
+    recorder.token_in_inputs = any(scrub.secret(text) != text for text in texts)
+    return {
+        "format": FORMAT,
+        "version": VERSION,
+        "engine_version": __version__,
+        "run": {
+            "src_dir": inputs.src_dir,
+            "pipeline": inputs.pipeline_name,
+            "triggers_file": inputs.triggers_file,
+            "dry_run": options.dry_run,
+            "allow_insecure_transport": options.allow_insecure_transport,
+        },
+        "environment": scrub.deep(environment),
+        "policy": scrub.deep(policy_to_json(options.policy)),
+        "sources": scrub.deep(sources, urls=False),
+        "context": scrub.deep(recorder.context),
+        "answers": scrub.deep(answers),
+        "warnings": scrub.deep(recorder.warnings),
+        "output": scrub.deep(recorder.output),
+        "previous_triggers": _text(recorder.previous, scrub),
+        "result": {
+            "exit_code": failure.exit_code if failure is not None else 0,
+            "triggers": _text(document, scrub),
+            "errors": scrub.deep(errors),
+        },
+    }
 
 
 def _text(data: bytes | None, scrub: Scrubber) -> str | None:

@@ -14,8 +14,7 @@ from typing import Any
 
 import pytest
 
-from engine.run.event import apply_flags, change_base, read_event
-from engine.run.inputs import EnvReading
+from engine.run.event import EnvReading, apply_flags, change_base, read_event
 from tests.support.engine_run import run_engine
 
 SHA = "a" * 40

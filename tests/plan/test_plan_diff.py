@@ -201,8 +201,7 @@ SCENARIO_CONTEXT = {
 @pytest.mark.parametrize("event", SCENARIO_CONTEXT)
 def test_each_event_scenario_reads_as_that_event(event: str) -> None:
     from engine.plan.scenarios import event_environment
-    from engine.run.event import read_event
-    from engine.run.inputs import EnvReading
+    from engine.run.event import EnvReading, read_event
 
     # A local shell's branch must not leak into a tag's or a pull request's scenario.
     ctx = read_event(EnvReading(event_environment(event, {"REACTORCIDE_GIT_BRANCH": "main"})))

@@ -1,0 +1,128 @@
+"""The layout stays true: folders import only downward, and no module imports itself back.
+
+The layers are data (top first). A module may import its own folder and any folder in a
+layer below its own; never one above, never a sibling in the same layer. Imports inside
+functions and under `TYPE_CHECKING` count too: a reader follows them all the same.
+"""
+
+from __future__ import annotations
+
+import ast
+import tomllib
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+# Each layer: the folders (packages, or top-level modules) in it. Top first.
+LAYERS: tuple[tuple[str, ...], ...] = (
+    ("engine.__main__",),
+    ("engine.cli", "engine.schemas"),
+    ("workflow", "engine.pipeline_tests"),
+    ("engine.plan", "engine.check", "engine.transcripts"),
+    ("engine.run",),
+    ("engine.triggers", "engine.sandbox"),
+    ("engine.interpreter",),
+    ("pipeline_builtins",),
+    ("engine.policy",),
+    ("engine.capabilities",),
+    ("engine.core",),
+    ("engine.common",),
+)
+
+SOURCE_ROOTS = {"engine": ROOT / "engine", "pipeline_builtins": ROOT / "builtins/pipeline_builtins",
+                "workflow": ROOT / "builtins/workflow"}
+
+
+def _modules() -> dict[str, Path]:
+    found: dict[str, Path] = {}
+    for top, folder in SOURCE_ROOTS.items():
+        for path in folder.rglob("*.py"):
+            parts = [top, *path.relative_to(folder).with_suffix("").parts]
+            if parts[-1] == "__init__":
+                parts.pop()
+            found[".".join(parts)] = path
+    return found
+
+
+MODULES = _modules()
+
+
+def _imports(path: Path) -> set[str]:
+    """Every first-party module `path` imports, at any depth of its code."""
+    names: set[str] = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(alias.name for alias in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                full = f"{node.module}.{alias.name}"
+                names.add(full if full in MODULES else node.module)
+    return {name for name in names if name.split(".")[0] in SOURCE_ROOTS}
+
+
+def _folder(module: str) -> tuple[int, str]:
+    """(layer index, folder) of a module: the longest folder of the table it lies in."""
+    best: tuple[int, str] | None = None
+    for index, layer in enumerate(LAYERS):
+        for folder in layer:
+            inside = module == folder or module.startswith(folder + ".")
+            if inside and (best is None or len(folder) > len(best[1])):
+                best = (index, folder)
+    assert best is not None, f"{module} lies in no folder of LAYERS: add it to the table"
+    return best
+
+
+GRAPH = {module: _imports(path) for module, path in MODULES.items()}
+
+
+def test_every_module_lies_in_a_layer() -> None:
+    for module in MODULES:
+        if module != "engine":
+            _folder(module)
+
+
+@pytest.mark.parametrize("module", sorted(m for m in MODULES if m != "engine"))
+def test_imports_run_downward(module: str) -> None:
+    layer, folder = _folder(module)
+    wrong = []
+    for target in sorted(GRAPH[module]):
+        if target == "engine":
+            continue  # the package's face: its version
+        target_layer, target_folder = _folder(target)
+        if target_folder != folder and target_layer <= layer:
+            wrong.append(f"{target} ({target_folder})")
+    assert not wrong, f"{module} ({folder}) imports upward or sideways: {', '.join(wrong)}"
+
+
+def test_no_import_cycles() -> None:
+    state: dict[str, int] = {}
+    stack: list[str] = []
+    cycles: list[list[str]] = []
+
+    def visit(module: str) -> None:
+        state[module] = 1
+        stack.append(module)
+        for target in sorted(GRAPH.get(module, ())):
+            if target not in GRAPH:
+                continue
+            if state.get(target) == 1:
+                cycles.append([*stack[stack.index(target):], target])
+            elif target not in state:
+                visit(target)
+        stack.pop()
+        state[module] = 2
+
+    for module in sorted(GRAPH):
+        if module not in state:
+            visit(module)
+    assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
+
+
+def test_every_package_is_installed() -> None:
+    # A plain (non-editable) install ships only the packages pyproject.toml lists.
+    listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
+                 ["tool"]["setuptools"]["packages"])
+    packages = {module for module, path in MODULES.items() if path.name == "__init__.py"}
+    assert packages == listed
