@@ -126,3 +126,34 @@ def test_every_package_is_installed() -> None:
                  ["tool"]["setuptools"]["packages"])
     packages = {module for module, path in MODULES.items() if path.name == "__init__.py"}
     assert packages == listed
+
+
+def _layout_tree() -> list[str]:
+    """The folder paths of the README's Layout tree, nesting resolved."""
+    text = (ROOT / "README.md").read_text(encoding="utf-8")
+    block = text.split("## Layout", 1)[1].split("```", 2)[1]
+    paths: list[str] = []
+    parents: list[tuple[int, str]] = []
+    for line in block.splitlines():
+        stripped = line.strip()
+        if not stripped or line.startswith(" " * 8):
+            continue  # blank, or the continuation of a description
+        indent = len(line) - len(line.lstrip())
+        name = stripped.split()[0].rstrip(",")
+        while parents and parents[-1][0] >= indent:
+            parents.pop()
+        full = (parents[-1][1] if parents else "") + name
+        paths.append(full)
+        if name.endswith("/"):
+            parents.append((indent, full))
+    return paths
+
+
+def test_the_readme_layout_matches_the_folders() -> None:
+    shown = _layout_tree()
+    for path in shown:
+        assert (ROOT / path).exists(), f"the README's Layout names {path}, which is not there"
+    folders = {f"{p.parent.relative_to(ROOT).as_posix()}/"
+               for p in (ROOT / "engine").rglob("__init__.py") if p.parent != ROOT / "engine"}
+    missing = folders - set(shown)
+    assert not missing, "folders missing from the README's Layout: " + ", ".join(sorted(missing))
