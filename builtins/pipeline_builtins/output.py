@@ -22,8 +22,10 @@ class Output(Protocol):
 def output_builtins(out: Output) -> dict[str, Callable[..., Any]]:
     """Build `print` and `log_next_job` over an output sink."""
 
-    def print_(text: str) -> None:
-        out.write(str(text))
+    def print_(parts: list[str], sep: object) -> None:
+        if not isinstance(sep, str):
+            raise BuiltinError(f"print: sep must be a string, not {type(sep).__name__}")
+        out.write(sep.join(parts))
 
     def log_next_job(job_name: str, reason: str = "") -> None:
         """Writes `📋 Next job to run: NAME (reason: REASON)` as a line on the engine's stderr.

@@ -36,9 +36,20 @@ def test_output_lines(tmp_path: Path, pipeline: str, expected: list[str]) -> Non
         assert line not in result.stdout
 
 
-def test_log_next_job_refuses_a_non_string(tmp_path: Path) -> None:
+REFUSED = {
+    "log_next_job of a number": ("log_next_job(3)", "log_next_job: job_name must be a string"),
+    "print with a number as separator": ('print("a", sep = 1)',
+                                         "print: sep must be a string, not int"),
+    "print with None as separator": ('print("a", sep = None)',
+                                     "print: sep must be a string, not NoneType"),
+}
+
+
+@pytest.mark.parametrize("call, message", REFUSED.values(), ids=REFUSED.keys())
+def test_a_wrong_argument_is_refused_in_the_builtins_words(tmp_path: Path, call: str,
+                                                          message: str) -> None:
     star = tmp_path / "pipeline.star"
-    star.write_text("x = 1\nlog_next_job(3)\n", encoding="utf-8")
+    star.write_text(f"x = 1\n{call}\n", encoding="utf-8")
     result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
     assert result.code == 1
-    assert result.stderr.startswith(f"{star}:2:1: error: log_next_job: job_name must be a string")
+    assert result.stderr.startswith(f"{star}:2:1: error: {message}\n"), result.stderr
