@@ -160,23 +160,12 @@ class HelpRequested(Exception):
 
 def parse(argv: list[str]) -> Arguments:
     """Parse a command line; the command defaults to `ingest`."""
-    from engine.common.suggest import did_you_mean
-
     args = list(argv)
     options: dict[str, str | bool | list[str] | None] = {}
     color = _take_color(args)
     if color is not None:
         options["--color"] = color
-    command = "ingest"
-    if args and args[0] in COMMANDS:
-        command = args.pop(0)
-    elif args and args[0] in ("-h", "--help"):
-        raise HelpRequested(overview())
-    elif args and args[0] == "--version":
-        raise HelpRequested(version())
-    elif args and not args[0].startswith("-"):
-        raise UsageError(f"unknown command {args[0]!r}{did_you_mean(args[0], COMMANDS)}; "
-                         f"the commands are {', '.join(COMMANDS)} (see --help)", PROG)
+    command = _take_command(args)
     _, spec, positional = COMMANDS[command]
     positionals: list[str] = []
     while args:
@@ -189,33 +178,64 @@ def parse(argv: list[str]) -> Arguments:
         if not arg.startswith("-") or arg == "-":
             positionals.append(arg)
             continue
-        name, has_value, inline = arg.partition("=")
-        if name == "--version":
-            raise HelpRequested(version())
-        if name not in spec:
-            hint = did_you_mean(name, spec) or did_you_mean(name, COMMANDS)
-            raise UsageError(f"{command}: unknown option {name}{hint} (see --help)", PROG)
-        metavar = spec[name][0]
-        if metavar is None:
-            if has_value:
-                raise UsageError(f"{command}: {name} takes no value", PROG)
-            options[name] = True
-            continue
+        _take_option(command, spec, arg, args, options)
+    _check_positionals(command, positional, positionals)
+    return Arguments(command, options, positionals)
+
+
+def _take_command(args: list[str]) -> str:
+    """Remove the command from the front of `args` (`ingest` when none is named)."""
+    from engine.common.suggest import did_you_mean
+
+    if args and args[0] in COMMANDS:
+        return args.pop(0)
+    if args and args[0] in ("-h", "--help"):
+        raise HelpRequested(overview())
+    if args and args[0] == "--version":
+        raise HelpRequested(version())
+    if args and not args[0].startswith("-"):
+        raise UsageError(f"unknown command {args[0]!r}{did_you_mean(args[0], COMMANDS)}; "
+                         f"the commands are {', '.join(COMMANDS)} (see --help)", PROG)
+    return "ingest"
+
+
+def _take_option(command: str, spec: dict[str, tuple[str | None, str]], arg: str,
+                 args: list[str], options: dict[str, str | bool | list[str] | None]) -> None:
+    """Record the option `arg` in `options`, taking its value from `args` when it is not
+    given inline (`--name=value`)."""
+    from engine.common.suggest import did_you_mean
+
+    name, has_value, inline = arg.partition("=")
+    if name == "--version":
+        raise HelpRequested(version())
+    if name not in spec:
+        hint = did_you_mean(name, spec) or did_you_mean(name, COMMANDS)
+        raise UsageError(f"{command}: unknown option {name}{hint} (see --help)", PROG)
+    metavar = spec[name][0]
+    if metavar is None:
         if has_value:
-            value = inline
-        elif args:
-            value = args.pop(0)
-        else:
-            raise UsageError(f"{command}: {name} needs a value ({metavar})", PROG)
-        choices = metavar.split("|") if "|" in metavar else ()
-        if choices and value not in choices:
-            allowed = ", ".join(choices)
-            raise UsageError(f"{command}: {name} must be one of {allowed}, not {value!r}", PROG)
-        if name in _REPEATABLE:
-            previous = options.get(name)
-            options[name] = [*(previous if isinstance(previous, list) else []), value]
-        else:
-            options[name] = value
+            raise UsageError(f"{command}: {name} takes no value", PROG)
+        options[name] = True
+        return
+    if has_value:
+        value = inline
+    elif args:
+        value = args.pop(0)
+    else:
+        raise UsageError(f"{command}: {name} needs a value ({metavar})", PROG)
+    choices = metavar.split("|") if "|" in metavar else ()
+    if choices and value not in choices:
+        allowed = ", ".join(choices)
+        raise UsageError(f"{command}: {name} must be one of {allowed}, not {value!r}", PROG)
+    if name in _REPEATABLE:
+        previous = options.get(name)
+        options[name] = [*(previous if isinstance(previous, list) else []), value]
+    else:
+        options[name] = value
+
+
+def _check_positionals(command: str, positional: str | None, positionals: list[str]) -> None:
+    """Refuse positional arguments the command does not take, or missing ones."""
     if positional is None and positionals:
         raise UsageError(f"{command}: unexpected argument {positionals[0]!r} (see --help)", PROG)
     if positional is not None and not positionals and command not in _OPTIONAL_POSITIONALS:
@@ -224,7 +244,6 @@ def parse(argv: list[str]) -> Arguments:
         raise UsageError("replay: expected one transcript FILE (see --help)", PROG)
     if command == "policy" and positionals != ["show"]:
         raise UsageError("policy: the only action is 'show' (see --help)", PROG)
-    return Arguments(command, options, positionals)
 
 
 def _take_color(args: list[str]) -> str | None:
