@@ -37,6 +37,8 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     # forked below).
     collecting = gc.isenabled()
     gc.disable()
+    # The job model is loaded before the fork: both processes need it, so it loads once.
+    import engine.core.jobs  # noqa: F401
     from engine.common.secret import take_token
 
     token = take_token(os.environ)
