@@ -140,15 +140,11 @@ def _write(args: Arguments, inputs: Inputs, options: RunOptions, outcome: Outcom
     """Show the plan, or write the triggers file, submit it and write the workflow state."""
     path = inputs.triggers_file
     fmt = args.value("--format") if args.command == "plan" else None
-    if fmt == "json":
-        from engine.plan.stages import render_json
+    if fmt is not None and fmt != "text":
+        from engine.plan.formats import PlanView, render
 
-        out.write(render_json(outcome.jobs, outcome.operation_id, path, outcome.usage))
-        return EXIT_OK
-    if fmt in ("mermaid", "dot"):
-        from engine.plan.pictures import render_dot, render_mermaid
-
-        out.write((render_mermaid if fmt == "mermaid" else render_dot)(outcome.jobs))
+        out.write(render(fmt, PlanView(outcome.jobs, outcome.operation_id, path,
+                                       outcome.usage)))
         return EXIT_OK
     if not outcome.jobs:
         nothing_sent = "; nothing was submitted" if submit else ""
