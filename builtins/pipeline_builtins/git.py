@@ -29,42 +29,38 @@ def _base_dir(name: str, value: Any) -> str | None:
     return value
 
 
-def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Callable[..., Any]]:
-    """Build the git builtins over a git source; `default_base` is what a question with
-    no `from_ref` compares (`HEAD^`, or `BASE...HEAD` for a pull request)."""
-    joined: dict[Question, str] = {}
+class _Asker:
+    """One evaluation's change questions to a git source, asked the same way every time;
+    the glob builtins' joined path lists are kept, one per question."""
 
-    def question(name: str, from_ref: Any, to_ref: Any, base_dir: Any) -> Question:
+    def __init__(self, git: GitSource, default_base: str) -> None:
+        self.git = git
+        self.default_base = default_base
+        self.joined: dict[Question, str] = {}
+
+    def question(self, name: str, from_ref: Any, to_ref: Any, base_dir: Any) -> Question:
         if from_ref is None:
-            from_ref = default_base
+            from_ref = self.default_base
         try:
             frm, to = normalize(from_ref, to_ref)
         except CapabilityError as err:
             raise BuiltinError(f"{name}: {err}") from None
         return frm, to, _base_dir(name, base_dir)
 
-    def paths(name: str, asked: Question) -> list[str]:
+    def paths(self, name: str, asked: Question) -> list[str]:
         try:
-            return git.changed_files(*asked)
+            return self.git.changed_files(*asked)
         except CapabilityError as err:
             raise BuiltinError(f"{name}: {err}") from None
 
-    def changed_files(
-        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
-    ) -> list[str]:
-        return paths("changed_files", question("changed_files", from_ref, to_ref, base_dir))
-
-    def changes(
-        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
-    ) -> list[dict[str, str | None]]:
-        asked = question("changes", from_ref, to_ref, base_dir)
+    def changes(self, asked: Question) -> list[dict[str, str | None]]:
         try:
-            return git.changes(*asked)
+            return self.git.changes(*asked)
         except CapabilityError as err:
             raise BuiltinError(f"changes: {err}") from None
 
-    def match(name: str, test: Callable[[tuple[str, ...], str], bool], globs: tuple[Any, ...],
-              from_ref: Any, to_ref: Any, base_dir: Any) -> bool:
+    def match(self, name: str, test: Callable[[tuple[str, ...], str], bool],
+              globs: tuple[Any, ...], from_ref: Any, to_ref: Any, base_dir: Any) -> bool:
         if not globs:
             raise BuiltinError(f"{name}: give at least one glob")
         for glob in globs:
@@ -73,14 +69,55 @@ def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Calla
                     f"{name}: globs must be strings, got {type(glob).__name__} "
                     f'(pass a list as separate arguments: {name}(*globs))'
                 )
-        asked = question(name, from_ref, to_ref, base_dir)
-        text = joined.get(asked)
+        asked = self.question(name, from_ref, to_ref, base_dir)
+        text = self.joined.get(asked)
         if text is None:
-            text = joined[asked] = join_paths(paths(name, asked))
+            text = self.joined[asked] = join_paths(self.paths(name, asked))
         try:
             return test(globs, text)
         except GlobError as err:
             raise BuiltinError(f"{name}: {err}") from None
+
+
+def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Callable[..., Any]]:
+    """Build the git builtins over a git source; `default_base` is what a question with
+    no `from_ref` compares (`HEAD^`, or `BASE...HEAD` for a pull request)."""
+    asker = _Asker(git, default_base)
+    return {**_change_lists(asker), **_glob_tests(asker), "git_info": _git_info(git)}
+
+
+def _change_lists(asker: _Asker) -> dict[str, Callable[..., Any]]:
+    """`changed_files` and `changes`, and the JSON forms the prelude decodes."""
+
+    def changed_files(
+        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
+    ) -> list[str]:
+        asked = asker.question("changed_files", from_ref, to_ref, base_dir)
+        return asker.paths("changed_files", asked)
+
+    def changes(
+        from_ref: str | None = None, to_ref: str | None = None, base_dir: str | None = None
+    ) -> list[dict[str, str | None]]:
+        return asker.changes(asker.question("changes", from_ref, to_ref, base_dir))
+
+    # Large lists reach Starlark faster as one JSON string that the prelude decodes
+    # (the binding otherwise converts every element on its own).
+    def changed_files_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
+        import json
+
+        return json.dumps(changed_files(from_ref, to_ref, base_dir), ensure_ascii=False)
+
+    def changes_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
+        import json
+
+        return json.dumps(changes(from_ref, to_ref, base_dir), ensure_ascii=False)
+
+    return {"changed_files": changed_files, "_changed_files_json": changed_files_json,
+            "changes": changes, "_changes_json": changes_json}
+
+
+def _glob_tests(asker: _Asker) -> dict[str, Callable[..., Any]]:
+    """`changes_include` and `changes_only`, matched against one joined list of paths."""
 
     def changes_include(*globs: str, from_ref: str | None = None, to_ref: str | None = None,
                         base_dir: str | None = None) -> bool:
@@ -93,7 +130,7 @@ def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Calla
         (docs/git.md has the whole dialect). With nothing changed, the answer is `False`.
         Several globs are separate arguments: `changes_include(*GLOBS)` for a list.
         """
-        return match("changes_include", any_match, globs, from_ref, to_ref, base_dir)
+        return asker.match("changes_include", any_match, globs, from_ref, to_ref, base_dir)
 
     def changes_only(*globs: str, from_ref: str | None = None, to_ref: str | None = None,
                      base_dir: str | None = None) -> bool:
@@ -103,7 +140,13 @@ def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Calla
         changed, the answer is `False`. `changes_only("docs/**", "*.md")` asks "is this a
         documentation-only change?".
         """
-        return match("changes_only", all_match, globs, from_ref, to_ref, base_dir)
+        return asker.match("changes_only", all_match, globs, from_ref, to_ref, base_dir)
+
+    return {"changes_include": changes_include, "changes_only": changes_only}
+
+
+def _git_info(git: GitSource) -> Callable[..., Any]:
+    """`git_info` over a git source."""
 
     def git_info(base_dir: str | None = None) -> dict[str, Any]:
         """Facts about the checkout: `{"branch", "commit", "short_commit", "tag",
@@ -119,24 +162,4 @@ def git_builtins(git: GitSource, default_base: str = "HEAD^") -> dict[str, Calla
         except CapabilityError as err:
             raise BuiltinError(f"git_info: {err}") from None
 
-    # Large lists reach Starlark faster as one JSON string that the prelude decodes
-    # (the binding otherwise converts every element on its own).
-    def changed_files_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
-        import json
-
-        return json.dumps(changed_files(from_ref, to_ref, base_dir), ensure_ascii=False)
-
-    def changes_json(from_ref: Any, to_ref: Any, base_dir: Any) -> str:
-        import json
-
-        return json.dumps(changes(from_ref, to_ref, base_dir), ensure_ascii=False)
-
-    return {
-        "changed_files": changed_files,
-        "_changed_files_json": changed_files_json,
-        "changes": changes,
-        "_changes_json": changes_json,
-        "changes_include": changes_include,
-        "changes_only": changes_only,
-        "git_info": git_info,
-    }
+    return git_info
