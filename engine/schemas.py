@@ -26,9 +26,9 @@ _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 
 
 def _policy_kind(kind: str, key: str) -> dict[str, Any]:
+    from engine.core.builtin_table import DISABLABLE
     from engine.core.jobs import CONDITIONS
     from engine.policy.layering import GIT_MISSING_HISTORY, MAX_CALLSTACK_CEILING, MAXIMA
-    from pipeline_builtins import PREDECLARED
 
     ceiling = MAXIMA.get(key)
     numbers: dict[str, dict[str, Any]] = {
@@ -50,7 +50,7 @@ def _policy_kind(kind: str, key: str) -> dict[str, Any]:
         assert kind != "one of: error, all_changed" or choices == list(GIT_MISSING_HISTORY)
         return {"enum": choices}
     if kind == "list of builtin names":
-        return {"type": "array", "items": {"enum": [n for n in PREDECLARED if n != "ctx"]}}
+        return {"type": "array", "items": {"enum": list(DISABLABLE)}}
     if kind == "list of conditions":
         return {"type": "array", "items": {"enum": list(CONDITIONS)}}
     if kind == "list of glob patterns":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 
 from engine.capabilities.base import CapabilityError
+from engine.core.builtin_table import CONTEXT_KEYS, callable_name
 from engine.core.builtin_table import PREDECLARED as PREDECLARED
 from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
@@ -27,13 +28,6 @@ if TYPE_CHECKING:
     from pipeline_builtins.output import Output
 
     Builtin = Callable[..., Any]
-
-CONTEXT_KEYS = ("job_id", "event", "branch", "tag", "commit", "ref", "pr", "repo", "provider",
-                "source_url", "workflow_id", "vars")
-
-# Builtins the prelude implements in Starlark over a private Python callable.
-_IMPLEMENTED_BY = {"trigger_job": "_emit", "submit_job": "_emit", "print": "_print",
-                   "changed_files": "_changed_files_json", "changes": "_changes_json"}
 
 
 def _disabled(name: str) -> Builtin:
@@ -75,7 +69,7 @@ class Host:
         table.update(output_builtins(self.output))
         table.update(state_builtins(self.state))
         for name in self.disabled:
-            table[_IMPLEMENTED_BY.get(name, name)] = _disabled(name)
+            table[callable_name(name)] = _disabled(name)
         return table
 
     def context_values(self) -> dict[str, Any]:

@@ -20,13 +20,15 @@ from __future__ import annotations
 import ast
 import warnings
 
+from engine.core.builtin_table import BUILTINS
 from engine.core.diagnostics import Diagnostic, Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import TypeGuard
 
-TRIGGERS = frozenset({"trigger_job", "submit_job"})
+# `trigger_job` and its aliases: the builtins the prelude implements over `_emit`.
+TRIGGERS = frozenset(row.name for row in BUILTINS if row.over == "_emit")
 _POSITION = {"job_name": 0, "env": 1, "depends_on": 2, "condition": 3}  # trigger_job's parameters
 
 

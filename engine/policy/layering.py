@@ -402,11 +402,11 @@ def _check_value(path: str, key: str, kind: str, value: Any) -> Any:
     if not isinstance(value, list) or not all(isinstance(v, str) for v in value):
         raise wrong()
     if kind == "list of builtin names":
-        from engine.core.builtin_table import PREDECLARED
+        from engine.core.builtin_table import DISABLABLE, PREDECLARED
 
         for name in value:
-            if name == "ctx":
-                raise UsageError(f"{key}: ctx cannot be disabled; disable the functions "
+            if name in PREDECLARED and name not in DISABLABLE:
+                raise UsageError(f"{key}: {name} cannot be disabled; disable the functions "
                                  "it carries instead", path)
             if name not in PREDECLARED:
                 raise UsageError(

@@ -49,9 +49,6 @@ JOB_VARIABLES = (
     "GIT_CONFIG_GLOBAL",
 )
 
-# The scalar `ctx` fields, in the order the reference lists them.
-SCALAR_KEYS = ("job_id", "event", "branch", "tag", "commit", "ref", "repo", "provider",
-               "source_url", "workflow_id")
 PR_KEYS = ("number", "head_ref", "base_ref", "base_sha", "head_url", "base_url", "is_fork",
            "actor")
 MAX_VARS_FILE_BYTES = 1024 * 1024

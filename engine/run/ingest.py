@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import re
 import sys
 
 from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
 from engine.capabilities.source_tree import SourceTree
 from engine.common.record import Record
+from engine.core.builtin_table import GIT_VERSION, HTTP_CLIENT, preloads
 from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.core.jobs import Job
 from engine.core.limits import Limits
@@ -66,9 +66,6 @@ class Outcome(Record):
         # Workflow variables and outputs the run set (engine.core.workflow_state).
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
         self.declared: Any = None  # engine.core.workflows.Declared, when workflows were named
-
-
-_MENTIONS_JOB_STATE = re.compile(r"\b(?:is_job_running|get_job_result)\b")
 
 
 def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
@@ -133,21 +130,10 @@ class Backends(Record):
 def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
     """git in the source checkout, the coordinator over HTTPS, `load()` from the source
     directory. Call after the sandbox is forked: this may start background imports."""
-    from engine.capabilities.git.live import (
-        LiveGit,
-        mentions_git,
-        scrub_git_environment,
-    )
+    from engine.capabilities.git.live import LiveGit, scrub_git_environment
 
     scrub_git_environment(inputs.code_dir)  # git's environment is fixed; this is belt and braces
-    if mentions_git(inputs.pipeline_text):
-        from engine.capabilities.git.runner import start_version_check
-
-        start_version_check()  # answered while the sandbox warms up
-    if inputs.coordinator_url and _MENTIONS_JOB_STATE.search(inputs.pipeline_text):
-        from engine.common import preload
-
-        preload.start("requests")
+    _start_preloads(inputs)
     policy = options.policy
     git = LiveGit(
         inputs.code_dir,
@@ -162,6 +148,20 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
         return Backends(GivenChanges(git, options.changed), job_state_for(inputs, options),
                         source_tree(inputs, policy))
     return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
+
+
+def _start_preloads(inputs: Inputs) -> None:
+    """Start what the builtins the pipeline names will need, answered while the sandbox
+    warms up (engine.core.builtin_table says which)."""
+    wanted = preloads(inputs.pipeline_text)
+    if GIT_VERSION in wanted:
+        from engine.capabilities.git.runner import start_version_check
+
+        start_version_check()
+    if HTTP_CLIENT in wanted and inputs.coordinator_url:
+        from engine.common import preload
+
+        preload.start("requests")
 
 
 def source_tree(inputs: Inputs, policy: Policy) -> SourceTree:

@@ -16,34 +16,12 @@ import tokenize
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.source_tree import SourceTree
 from engine.common.record import Record
+from engine.core.builtin_table import BY_NAME, CTX_FUNCTIONS, PREDECLARED, REACHES
 from engine.core.diagnostics import Diagnostic, Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from engine.policy.layering import Policy
-
-# What each builtin reaches, for the reviewer.
-_REACHES = {
-    "changed_files": "git (read-only)",
-    "git_info": "git (read-only)",
-    "changes": "git (read-only)",
-    "changes_include": "git (read-only)",
-    "changes_only": "git (read-only)",
-    "is_job_running": "coordinator (reads jobs)",
-    "get_job_result": "coordinator (reads jobs)",
-    "trigger_job": "the triggers file",
-    "submit_job": "the triggers file",
-    "print": "the log",
-    "log_next_job": "the log",
-    "ctx": "job id, branch, commit, ref (and the functions above)",
-}
-
-
-# The functions `ctx` carries: all reachable once `getattr` can name them at run time.
-_CTX_FUNCTIONS = ("trigger_job", "submit_job", "changed_files", "changes", "changes_include",
-                  "changes_only", "git_info", "is_job_running", "get_job_result",
-                  "log_next_job")
-
 
 class Scan(Record):
     """Builtin names a text uses and the `load()` statements it holds."""
@@ -59,8 +37,6 @@ class Scan(Record):
 
 def scan(text: str) -> Scan:
     """Builtins used in `text` (directly or as `ctx.NAME`) and its loads with positions."""
-    from pipeline_builtins import PREDECLARED
-
     names: set[str] = set()
     loads: list[tuple[str, int, int]] = []
     dynamic = False
@@ -91,8 +67,6 @@ _LOAD = re.compile(r"""\bload\s*\(\s*("(?:[^"\\\n]|\\.)*"|'(?:[^'\\\n]|\\.)*')""
 def _scan_text(text: str) -> Scan:
     """`scan` for a text that does not tokenize: every builtin named anywhere (comments
     and strings included) and every `load("...")`."""
-    from pipeline_builtins import PREDECLARED
-
     words = set(_WORD.findall(text))
     loads = []
     for match in _LOAD.finditer(text):
@@ -138,7 +112,7 @@ def collect(path: str, text: str, tree: SourceTree
                 queue.append(loaded["name"])
     if dynamic and "ctx" in names:
         # `getattr(ctx, NAME)` can reach any function ctx carries: list them all.
-        names |= set(_CTX_FUNCTIONS)
+        names |= set(CTX_FUNCTIONS)
     problems.extend(_cycles(path, edges))
     return texts, names, problems
 
@@ -178,7 +152,7 @@ def render_capabilities(path: str, texts: dict[str, str], names: set[str],
     out = [path, "  can call:"]
     for name in sorted(names):
         state = "  (disabled by the policy)" if name in disabled else ""
-        out.append(f"    {name:16} {_REACHES.get(name, '')}{state}".rstrip())
+        out.append(f"    {name:16} {REACHES[BY_NAME[name].reaches]}{state}".rstrip())
     if not names:
         out.append("    nothing")
     loaded = [name for name in texts if name != path]

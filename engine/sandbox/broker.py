@@ -10,6 +10,7 @@ import json
 import sys
 
 from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
+from engine.core.builtin_table import calls_by_builtin
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -132,19 +133,6 @@ class Unrecorded:
         return refuse
 
 
-# Which capability call each builtin needs: the parent refuses a call that only
-# disabled builtins could have made, whatever the child asks.
-BUILTIN_CALLS: dict[str, tuple[str, str]] = {
-    "changed_files": ("git", "changed_files"),
-    "changes_include": ("git", "changed_files"),
-    "changes_only": ("git", "changed_files"),
-    "changes": ("git", "changes"),
-    "git_info": ("git", "info"),
-    "is_job_running": ("job_state", "is_job_running"),
-    "get_job_result": ("job_state", "get_job_result"),
-}
-
-
 class HostServices:
     """Answers capability calls from the sandbox with the given backends.
 
@@ -156,8 +144,11 @@ class HostServices:
 
     def __init__(self, git: GitSource, job_state: JobState, output: PrintSink,
                  sources: SourceReader | None = None, disabled: tuple[str, ...] = ()) -> None:
-        enabled = {call for name, call in BUILTIN_CALLS.items() if name not in disabled}
-        self.refused = {call for call in BUILTIN_CALLS.values() if call not in enabled}
+        # Which calls each builtin makes: a call no enabled builtin makes is refused.
+        self._builtin_calls = calls_by_builtin()
+        made = self._builtin_calls.items()
+        enabled = {call for name, calls in made if name not in disabled for call in calls}
+        self.refused = {call for _, calls in made for call in calls} - enabled
         self.backends: dict[str, Any] = {"git": git, "job_state": job_state}
         if sources is not None:
             self.backends["source"] = sources
@@ -168,7 +159,8 @@ class HostServices:
     def answer(self, capability: str, method: str, args: list[Any]) -> Any:
         """Answer one call, from the cache when the same question was asked before."""
         if (capability, method) in self.refused:
-            names = sorted(n for n, call in BUILTIN_CALLS.items() if call == (capability, method))
+            names = sorted(name for name, calls in self._builtin_calls.items()
+                           if (capability, method) in calls)
             verb = "is" if len(names) == 1 else "are"
             raise CapabilityError(f"{', '.join(names)} {verb} disabled by the platform's policy")
         key = question_key(capability, method, args)

@@ -7,6 +7,7 @@ answers with its own backends and its own checks.
 from __future__ import annotations
 
 from engine.capabilities.base import CapabilityError
+from engine.core.builtin_table import remote_methods
 from engine.sandbox import protocol
 
 TYPE_CHECKING = False
@@ -14,11 +15,7 @@ if TYPE_CHECKING:
     from typing import Any
 
 # What the child may ask for, by capability: the parent refuses anything else.
-REMOTE_METHODS: dict[str, frozenset[str]] = {
-    "git": frozenset({"changed_files", "changes", "info"}),
-    "job_state": frozenset({"is_job_running", "get_job_result"}),
-    "source": frozenset({"read"}),
-}
+REMOTE_METHODS = remote_methods()
 
 
 class Channel:

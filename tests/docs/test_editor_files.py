@@ -18,7 +18,8 @@ from jsonschema import Draft202012Validator
 from referencing import Registry, Resource
 
 from engine import schemas
-from pipeline_builtins import PREDECLARED, stubs
+from engine.core.builtin_table import CTX_FUNCTIONS, DISABLABLE
+from pipeline_builtins import stubs
 from tests.support.engine_run import REPO_ROOT, clean_env, run_engine
 
 SCHEMAS = REPO_ROOT / "schemas"
@@ -36,10 +37,10 @@ def test_stubs_name_every_builtin() -> None:
 
     tree = ast.parse((STUBS / "builtins.py").read_text())
     defined = {node.name for node in tree.body if isinstance(node, ast.FunctionDef)}
-    assert defined == set(PREDECLARED) - {"ctx"}
+    assert defined == set(DISABLABLE)
     ctx = ast.parse((STUBS / "modules" / "ctx.py").read_text())
     members = {node.name for node in ctx.body if isinstance(node, ast.FunctionDef)}
-    assert members == set(PREDECLARED) - {"ctx", "print"}
+    assert members == set(CTX_FUNCTIONS)
 
 
 def test_schemas_are_current() -> None:

@@ -16,13 +16,13 @@ from engine.capabilities.base import CapabilityError
 from engine.capabilities.git.live import (
     LiveGit,
     MissingHistory,
-    mentions_git,
     scrub_git_environment,
     start_preload,
     strip_credentials,
 )
 from engine.capabilities.git.refs import check_rev, normalize
 from engine.capabilities.git.runner import Checkout
+from engine.core.builtin_table import GIT_VERSION, preloads
 from engine.sandbox.broker import HostServices, PrintSink, UnconfiguredJobState
 from engine.sandbox.proxies import Channel, RemoteGit
 from pipeline_builtins.errors import BuiltinError
@@ -391,4 +391,4 @@ MENTIONS: dict[str, tuple[str, bool]] = {
 
 @pytest.mark.parametrize("text, expected", MENTIONS.values(), ids=MENTIONS.keys())
 def test_mentions_git(text: str, expected: bool) -> None:
-    assert mentions_git(text) is expected
+    assert (GIT_VERSION in preloads(text)) is expected

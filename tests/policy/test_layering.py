@@ -16,6 +16,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from engine.core.builtin_table import DISABLABLE
 from engine.core.diagnostics import UsageError
 from engine.core.jobs import CONDITIONS
 from engine.policy.layering import (
@@ -32,7 +33,6 @@ from engine.policy.layering import (
     policy_to_json,
     render_toml,
 )
-from pipeline_builtins import PREDECLARED
 from tests.policy.test_policy import CONFIG_ERRORS
 
 Settings = dict[str, dict[str, Any]]
@@ -135,7 +135,7 @@ RAW_VALUES: dict[str, st.SearchStrategy[Any]] = {
     "non-negative integer": st.integers(min_value=0, max_value=1_000_000),
     "callstack": st.integers(min_value=1, max_value=1000),
     "integer": st.integers(min_value=-1000, max_value=1000),
-    "list of builtin names": st.lists(st.sampled_from([n for n in PREDECLARED if n != "ctx"]),
+    "list of builtin names": st.lists(st.sampled_from(DISABLABLE),
                                       max_size=4),
     "list of strings": st.lists(_NAMES, max_size=4),
     "list of conditions": st.lists(st.sampled_from(CONDITIONS), max_size=4),

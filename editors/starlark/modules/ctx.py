@@ -7,14 +7,32 @@ from the builtins' own signatures and docstrings; edit those, not this file.
 job_id = ""
 """`ctx.job_id`: a string, or None when unknown."""
 
+event = ""
+"""`ctx.event`: a string, or None when unknown."""
+
 branch = ""
 """`ctx.branch`: a string, or None when unknown."""
+
+tag = ""
+"""`ctx.tag`: a string, or None when unknown."""
 
 commit = ""
 """`ctx.commit`: a string, or None when unknown."""
 
 ref = ""
 """`ctx.ref`: a string, or None when unknown."""
+
+repo = ""
+"""`ctx.repo`: a string, or None when unknown."""
+
+provider = ""
+"""`ctx.provider`: a string, or None when unknown."""
+
+source_url = ""
+"""`ctx.source_url`: a string, or None when unknown."""
+
+workflow_id = ""
+"""`ctx.workflow_id`: a string, or None when unknown."""
 
 
 def trigger_job(job_name, env = None, depends_on = None, condition = "all_success", **fields):

@@ -29,7 +29,6 @@ if TYPE_CHECKING:
 
 ON_MISSING_HISTORY = ("error", "all_changed")
 RENAME_LIMIT = 1000  # explicit, so that a repository's diff.renameLimit cannot change it
-GIT_BUILTINS = ("changed_files", "changes", "changes_include", "changes_only", "git_info")
 
 # Options that keep a repository's own configuration from running programs or
 # changing the output format.
@@ -42,7 +41,6 @@ _STATUS = {"A": "added", "M": "modified", "D": "deleted", "R": "renamed", "C": "
 _INFO_KEYS = ("branch", "commit", "short_commit", "tag", "remote_url")
 _REF_NAME = re.compile(r"[~^]|@\{")
 _PARENT_FORM = re.compile(r"(.+?)(?:\^1?|~1?)")
-_MENTIONS_GIT = re.compile(r"\b(?:" + "|".join(GIT_BUILTINS) + r")\b")
 
 
 def preload() -> None:
@@ -58,11 +56,6 @@ def start_preload() -> threading.Thread:
     from engine.common import preload as background
 
     return background.start("git.cmd")
-
-
-def mentions_git(pipeline_text: str) -> bool:
-    """Whether a pipeline's text names a git builtin (then preloading pays off)."""
-    return _MENTIONS_GIT.search(pipeline_text) is not None
 
 
 def scrub_git_environment(src_dir: str) -> None:
