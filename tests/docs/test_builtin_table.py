@@ -186,3 +186,10 @@ def test_the_policy_and_its_schema_accept_exactly_the_functions(tmp_path: Path) 
     schema = json.loads(render_schemas()["policy.schema.json"])
     disabled = schema["properties"]["builtins"]["properties"]["disabled"]
     assert disabled["items"]["enum"] == list(table.DISABLABLE)
+
+
+def test_the_readme_builtins_table_has_a_row_per_builtin() -> None:
+    readme = (Path(__file__).resolve().parents[2] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("## Builtins", 1)[1].split("\n## ", 1)[0]
+    rows = re.findall(r"^\| `(\w+)", section, re.M)
+    assert [name for name in rows if name in PREDECLARED] == list(PREDECLARED)
