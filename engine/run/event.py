@@ -254,8 +254,8 @@ def apply_flags(env: Mapping[str, str], values: Mapping[str, Any]) -> dict[str, 
         out["REACTORCIDE_IS_FORK_PR"] = "true"
     assignments = values.get("--var") or []
     if assignments:
-        current = _vars_object(out["RC_WF_VARS_JSON"], "RC_WF_VARS_JSON") if out.get(
-            "RC_WF_VARS_JSON") else {}
+        # Added to what the run would read otherwise (the inline JSON, else the file).
+        current = read_vars(EnvReading(out))
         for assignment in assignments:
             key, sep, raw = str(assignment).partition("=")
             if not sep or not key:

@@ -126,6 +126,20 @@ def test_vars_come_from_the_inline_json_else_the_file(tmp_path: Path) -> None:
     assert read_event(EnvReading(missing))["vars"] == {}
 
 
+@pytest.mark.parametrize("source", ["inline", "file"])
+def test_var_flags_add_to_the_workflow_variables_wherever_they_come_from(
+        tmp_path: Path, source: str) -> None:
+    file = tmp_path / "vars.json"
+    file.write_text('{"kept": 1, "changed": "old"}')
+    env = ({"RC_WF_VARS_JSON": file.read_text()} if source == "inline"
+           else {"RC_WF_VARS_FILE": str(file)})
+
+    flagged = apply_flags(env, {"--var": ['changed="new"', "added=[1]"]})
+
+    assert read_event(EnvReading(flagged))["vars"] == {
+        "kept": 1, "changed": "new", "added": [1]}
+
+
 @pytest.mark.parametrize(("pr", "base"), [
     (None, "HEAD^"),
     ({"base_sha": BASE_SHA, "base_ref": "main"}, f"{BASE_SHA}...HEAD"),
