@@ -67,18 +67,7 @@ def translate(glob: str) -> str:
 @functools.lru_cache(maxsize=1024)
 def _parse(glob: str) -> tuple[str, str]:
     """The glob's regex, and a substring every joined string it matches must contain."""
-    if not isinstance(glob, str):
-        raise GlobError("globs must be strings")
-    if not glob:
-        raise GlobError("a glob must not be empty")
-    if "\0" in glob:
-        raise GlobError(f"glob {glob!r} contains a NUL character")
-    if glob.startswith("/") or glob.startswith("./"):
-        raise GlobError(f"glob {glob!r}: globs are relative to the repository root; "
-                        "drop the leading '/' or './'")
-    if glob.startswith("!"):
-        raise GlobError(f"glob {glob!r}: negation is not supported; use changes_only() "
-                        "or `not changes_include(...)`")
+    _refuse_outside_dialect(glob)
     if glob.endswith("/"):
         glob += "**"
     out: list[str] = []
@@ -90,20 +79,8 @@ def _parse(glob: str) -> tuple[str, str]:
         if char in "*?[":
             literals.append("")
         if char == "*":
-            end = index
-            while end < len(glob) and glob[end] == "*":
-                end += 1
-            whole_segment = (index == 0 or glob[index - 1] == "/") and (
-                end == len(glob) or glob[end] == "/"
-            )
-            if end - index == 1:
-                out.append(_SEGMENT)
-            elif whole_segment and end < len(glob):
-                out.append(f"(?:{_ANY}/)?")  # `**/`: zero or more directories
-                end += 1
-            else:
-                out.append(_ANY)
-            index = end
+            regex, index = _stars(glob, index)
+            out.append(regex)
         elif char == "?":
             out.append(_ONE)
             index += 1
@@ -127,6 +104,38 @@ def _parse(glob: str) -> tuple[str, str]:
     except re.error as err:
         raise GlobError(f"glob {glob!r} is not valid ({err.msg})") from None
     return regex, max(literals, key=len)
+
+
+def _refuse_outside_dialect(glob: str) -> None:
+    """Raise GlobError for what is not a glob of the dialect at all, before parsing."""
+    if not isinstance(glob, str):
+        raise GlobError("globs must be strings")
+    if not glob:
+        raise GlobError("a glob must not be empty")
+    if "\0" in glob:
+        raise GlobError(f"glob {glob!r} contains a NUL character")
+    if glob.startswith("/") or glob.startswith("./"):
+        raise GlobError(f"glob {glob!r}: globs are relative to the repository root; "
+                        "drop the leading '/' or './'")
+    if glob.startswith("!"):
+        raise GlobError(f"glob {glob!r}: negation is not supported; use changes_only() "
+                        "or `not changes_include(...)`")
+
+
+def _stars(glob: str, start: int) -> tuple[str, int]:
+    """Translate the run of `*` starting at `start`; return the regex and the index after
+    it (after the `/` too, for a `**/` segment)."""
+    end = start
+    while end < len(glob) and glob[end] == "*":
+        end += 1
+    whole_segment = (start == 0 or glob[start - 1] == "/") and (
+        end == len(glob) or glob[end] == "/"
+    )
+    if end - start == 1:
+        return _SEGMENT, end
+    if whole_segment and end < len(glob):
+        return f"(?:{_ANY}/)?", end + 1  # `**/`: zero or more directories
+    return _ANY, end
 
 
 def _alternatives(globs: Sequence[str]) -> str:
