@@ -12,6 +12,7 @@ from __future__ import annotations
 import ast
 
 from engine.core.diagnostics import Diagnostic, Location
+from engine.core.job_graph import find_cycles
 from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
 from engine.core.validate import (
     DEFAULT_RULES,
@@ -23,7 +24,6 @@ from engine.core.validate import (
     _check_env_name,
     _check_field,
     check_job_name,
-    find_cycles,
 )
 from engine.interpreter.lint_jobs import _argument, _File, _literal, _parse
 

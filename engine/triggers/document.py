@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from engine.common.record import Record
 from engine.core.diagnostics import Diagnostic, PipelineFailed
-from engine.core.validate import graph_problems
+from engine.core.job_graph import graph_problems
 from engine.triggers import file as triggers_file
 from engine.triggers import operation_id
 

@@ -15,8 +15,9 @@ from typing import Any
 import pytest
 
 from engine.core.diagnostics import Location
+from engine.core.job_graph import find_cycles, graph_problems
 from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
-from engine.core.validate import JobError, find_cycles, graph_problems, normalize_job
+from engine.core.validate import JobError, normalize_job
 from tests.support.engine_run import run_engine
 
 CASES_DIR = Path(__file__).parent / "cases"
