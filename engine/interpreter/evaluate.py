@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import time
 
 from engine.capabilities.base import CapabilityError
 from engine.common.record import Record
@@ -20,10 +19,12 @@ from engine.core.starlark_text import (
     unclosed_mid_file,
 )
 from engine.interpreter.friendly import callee_at, enclosing_function, in_call, rewrite
+from engine.interpreter.watch import Watch
 from pipeline_builtins import PREDECLARED, prelude_source
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from pipeline_builtins import Host
@@ -80,6 +81,8 @@ def prelude_globals() -> Any:
     return sl.Globals.extended_by([ext.StructType, ext.Json, ext.CallStack])
 
 
+# The limit counts the pipeline's own calls: the module's frame and the deepest chain of
+# prelude frames under a builtin (trigger_job -> its helper) come on top.
 _ENGINE_FRAMES = 3
 
 
@@ -92,107 +95,101 @@ def evaluate(source: PipelineSource, host: Host, limits: Limits, deadline: float
     sl = _starlark()
     sources = host.collector.sources
     sources.setdefault(source.name, source.text)
-    state: dict[str, Any] = {"cancelled": None, "asked": 0}
-    # Which limit a program hits must not depend on how loaded the machine is. The
-    # evaluation is single-threaded, so it cannot use more CPU than wall-clock time:
-    # when the CPU budget is at least the wall clock's (the default), only the wall
-    # clock is watched here and it is always the limit reported. A smaller CPU budget
-    # is the operator's explicit choice and is watched too. The margin covers a garbage
-    # collection of a large heap, during which nobody asks.
-    watch_cpu = limits.cpu_seconds < limits.wall_seconds
-    cpu_deadline = limits.cpu_seconds - min(0.5, limits.cpu_seconds / 4)
-    # Memory grows with the steps taken, not with time: watched here too, it stops a
-    # growing program at its line, just before the kernel's hard limit would.
-    statm = _open_statm()
-    # The kernel's limit is what the child inherited plus `memory_mb` (see
-    # engine.sandbox.child.harden); the watch stops a program at 90 % of what is left.
-    start = _address_space(statm) if statm is not None else 0
-    hard = _address_space_limit(start + limits.memory_mb * 1024 * 1024)
-    memory_ceiling = start + (hard - start) * _MEMORY_SHARE
-
-    def check_cancelled() -> bool:
-        if time.monotonic() > deadline:
-            state["cancelled"] = "wall"
-            return True
-        # Asked every thousand or so steps: the clock costs well under 1 % of them.
-        if watch_cpu and time.process_time() > cpu_deadline:
-            state["cancelled"] = "cpu"
-            return True
-        state["asked"] += 1
-        if statm is not None and state["asked"] % 8 == 0 and (
-                _address_space(statm) > memory_ceiling):
-            state["cancelled"] = "memory"
-            return True
-        return False
-
+    watch = Watch(limits, deadline)
     try:
         ast = sl.parse(source.name, source.text, dialect())
     except sl.StarlarkError as err:
         failure = PipelineFailed([_translate(str(err), sources, limits, None)])
         failure.evaluated = False  # type: ignore[attr-defined]
         raise failure from None
-
-    prelude = sl.Module()
-    for name, fn in host.callables().items():
-        prelude.add_callable(name, fn)
-    prelude["_context"] = host.context_values()
-    sl.eval(prelude, sl.parse(PRELUDE_FILE, prelude_source(), dialect()), prelude_globals())
-    frozen_prelude = prelude.freeze()
-    user_globals = pipeline_globals()
-    names = ", ".join(f'"{n}"' for n in PREDECLARED)
-    boot = sl.parse("<engine boot>", f'load("{PRELUDE_MODULE}", {names})', dialect())
-    # The limit counts the pipeline's own calls: the module's frame and the deepest
-    # chain of prelude frames under a builtin (trigger_job -> its helper) come on top.
     options = sl.EvalOptions(
-        check_cancelled=check_cancelled,
+        check_cancelled=watch.check,
         max_callstack_size=limits.max_callstack + _ENGINE_FRAMES,
     )
-
-    def boot_loader(module: str) -> Any:
-        if module == PRELUDE_MODULE:
-            return frozen_prelude
-        raise LoadRefused(module)
-
-    def new_module() -> Any:
-        module = sl.Module()
-        sl.eval(module, boot, user_globals, sl.FileLoader(boot_loader))
-        return module
-
-    loaded: dict[str, Any] = {}
-    loading: list[str] = [source.name]
-
-    def user_loader(module_id: str) -> Any:
-        try:
-            found = host.sources.read(module_id, loading[-1])
-        except CapabilityError as err:
-            raise LoadRefused(str(err)) from None
-        name, text = found["name"], found["text"]
-        if name in loaded:
-            return loaded[name]
-        if name in loading:
-            cycle = [*loading[loading.index(name):], name]
-            raise LoadRefused("load cycle: " + " -> ".join(cycle))
-        sources[name] = text
-        module = new_module()
-        loading.append(name)
-        try:
-            sl.eval_with(options, module, sl.parse(name, text, dialect()), user_globals,
-                         sl.FileLoader(user_loader))
-        finally:
-            loading.pop()
-        loaded[name] = module.freeze()
-        return loaded[name]
-
-    main = new_module()
+    modules = _Modules(host, options, source.name)
     try:
-        sl.eval_with(options, main, ast, user_globals, sl.FileLoader(user_loader))
+        sl.eval_with(options, modules.new_module(), ast, modules.globals,
+                     sl.FileLoader(modules.load))
     except sl.StarlarkError as err:
         if host.collector.failure is not None:
             raise PipelineFailed([host.collector.failure]) from None
-        raise PipelineFailed(
-            [_translate(str(err), sources, limits, state["cancelled"])]
-        ) from None
+        raise PipelineFailed([_translate(str(err), sources, limits, watch.cancelled)]) from None
     return host.collector.jobs
+
+
+class _Modules:
+    """The modules of one evaluation. Each starts with the builtins, loaded from the
+    prelude (evaluated once, frozen); each file a `load()` names is read through the
+    host's confined sources, evaluated once with the same options, and frozen."""
+
+    def __init__(self, host: Host, options: Any, main_file: str) -> None:
+        sl = _starlark()
+        self._host = host
+        self._options = options
+        prelude = sl.Module()
+        for name, fn in host.callables().items():
+            prelude.add_callable(name, fn)
+        prelude["_context"] = host.context_values()
+        sl.eval(prelude, sl.parse(PRELUDE_FILE, prelude_source(), dialect()),
+                prelude_globals())
+        self._prelude = prelude.freeze()
+        self.globals = pipeline_globals()
+        names = ", ".join(f'"{n}"' for n in PREDECLARED)
+        self._boot = sl.parse("<engine boot>", f'load("{PRELUDE_MODULE}", {names})', dialect())
+        self._loaded: dict[str, Any] = {}
+        self._loading: list[str] = [main_file]
+
+    def _boot_loader(self, module: str) -> Any:
+        if module == PRELUDE_MODULE:
+            return self._prelude
+        raise LoadRefused(module)
+
+    def new_module(self) -> Any:
+        """An empty module holding the builtins."""
+        sl = _starlark()
+        module = sl.Module()
+        sl.eval(module, self._boot, self.globals, sl.FileLoader(self._boot_loader))
+        return module
+
+    def load(self, module_id: str) -> Any:
+        """The frozen module a `load()` in the file being evaluated names."""
+        sl = _starlark()
+        try:
+            found = self._host.sources.read(module_id, self._loading[-1])
+        except CapabilityError as err:
+            raise LoadRefused(str(err)) from None
+        name, text = found["name"], found["text"]
+        if name in self._loaded:
+            return self._loaded[name]
+        if name in self._loading:
+            cycle = [*self._loading[self._loading.index(name):], name]
+            raise LoadRefused("load cycle: " + " -> ".join(cycle))
+        self._host.collector.sources[name] = text
+        module = self.new_module()
+        self._loading.append(name)
+        try:
+            sl.eval_with(self._options, module, sl.parse(name, text, dialect()), self.globals,
+                         sl.FileLoader(self.load))
+        finally:
+            self._loading.pop()
+        self._loaded[name] = module.freeze()
+        return self._loaded[name]
+
+
+# A cancellation or an overflow said as the limit it is: (the limit the watch saw, or
+# None for any; what the binding's message says, in its words, which
+# tests/interpreter/test_binding_contract.py checks; the message shown instead).
+_LIMIT_MESSAGES: tuple[tuple[str | None, str, Callable[[Limits], str]], ...] = (
+    ("wall", "cancelled",
+     lambda limits: f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded"),
+    ("cpu", "cancelled",
+     lambda limits: f"CPU-time limit of {_seconds(limits.cpu_seconds)} exceeded"),
+    ("memory", "cancelled",
+     lambda limits: f"memory limit of {limits.memory_mb} MiB exceeded"),
+    (None, "call stack overflow",
+     lambda limits: f"call-stack limit of {limits.max_callstack} frames exceeded "
+                    "(unbounded recursion?)"),
+)
 
 
 def _translate(
@@ -206,6 +203,20 @@ def _translate(
         location = _call_into_prelude(text, sources) or frames[-1].location
     else:
         location = Location(next(iter(sources)))
+    _end_stack_at(frames, location, sources)
+    callee = callee_at(sources.get(location.file), location.line, location.col)
+    message = in_call(rewrite(message_of(text)), callee)
+    location, message = at_end_of_file(location, message, sources.get(location.file))
+    message = unclosed_mid_file(location, message, sources.get(location.file))
+    for cause, said, limit_message in _LIMIT_MESSAGES:
+        if cause in (None, cancelled) and said in message.lower():
+            message = limit_message(limits)
+            break
+    return Diagnostic(location, message, stack=tuple(frames))
+
+
+def _end_stack_at(frames: list[Frame], location: Location, sources: dict[str, str]) -> None:
+    """Make the failing line the stack's last frame: its column set, or the frame added."""
     if frames and (frames[-1].location.file, frames[-1].location.line) == (
         location.file,
         location.line,
@@ -219,22 +230,6 @@ def _translate(
         lines = source.splitlines()
         text_line = lines[location.line - 1].strip() if location.line <= len(lines) else ""
         frames.append(Frame(location, enclosing_function(source, location.line), text_line))
-    callee = callee_at(sources.get(location.file), location.line, location.col)
-    message = in_call(rewrite(message_of(text)), callee)
-    location, message = at_end_of_file(location, message, sources.get(location.file))
-    message = unclosed_mid_file(location, message, sources.get(location.file))
-    if cancelled == "wall" and "cancelled" in message.lower():
-        message = f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded"
-    elif cancelled == "cpu" and "cancelled" in message.lower():
-        message = f"CPU-time limit of {_seconds(limits.cpu_seconds)} exceeded"
-    elif cancelled == "memory" and "cancelled" in message.lower():
-        message = f"memory limit of {limits.memory_mb} MiB exceeded"
-    elif "call stack overflow" in message.lower():
-        message = (
-            f"call-stack limit of {limits.max_callstack} frames exceeded "
-            "(unbounded recursion?)"
-        )
-    return Diagnostic(location, message, stack=tuple(frames))
 
 
 def _call_into_prelude(text: str, sources: dict[str, str]) -> Location | None:
@@ -250,37 +245,6 @@ def _call_into_prelude(text: str, sources: dict[str, str]) -> Location | None:
             col = call_column(sources.get(where.file), where.line, inner.function)
             return Location(where.file, where.line, col or where.col)
     return None
-
-
-def _address_space_limit(default: int) -> int:
-    """The address-space limit in force (`default` where none is set)."""
-    import resource
-
-    soft = resource.getrlimit(resource.RLIMIT_AS)[0]
-    return default if soft == resource.RLIM_INFINITY else soft
-
-
-# The share of the memory left at which a growing program is stopped at its line.
-_MEMORY_SHARE = 0.9
-
-
-def _open_statm() -> int | None:
-    import os
-
-    try:
-        return os.open("/proc/self/statm", os.O_RDONLY)
-    except OSError:  # not Linux, or no descriptor left: the kernel's limit still holds
-        return None
-
-
-def _address_space(fd: int) -> int:
-    import os
-
-    try:
-        pages = int(os.pread(fd, 64, 0).split()[0])
-    except (OSError, ValueError, IndexError):
-        return 0
-    return pages * os.sysconf("SC_PAGE_SIZE")
 
 
 def _seconds(value: float) -> str:
