@@ -191,7 +191,6 @@ def evaluate(
     # Forked before any thread exists.
     sandbox = sandbox or Sandbox((inputs.token.value,) if inputs.token else ())
     backends = backends or live_backends(inputs, options)
-    policy = options.policy
     redact = (inputs.token.value,) if inputs.token else ()
     sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
                      keep=recorder.output if recorder is not None else None)
@@ -204,71 +203,90 @@ def evaluate(
     context = _context(inputs, services)
     if recorder is not None:
         recorder.context = context
-    request = {
+    sources = {inputs.pipeline_name: inputs.pipeline_text}
+    warnings: list[str] = getattr(backends.git, "warnings", [])
+    try:
+        report = sandbox.run(_request(inputs, options.policy, context), options.limits,
+                             services, inputs.pipeline_name)
+        jobs, state, declared = _decided(report.message, report.usage, inputs, options,
+                                         context, sink)
+    except PipelineFailed as failure:
+        failure.sources = {**sources, **services.loaded_sources()}
+        raise
+    finally:
+        _show_warnings(warnings, inputs.pipeline_name, stderr, recorder)
+    protections = tuple(str(p) for p in report.message.get("protections", []))
+    evaluation = Evaluation(jobs, report.usage, context,
+                            {**sources, **services.loaded_sources()}, protections)
+    evaluation.state = state
+    evaluation.declared = declared
+    return evaluation
+
+
+def _request(inputs: Inputs, policy: Policy, context: dict[str, Any]) -> dict[str, Any]:
+    """What the sandbox is asked to evaluate, with which `ctx` values and rules."""
+    return {
         "mode": "evaluate",
         "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
         "context": context,
         "rules": policy.job_rules.to_json(),
         "disabled": list(policy.disabled_builtins),
     }
-    sources = {inputs.pipeline_name: inputs.pipeline_text}
-    warnings: list[str] = getattr(backends.git, "warnings", [])
+
+
+def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: RunOptions,
+             context: dict[str, Any], sink: PrintSink
+             ) -> tuple[list[Job], dict[str, dict[str, Any]], Any]:
+    """The jobs, workflow state and named workflows of the sandbox's reply, checked again;
+    PipelineFailed with the pipeline's problems, or when the reply is not one."""
+    where = Location(inputs.pipeline_name)
+    if message.get("type") == "failed":
+        raise _failure(message, RunUsage(measured, options.limits), sink)
+    if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
+        raise PipelineFailed([Diagnostic(where, "the sandbox returned no result")])
+    from engine.core.workflows import Declared, WorkflowError
+
     try:
-        report = sandbox.run(request, options.limits, services, inputs.pipeline_name)
-        message = report.message
-        usage = RunUsage(report.usage, options.limits)
-        if message.get("type") == "failed":
-            triggered = message.get("jobs")
-            if isinstance(triggered, int) and not isinstance(triggered, bool):
-                usage.jobs = triggered  # how far the pipeline got
-            failure = PipelineFailed(
-                [Diagnostic.from_json(_within_budget(d, sink))
-                 for d in message.get("diagnostics", [])]
-            )
-            if message.get("evaluated") is not False:  # a file that does not parse ran nothing
-                failure.usage = usage
-            raise failure
-        if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
-            raise PipelineFailed(
-                [Diagnostic(Location(inputs.pipeline_name), "the sandbox returned no result")]
-            )
-        from engine.core.workflows import Declared, WorkflowError
+        declared = Declared.from_json(message.get("workflows"))
+    except WorkflowError as err:
+        raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
+    jobs = _jobs_from_child(
+        message["jobs"], options.limits, options.policy.job_rules, inputs.pipeline_name,
+        declared,
+    )
+    from engine.core.job_defaults import fill_jobs
+    from engine.core.workflow_state import StateError, check_state
 
-        try:
-            declared = Declared.from_json(message.get("workflows"))
-        except WorkflowError as err:
-            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
-                                             f"the sandbox returned {err}")]) from None
-        jobs = _jobs_from_child(
-            message["jobs"], options.limits, policy.job_rules, inputs.pipeline_name,
-            declared,
-        )
-        from engine.core.job_defaults import fill_jobs
-        from engine.core.workflow_state import StateError, check_state
+    jobs = fill_jobs(jobs, context)
+    try:
+        state = check_state(message.get("workflow_state"))
+    except StateError as err:
+        raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
+    return jobs, state, declared
 
-        jobs = fill_jobs(jobs, context)
-        try:
-            state = check_state(message.get("workflow_state"))
-        except StateError as err:
-            raise PipelineFailed([Diagnostic(Location(inputs.pipeline_name),
-                                             f"the sandbox returned {err}")]) from None
-    except PipelineFailed as failure:
-        failure.sources = {**sources, **services.loaded_sources()}
-        raise
-    finally:
-        from engine.common.shown import escape_controls
 
-        for warning in warnings:  # shown even when the pipeline fails
-            (stderr or sys.stderr).write(
-                f"{inputs.pipeline_name}: warning: {escape_controls(warning)}\n")
-        if recorder is not None:
-            recorder.warnings = list(warnings)
-    protections = tuple(str(p) for p in message.get("protections", []))
-    evaluation = Evaluation(jobs, report.usage, context,
-                            {**sources, **services.loaded_sources()}, protections)
-    evaluation.state = state
-    evaluation.declared = declared
-    return evaluation
+def _failure(message: dict[str, Any], usage: RunUsage, sink: PrintSink) -> PipelineFailed:
+    """The pipeline's failure as the sandbox reported it, with how far it got."""
+    triggered = message.get("jobs")
+    if isinstance(triggered, int) and not isinstance(triggered, bool):
+        usage.jobs = triggered  # how far the pipeline got
+    failure = PipelineFailed(
+        [Diagnostic.from_json(_within_budget(d, sink)) for d in message.get("diagnostics", [])]
+    )
+    if message.get("evaluated") is not False:  # a file that does not parse ran nothing
+        failure.usage = usage
+    return failure
+
+
+def _show_warnings(warnings: list[str], pipeline_name: str, stderr: TextIO | None,
+                   recorder: Recorder | None) -> None:
+    """What the git backend warned of, shown even when the pipeline fails."""
+    from engine.common.shown import escape_controls
+
+    for warning in warnings:
+        (stderr or sys.stderr).write(f"{pipeline_name}: warning: {escape_controls(warning)}\n")
+    if recorder is not None:
+        recorder.warnings = list(warnings)
 
 
 def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
