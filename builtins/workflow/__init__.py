@@ -10,7 +10,8 @@ context, else on one process-wide `WorkflowContext()`.
 
 from __future__ import annotations
 
-from workflow.context import WorkflowContext, current_context, workflow_context
+from workflow.active import current_context, workflow_context
+from workflow.context import WorkflowContext
 from workflow.errors import TriggerError, WorkflowError
 
 TYPE_CHECKING = False
