@@ -3,6 +3,11 @@
 The binding reports errors only as text: a `Traceback` block of `* file:line, in name`
 frames, an `error: ...` message, and one or more ` --> file:line:col` pointers
 (innermost first). These helpers turn that text into `Diagnostic` parts.
+
+The text is the binding's, not a documented format: the patterns here were written
+against the starlark-pyo3 range pinned in pyproject.toml, and
+tests/interpreter/test_binding_contract.py fails, naming the pattern, when a release
+words it differently.
 """
 
 from __future__ import annotations

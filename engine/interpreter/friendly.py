@@ -1,6 +1,12 @@
 """Messages in the pipeline's terms: the interpreter's and Python's wording about calls
 (qualified names, binding-internal parameter names, stray backticks) rewritten to name
-the builtin and its parameters as the pipeline author wrote them."""
+the builtin and its parameters as the pipeline author wrote them.
+
+The patterns match the binding's wording (and Python's `TypeError` text passed through
+it) for the starlark-pyo3 range pinned in pyproject.toml; a pattern that stops matching
+leaves the message as the binding said it, and tests/interpreter/test_binding_contract.py
+fails, naming it.
+"""
 
 from __future__ import annotations
 

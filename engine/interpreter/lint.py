@@ -118,6 +118,7 @@ def _name_errors(name: str, text: str) -> list[Diagnostic]:
                 continue
             seen.add((location.line, location.col))
             message = message_of(str(problem))
+            # The binding's words (tests/interpreter/test_binding_contract.py).
             if message.startswith("Internal error: unresolved ident"):
                 ident = _identifier_at(text, location)
                 if ident:
