@@ -1,5 +1,5 @@
 """JSON Schemas of the files people write, generated from the tables that check them:
-the operator policy (engine.policy.layering.SCHEMA), a pipeline test case
+the operator policy (engine.policy.schema.SCHEMA), a pipeline test case
 (engine.pipeline_tests.cases), and the triggers document (engine.core.jobs and
 engine.core.validate).
 
@@ -28,7 +28,7 @@ _STRINGS: dict[str, Any] = {"type": "array", "items": {"type": "string"}}
 def _policy_kind(kind: str, key: str) -> dict[str, Any]:
     from engine.core.builtin_table import DISABLABLE
     from engine.core.jobs import CONDITIONS
-    from engine.policy.layering import GIT_MISSING_HISTORY, MAX_CALLSTACK_CEILING, MAXIMA
+    from engine.policy import GIT_MISSING_HISTORY, MAX_CALLSTACK_CEILING, MAXIMA
 
     ceiling = MAXIMA.get(key)
     numbers: dict[str, dict[str, Any]] = {
@@ -69,17 +69,16 @@ def _default(value: Any) -> Any:
 
 def policy_schema() -> dict[str, Any]:
     """The operator policy file (TOML, read as this JSON shape)."""
-    from engine.policy.layering import SCHEMA
+    from engine.policy import FORK_SECTIONS, SCHEMA
 
     sections = {}
     for section, keys in SCHEMA.items():
         properties = {}
-        for key, (kind, default) in keys.items():
-            properties[key] = {**_policy_kind(kind, f"{section}.{key}"),
-                               "description": f"{kind}", "default": _default(default)}
+        for name, key in keys.items():
+            properties[name] = {**_policy_kind(key.kind, f"{section}.{name}"),
+                                "description": key.kind, "default": _default(key.default)}
         sections[section] = {"type": "object", "properties": properties,
                              "additionalProperties": False}
-    from engine.policy.layering import FORK_SECTIONS
 
     sections["fork_pr"] = {
         "type": "object", "description": "stricter [limits], [builtins] and [jobs] for a "

@@ -15,7 +15,7 @@ if TYPE_CHECKING:
     import os
     from collections.abc import Iterator
 
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
 
 _ACTIVE: ContextVar[tuple[WorkflowContext, ...]] = ContextVar("workflow_active", default=())
 # Every open block, in opening order, whichever thread opened it: a worker thread started

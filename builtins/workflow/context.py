@@ -31,7 +31,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable, Mapping, Sequence
     from typing import Any
 
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
 
 
 class WorkflowContext:
@@ -39,7 +39,7 @@ class WorkflowContext:
 
     `triggers_file` defaults to `$REACTORCIDE_TRIGGERS_FILE`, else `/job/triggers.json`;
     `src_dir` (where git questions go) to `$REACTORCIDE_CODE_DIR`, else `/job/src`;
-    `policy` (an `engine.policy.layering.Policy`: its job rules, job and output limits, and
+    `policy` (an `engine.policy.Policy`: its job rules, job and output limits, and
     `git.on_missing_history`) to the files named by `$REACTORCIDE_PIPELINE_POLICY`,
     else the built-in rules. Plain-http coordinator URLs
     are refused unless `allow_insecure_transport` is true. `submit` (default: when
@@ -75,7 +75,7 @@ class WorkflowContext:
         self._repositories = Repositories(
             self.src_dir,
             env_branch=self._env_context["branch"],
-            on_missing_history=str(self.policy.get("git", "on_missing_history")),
+            on_missing_history=self.policy.git.on_missing_history,
             warn=lambda text: say(f"warning: {text}"),
         )
         from engine.triggers.submit import submits_by_default
@@ -100,7 +100,7 @@ class WorkflowContext:
             **coordinator_builtins(state),
             **output_builtins(Stderr()),
         }
-        self._book = JobBook(self.policy.job_rules, self._limits.max_jobs, self._env_context)
+        self._book = JobBook(self.policy.jobs, self._limits.max_jobs, self._env_context)
 
     # -- context properties -----------------------------------------------------------
 
@@ -340,7 +340,7 @@ class PullRequest:
 
 
 def _policy_from_environment() -> Policy:
-    from engine.policy.layering import load_policy, policy_files
+    from engine.policy import load_policy, policy_files
 
     try:
         return load_policy(policy_files((), os.environ))

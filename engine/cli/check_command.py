@@ -42,7 +42,7 @@ def run(args: Arguments, console: Console, sandbox: Sandbox) -> int:
         return EXIT_OK
     payload = [{"name": name, "text": text} for name, text in sources.items()]
     result = sandbox.run({"mode": "check", "sources": payload, "groups": groups,
-                          "rules": policy.job_rules.to_json()},
+                          "rules": policy.jobs.to_json()},
                          policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
     found = problems + [Diagnostic.from_json(d) for d in result.message.get("diagnostics", [])]

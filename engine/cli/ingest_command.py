@@ -15,7 +15,7 @@ if TYPE_CHECKING:
 
     from engine.common.secret import Secret
     from engine.core.diagnostics import PipelineFailed
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
     from engine.run.arguments import Arguments
     from engine.run.ingest import Outcome, RunOptions
     from engine.run.inputs import Inputs

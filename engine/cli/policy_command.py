@@ -11,7 +11,7 @@ if TYPE_CHECKING:
 
 def run(args: Arguments, console: Console) -> int:
     """Write the layered policy; it reads back as the same policy."""
-    from engine.policy.layering import render_toml
+    from engine.policy import render_toml
 
     console.out.write(render_toml(load_policy(args)))
     return EXIT_OK

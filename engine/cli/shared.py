@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
     from engine.cli.paint import Paint
     from engine.core.diagnostics import Diagnostic
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
     from engine.run.arguments import Arguments
 
 EXIT_OK, EXIT_PIPELINE, EXIT_USAGE, EXIT_INTERNAL = 0, 1, 2, 3
@@ -50,6 +50,7 @@ def load_policy(args: Arguments) -> Policy:
     `--policy`, layered strictly."""
     import os
 
-    from engine.policy import layering
+    from engine.policy import load_policy as layered
+    from engine.policy import policy_files
 
-    return layering.load_policy(layering.policy_files(args.values("--policy"), os.environ))
+    return layered(policy_files(args.values("--policy"), os.environ))

@@ -36,7 +36,7 @@ class JobError(ValueError):
 
 
 class JobRules(Record):
-    """An operator's rules for jobs (see engine.policy.layering); the defaults allow what the
+    """An operator's rules for jobs (see engine.policy); the defaults allow what the
     coordinator accepts.
 
     `allowed_images` and `allowed_source_urls` are layers of glob patterns: a value must

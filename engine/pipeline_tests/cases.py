@@ -195,7 +195,7 @@ def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
                                                                 for v in value.values()),
         }[kind]
         if not ok:
-            from engine.policy.layering import with_article
+            from engine.policy import with_article
 
             raise CaseError(f"{name} must be {with_article(kind)}")
     return table

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TextIO
 
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
     from engine.sandbox.parent import Sandbox
 
 
@@ -39,10 +39,12 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
     report; exit 1 when one failed, 0 otherwise. A file in a case directory that is
     not a case is a failure, never skipped."""
     from engine.pipeline_tests.cases import stray_reason, strays
-    from engine.policy import layering as policy
+    from engine.policy import load_policy
+    from engine.policy import policy_files as named_files
     from engine.run.arguments import PROG
 
-    policy.load_policy(policy.policy_files(policy_files, os.environ))  # exit 2 if broken
+    # Read once for every case (exit 2 if broken); a case's own files layer over it.
+    operator = load_policy(named_files(policy_files, os.environ))
     if junit is not None:
         from engine.transcripts.transcript import check_writable
 
@@ -67,7 +69,7 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
     timings: dict[str, float] = {}
     workers = min(os.cpu_count() or 1, MAX_WORKERS, len(to_run) // 2)
     if len(to_run) >= PARALLEL_FROM and workers > 1:
-        verdicts.update(_in_parallel(to_run, policy_files, update, workers, timings))
+        verdicts.update(_in_parallel(to_run, operator, update, workers, timings))
     else:
         spare = [sandbox] if sandbox is not None else []
 
@@ -76,7 +78,7 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
 
         for path in to_run:
             started = time.monotonic()
-            verdicts[path] = run_one(path, policy_files, update, next_sandbox)
+            verdicts[path] = run_one(path, operator, update, next_sandbox)
             timings[path] = time.monotonic() - started
     passed = failed = 0
     for path in files:
@@ -108,7 +110,7 @@ def _matches(path: str, pattern: str) -> bool:
     return pattern in path
 
 
-def _in_parallel(paths: list[str], policy_files: list[str], update: bool, workers: int,
+def _in_parallel(paths: list[str], operator: Policy, update: bool, workers: int,
                  timings: dict[str, float]) -> dict[str, Verdict]:
     """Cases in waves of `workers`: each wave's sandboxes are forked first, while this
     process has no other thread (a fork never copies a lock another thread holds), then
@@ -125,7 +127,7 @@ def _in_parallel(paths: list[str], policy_files: list[str], update: bool, worker
         try:
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 results = list(pool.map(_run_with, wave, sandboxes,
-                                        [(policy_files, update)] * len(wave)))
+                                        [(operator, update)] * len(wave)))
         finally:
             for sandbox in sandboxes:
                 sandbox.discard()
@@ -134,7 +136,7 @@ def _in_parallel(paths: list[str], policy_files: list[str], update: bool, worker
     return out
 
 
-def _run_with(path: str, sandbox: Sandbox, how: tuple[list[str], bool]
+def _run_with(path: str, sandbox: Sandbox, how: tuple[Policy, bool]
               ) -> tuple[Verdict, float]:
     began = time.monotonic()
     spare = [sandbox]
@@ -142,13 +144,14 @@ def _run_with(path: str, sandbox: Sandbox, how: tuple[list[str], bool]
     return verdict, time.monotonic() - began
 
 
-def run_one(path: str, policy_files: list[str], update: bool,
+def run_one(path: str, operator: Policy, update: bool,
             sandbox: Callable[[], Sandbox | None]) -> Verdict:
-    """Run one case file; a broken case is a failed case, never an abort."""
+    """Run one case file under the operator's policy; a broken case is a failed case,
+    never an abort."""
     try:
         if path.endswith(".json"):
-            return _run_transcript(path, policy_files, sandbox())
-        return _run_case(read_case(path), policy_files, update, sandbox())
+            return _run_transcript(path, operator, sandbox())
+        return _run_case(read_case(path), operator, update, sandbox())
     except CaseError as err:
         return Verdict(path, f"invalid test case: {err}")
     except UsageError as err:
@@ -156,32 +159,26 @@ def run_one(path: str, policy_files: list[str], update: bool,
             f"{d.location}: {d.message}" for d in err.diagnostics))
 
 
-def _run_transcript(path: str, policy_files: list[str], sandbox: Sandbox | None) -> Verdict:
-    from engine.policy import layering as policy
+def _run_transcript(path: str, operator: Policy, sandbox: Sandbox | None) -> Verdict:
     from engine.transcripts import transcript
     from engine.transcripts.replay import drift, replay
 
     data = transcript.load(path)
-    operator = policy.load_policy(policy.policy_files(policy_files, os.environ))
     difference = drift(data, replay(data, path, io.StringIO(), sandbox, operator))
     if difference:
         return Verdict(path, "the replay differs from the recorded run", difference)
     return Verdict(path)
 
 
-def _policy(case: Case, policy_files: list[str]) -> Policy:
-    from engine.policy import layering as policy
-
-    return policy.load_policy([*policy.policy_files(policy_files, os.environ), *case.policy])
-
-
-def _run_case(case: Case, policy_files: list[str], update: bool,
+def _run_case(case: Case, operator: Policy, update: bool,
               sandbox: Sandbox | None) -> Verdict:
     from engine.capabilities.memory import StaticGit, StaticJobState
+    from engine.policy import load_policy
     from engine.run import ingest, inputs
     from engine.triggers.file import read_existing
 
-    options = ingest.RunOptions(dry_run=True, policy=_policy(case, policy_files))
+    policy = load_policy(case.policy, over=operator) if case.policy else operator
+    options = ingest.RunOptions(dry_run=True, policy=policy)
     expect = case.expect
     output = io.StringIO()
     try:
@@ -198,7 +195,7 @@ def _run_case(case: Case, policy_files: list[str], update: bool,
             job_state = ingest.job_state_for(run_inputs, options)
         backends = ingest.Backends(git, job_state,
                                    ingest.source_tree(run_inputs, options.policy))
-        existing = (read_existing(case.existing, options.policy.job_rules)
+        existing = (read_existing(case.existing, options.policy.jobs)
                     if case.existing else None)
         evaluation = ingest.evaluate(run_inputs, options, output, sandbox, backends)
         composition = ingest.compose_in_memory(run_inputs, evaluation, options, existing)

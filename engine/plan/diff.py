@@ -52,7 +52,7 @@ def run_diff(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
             events = list(parse_events(args.value("--events") or ""))
         except ValueError as error:
             raise UsageError(f"plan: {error}", PROG) from None
-    from engine.policy.layering import load_policy, policy_files
+    from engine.policy import load_policy, policy_files
 
     policy = load_policy(policy_files(args.values("--policy"), os.environ))
     options = ingest.RunOptions(dry_run=True, policy=policy,
@@ -72,8 +72,8 @@ def run_diff(args: Arguments, token: Secret | None, out: TextIO, err: TextIO,
         if old_text is not None:
             then = _inputs_at(now, old_text, env, token)
             tree = SourcesAtRef(git, rev, now.src_dir, now.pipeline_path, now.pipeline_name,
-                                enabled=bool(options.policy.get("load", "enabled")),
-                                max_files=int(options.policy.get("load", "max_files")))
+                                enabled=options.policy.load.enabled,
+                                max_files=options.policy.load.max_files)
             before = _plan(then, options, tree, spare, err, f"at {rev}", event)
         after = _plan(now, options, None, spare, err, "now", event)
         diffs.append(compare(before, after, event, note))
@@ -146,8 +146,8 @@ def show_in_pull_request(inputs: Inputs, options: RunOptions, jobs: list[Job],
             then = _inputs_at(inputs, old_text, env, inputs.token)
             tree = SourcesAtRef(git, base, inputs.src_dir, inputs.pipeline_path,
                                 inputs.pipeline_name,
-                                enabled=bool(options.policy.get("load", "enabled")),
-                                max_files=int(options.policy.get("load", "max_files")))
+                                enabled=options.policy.load.enabled,
+                                max_files=options.policy.load.max_files)
             before = _plan(then, options, tree, [], io.StringIO(), f"at {base}", event)
     except (CapabilityError, UsageError, PipelineFailed) as failure:
         why = str(failure).splitlines()[0] if str(failure) else type(failure).__name__

@@ -13,7 +13,7 @@ from engine.core.jobs import Job
 from engine.core.limits import Limits
 from engine.core.usage import RunUsage, Usage
 from engine.core.validate import JobError, JobRules, normalize_document
-from engine.policy.layering import Policy, default_policy
+from engine.policy import Policy, default_policy
 from engine.run.context import complete_context, job_state
 from engine.run.inputs import Inputs
 from engine.sandbox.broker import HostServices, PrintSink
@@ -137,7 +137,7 @@ def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
     policy = options.policy
     git = LiveGit(
         inputs.code_dir,
-        on_missing_history=str(policy.get("git", "on_missing_history")),
+        on_missing_history=policy.git.on_missing_history,
         env_branch=inputs.context.get("branch"),
         wall_seconds=options.limits.wall_seconds,
         memory_mb=options.limits.memory_mb,
@@ -170,8 +170,8 @@ def source_tree(inputs: Inputs, policy: Policy) -> SourceTree:
         inputs.src_dir,
         inputs.pipeline_path,
         inputs.pipeline_name,
-        enabled=bool(policy.get("load", "enabled")),
-        max_files=int(policy.get("load", "max_files")),
+        enabled=policy.load.enabled,
+        max_files=policy.load.max_files,
     )
 
 
@@ -195,7 +195,7 @@ def evaluate(
     sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
                      keep=recorder.output if recorder is not None else None)
     services = HostServices(backends.git, backends.job_state, sink, backends.sources,
-                            disabled=options.policy.disabled_builtins)
+                            disabled=options.policy.builtins.disabled)
     for capability, method, args, answer in backends.answers:
         services.seed(capability, method, args, answer)
     if recorder is not None:
@@ -229,8 +229,8 @@ def _request(inputs: Inputs, policy: Policy, context: dict[str, Any]) -> dict[st
         "mode": "evaluate",
         "source": {"name": inputs.pipeline_name, "text": inputs.pipeline_text},
         "context": context,
-        "rules": policy.job_rules.to_json(),
-        "disabled": list(policy.disabled_builtins),
+        "rules": policy.jobs.to_json(),
+        "disabled": list(policy.builtins.disabled),
     }
 
 
@@ -251,7 +251,7 @@ def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: 
     except WorkflowError as err:
         raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
     jobs = _jobs_from_child(
-        message["jobs"], options.limits, options.policy.job_rules, inputs.pipeline_name,
+        message["jobs"], options.limits, options.policy.jobs, inputs.pipeline_name,
         declared,
     )
     from engine.core.job_defaults import fill_jobs
@@ -356,7 +356,7 @@ def run(
             evaluation.jobs,
             write=not options.dry_run,
             on_read=recorder.read_previous if recorder is not None else None,
-            rules=options.policy.job_rules,
+            rules=options.policy.jobs,
             **_composing(inputs, evaluation, options),
         )
     except PipelineFailed as failure:

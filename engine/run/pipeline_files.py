@@ -21,7 +21,7 @@ from engine.core.diagnostics import Diagnostic, Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
 
 class Scan(Record):
     """Builtin names a text uses and the `load()` statements it holds."""
@@ -141,14 +141,14 @@ def _cycles(start: str, edges: dict[str, list[tuple[str, Location]]]) -> list[Di
 def tree_for(path: str, src: str | None, policy: Policy) -> SourceTree:
     """The source tree a checked file's loads resolve in (its directory by default)."""
     root = src or os.path.dirname(path) or "."
-    return SourceTree(root, path, path, enabled=bool(policy.get("load", "enabled")),
-                      max_files=int(policy.get("load", "max_files")))
+    return SourceTree(root, path, path, enabled=policy.load.enabled,
+                      max_files=policy.load.max_files)
 
 
 def render_capabilities(path: str, texts: dict[str, str], names: set[str],
                         problems: list[Diagnostic], policy: Policy) -> str:
     """The review report of one pipeline."""
-    disabled = set(policy.disabled_builtins)
+    disabled = set(policy.builtins.disabled)
     out = [path, "  can call:"]
     for name in sorted(names):
         state = "  (disabled by the policy)" if name in disabled else ""

@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any, TextIO
 
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
 
 DEFAULT_CI_DIR = "/job/ci"
 DEFAULT_CODE_DIR = "/job/src"
@@ -55,8 +55,8 @@ def resolve(env: Mapping[str, str], context: Mapping[str, Any], policy: Policy,
     """
     pr = context.get("pr")
     is_fork = bool(pr and pr.get("is_fork"))
-    source = str(policy.get("trust", "pipeline_source"))
-    if source == "code" and is_fork and not policy.get("trust", "allow_fork_pipelines"):
+    source = policy.trust.pipeline_source
+    if source == "code" and is_fork and not policy.trust.allow_fork_pipelines:
         raise UsageError(
             '[trust] pipeline_source = "code" is refused for a pull request from a fork: '
             "its pipeline would decide its own jobs; the trusted CI source's pipeline is "
@@ -64,7 +64,7 @@ def resolve(env: Mapping[str, str], context: Mapping[str, Any], policy: Policy,
             "allow_fork_pipelines = true to accept the fork's)", "policy")
     ci_dir = env.get("REACTORCIDE_CI_SOURCE_DIR") or DEFAULT_CI_DIR
     code_dir = env.get("REACTORCIDE_CODE_DIR") or DEFAULT_CODE_DIR
-    timeout = float(policy.get("checkout", "timeout_seconds"))
+    timeout = policy.checkout.timeout_seconds
     deadline = time.monotonic() + timeout
     from engine.run import checkout
 

@@ -16,7 +16,7 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
     from engine.core.diagnostics import Diagnostic
-    from engine.policy.layering import Policy
+    from engine.policy import Policy
     from engine.sandbox.parent import Sandbox
 
 
@@ -40,7 +40,7 @@ def replay(data: dict[str, Any], where: str, stderr: TextIO | None = None,
     The recorded policy applies only where it is stricter than `operator` (the policy
     the operator gives this command; default: the built-in one).
     """
-    from engine.policy.layering import default_policy, policy_from_json, tighten
+    from engine.policy import default_policy, policy_from_json, tighten
     from engine.run import ingest, inputs
     from engine.sandbox.broker import Unrecorded
     from engine.transcripts import transcript

@@ -72,7 +72,7 @@ def build(recorder: Recorder, inputs: Inputs, options: RunOptions, *,
           document: bytes | None, failure: EngineFailure | None = None) -> dict[str, Any]:
     """The transcript of the run, scrubbed of secrets."""
     from engine import __version__
-    from engine.policy.layering import POLICY_ENV, policy_to_json
+    from engine.policy import POLICY_ENV, policy_to_json
 
     scrub = Scrubber((inputs.token.value,) if inputs.token else ())
     environment: dict[str, str | None] = dict(inputs.environment)

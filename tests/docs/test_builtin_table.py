@@ -23,7 +23,7 @@ from engine.capabilities.source_tree import SourceTree
 from engine.core import builtin_table as table
 from engine.core.builtin_table import BUILTINS, PREDECLARED
 from engine.core.diagnostics import UsageError
-from engine.policy.layering import load_policy
+from engine.policy import load_policy
 from engine.sandbox.broker import DeferredJobState, HostServices, UnconfiguredJobState
 from engine.sandbox.proxies import REMOTE_METHODS, RemoteGit, RemoteJobState, RemoteSources
 from engine.schemas import render as render_schemas
@@ -176,7 +176,7 @@ def test_the_parent_refuses_each_call_once_its_builtins_are_disabled() -> None:
 def test_the_policy_and_its_schema_accept_exactly_the_functions(tmp_path: Path) -> None:
     every = tmp_path / "every.toml"
     every.write_text(f"[builtins]\ndisabled = {json.dumps(list(table.DISABLABLE))}\n")
-    assert load_policy([str(every)]).disabled_builtins == table.DISABLABLE
+    assert load_policy([str(every)]).builtins.disabled == table.DISABLABLE
     for row in BUILTINS:
         if row.value:
             value = tmp_path / f"{row.name}.toml"

@@ -7,7 +7,7 @@ from pathlib import Path
 import pytest
 
 from engine.core.diagnostics import UsageError
-from engine.policy.layering import load_policy
+from engine.policy import load_policy
 from tests.support.engine_run import run_engine
 
 
@@ -19,9 +19,9 @@ def _policy(tmp_path: Path, name: str, text: str) -> str:
 
 def test_defaults(tmp_path: Path) -> None:
     policy = load_policy([])
-    assert policy.get("trust", "pipeline_source") == "ci"
-    assert policy.get("trust", "allow_fork_pipelines") is False
-    assert policy.get("checkout", "timeout_seconds") == 300.0
+    assert policy.trust.pipeline_source == "ci"
+    assert policy.trust.allow_fork_pipelines is False
+    assert policy.checkout.timeout_seconds == 300.0
     assert policy.for_fork() is policy
 
 
@@ -31,9 +31,9 @@ def test_stricter_wins(tmp_path: Path) -> None:
     strict = _policy(tmp_path, "b.toml", '[trust]\npipeline_source = "ci"\n'
                      "allow_fork_pipelines = false\n[checkout]\ntimeout_seconds = 60\n")
     policy = load_policy([loose, strict])
-    assert policy.get("trust", "pipeline_source") == "ci"
-    assert policy.get("trust", "allow_fork_pipelines") is False
-    assert policy.get("checkout", "timeout_seconds") == 60.0
+    assert policy.trust.pipeline_source == "ci"
+    assert policy.trust.allow_fork_pipelines is False
+    assert policy.checkout.timeout_seconds == 60.0
 
 
 def test_fork_layer_tightens_only(tmp_path: Path) -> None:
@@ -45,7 +45,7 @@ def test_fork_layer_tightens_only(tmp_path: Path) -> None:
     assert policy.limits.wall_seconds == 8 and policy.limits.max_jobs == 1000
     assert fork.limits.wall_seconds == 8  # a fork layer cannot loosen
     assert fork.limits.max_jobs == 5
-    assert "changed_files" in fork.disabled_builtins
+    assert "changed_files" in fork.builtins.disabled
 
 
 @pytest.mark.parametrize(("text", "needle"), [

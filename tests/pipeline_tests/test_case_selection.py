@@ -1,15 +1,19 @@
 """`engine test` options: -k selects cases, -v lists every case, --junit writes a report,
-and many cases run in parallel with the same report as one after another."""
+and many cases run in parallel with the same report as one after another; the operator's
+policy files are read once per run."""
 
 from __future__ import annotations
 
 import io
+import os
 from pathlib import Path
+from typing import Any
 from xml.etree import ElementTree as ET
 
 import pytest
 
 from engine.pipeline_tests import runner as case_runner
+from engine.policy import files as policy_files
 from tests.support.engine_run import run_engine
 
 
@@ -72,3 +76,32 @@ def test_many_cases_report_the_same_in_parallel(tmp_path: Path, monkeypatch: pyt
     assert [line.startswith("FAIL") for line in lines if line.startswith(("ok", "FAIL"))] == [
         i in (3, 7) for i in range(9)]
     assert lines[-1] == "7 passed, 2 failed"
+
+
+@pytest.mark.parametrize("parallel_from", [1000, 4])
+def test_the_operators_policy_is_read_once_per_run(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, parallel_from: int,
+) -> None:
+    root = tmp_path / "cases"
+    root.mkdir()
+    cases(root, 8)
+    # A case's own policy layers over the operator's: the stricter maximum still wins.
+    (root / "own.toml").write_text("[jobs]\nmax_priority = 50\n")
+    (root / "high.star").write_text('trigger_job("a", priority = 20)\n')
+    (root / "case08.toml").write_text('pipeline = "high.star"\npolicy = ["own.toml"]\n'
+                                      'expect.error = "max_priority"\n')
+    (tmp_path / "operator.toml").write_text("[jobs]\nmax_priority = 10\n")
+    read: list[str] = []
+    real = policy_files._read
+
+    def counted(path: str) -> dict[str, Any]:
+        read.append(os.path.basename(path))
+        return real(path)
+
+    monkeypatch.setattr(policy_files, "_read", counted)
+    monkeypatch.setattr(case_runner, "PARALLEL_FROM", parallel_from)
+    monkeypatch.setattr("os.cpu_count", lambda: 2)
+    out = io.StringIO()
+    code = case_runner.run_all([str(root)], [str(tmp_path / "operator.toml")], False, out)
+    assert (code, out.getvalue()) == (0, "9 passed, 0 failed\n")
+    assert sorted(read) == ["operator.toml", "own.toml"]

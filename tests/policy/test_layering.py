@@ -19,12 +19,12 @@ from hypothesis import strategies as st
 from engine.core.builtin_table import DISABLABLE
 from engine.core.diagnostics import UsageError
 from engine.core.jobs import CONDITIONS
-from engine.policy.layering import (
+from engine.policy import (
     GIT_MISSING_HISTORY,
     MAXIMA,
     PIPELINE_SOURCES,
     SCHEMA,
-    _check_value,
+    check_value,
     combine,
     default_policy,
     load_policy,
@@ -41,7 +41,7 @@ Settings = dict[str, dict[str, Any]]
 def _file(raw: dict[str, dict[str, Any]]) -> Settings:
     """Settings as a policy file would give them after its checks."""
     return {
-        section: {key: _check_value("p.toml", f"{section}.{key}", SCHEMA[section][key][0], v)
+        section: {key: check_value("p.toml", f"{section}.{key}", SCHEMA[section][key].kind, v)
                   for key, v in keys.items()}
         for section, keys in raw.items()
     }
@@ -77,7 +77,7 @@ AT_LEAST_AS_STRICT: dict[str, Callable[[Any, Any], bool]] = {
 
 
 def test_every_kind_of_setting_has_an_ordering() -> None:
-    kinds = {kind for keys in SCHEMA.values() for kind, _ in keys.values()}
+    kinds = {key.kind for keys in SCHEMA.values() for key in keys.values()}
     assert kinds == set(AT_LEAST_AS_STRICT)
 
 
@@ -117,9 +117,9 @@ def test_a_later_file_cannot_loosen_an_earlier_one(section: str, key: str, stric
 def test_a_setting_no_file_names_keeps_its_default() -> None:
     values = _layered(_file({"limits": {"max_jobs": 5}}), _file({"load": {"max_files": 3}}))
     for section, keys in SCHEMA.items():
-        for key, (_, default) in keys.items():
+        for key, spec in keys.items():
             if (section, key) not in (("limits", "max_jobs"), ("load", "max_files")):
-                assert values[section][key] == default, (section, key)
+                assert values[section][key] == spec.default, (section, key)
     assert values["limits"]["max_jobs"] == 5
     assert values["load"]["max_files"] == 3
 
@@ -147,7 +147,7 @@ RAW_VALUES: dict[str, st.SearchStrategy[Any]] = {
 
 
 def _raw_value(section: str, key: str) -> st.SearchStrategy[Any]:
-    strategy = RAW_VALUES[SCHEMA[section][key][0]]
+    strategy = RAW_VALUES[SCHEMA[section][key].kind]
     ceiling = MAXIMA.get(f"{section}.{key}")
     return strategy if ceiling is None else strategy.filter(lambda v: v <= ceiling)
 
@@ -169,7 +169,8 @@ def test_layered_policy_is_at_least_as_strict_as_each_file(first: Settings,
     for order in ((first, second), (second, first)):
         layered = _layered(*order)
         for section, keys in SCHEMA.items():
-            for key, (kind, default) in keys.items():
+            for key, spec in keys.items():
+                kind, default = spec.kind, spec.default
                 value = layered[section][key]
                 set_by = [f[section][key] for f in (first, second) if key in f.get(section, {})]
                 if not set_by:  # a key no file sets keeps its built-in default
@@ -184,9 +185,9 @@ def test_the_order_of_files_does_not_change_what_is_allowed(first: Settings,
                                                             second: Settings) -> None:
     one, other = _layered(first, second), _layered(second, first)
     for section, keys in SCHEMA.items():
-        for key, (kind, _) in keys.items():
+        for key, spec in keys.items():
             a, b = one[section][key], other[section][key]
-            if kind.startswith("list"):
+            if spec.kind.startswith("list"):
                 assert set(a) == set(b), (section, key)
             else:
                 assert a == b, (section, key)

@@ -17,7 +17,7 @@ import pytest
 
 from engine.core.diagnostics import PipelineFailed
 from engine.core.limits import Limits
-from engine.policy.layering import load_policy
+from engine.policy import load_policy
 from engine.run.ingest import RunOptions, run
 from engine.run.inputs import snapshot
 from engine.sandbox import child

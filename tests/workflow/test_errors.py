@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from engine.policy.layering import load_policy
+from engine.policy import load_policy
 from tests.workflow.scripts import job_names, run_script
 from workflow import TriggerError, WorkflowContext, WorkflowError
 
