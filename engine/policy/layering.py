@@ -61,6 +61,16 @@ class Policy(Record):
             return self
         return combine([*self.layers, *extra])
 
+    def with_limits(self, limits: Limits) -> Policy:
+        """This policy with `[limits]` replaced by `limits` (an embedding caller's or a
+        test's choice), so that what a run records is what it ran under."""
+        from engine.policy.values import check_value
+
+        table = {name: check_value("RunOptions.limits", f"limits.{name}", key.kind,
+                                   getattr(limits, name))
+                 for name, key in SCHEMA["limits"].items()}
+        return Policy({**self.values, "limits": table}, self.files, self.layers)
+
 
 def combine(parsed: list[tuple[str, Settings]]) -> Policy:
     """Layer already-checked files over the defaults."""

@@ -31,7 +31,8 @@ if TYPE_CHECKING:
 class RunOptions(Record):
     """How to run: write or only show, transport permissions, the operator's policy.
 
-    `limits`, when given, replaces the policy's limits (for embedding and tests).
+    `limits`, when given, replaces the policy's limits (for embedding and tests); `policy`
+    is then the effective one, so that a transcript records the limits the run had.
     """
 
     __slots__ = ("allow_insecure_transport", "changed", "dry_run", "limits", "policy")
@@ -43,7 +44,9 @@ class RunOptions(Record):
         # Changed files stated on the command line (`--changed`), in place of git's.
         self.changed = changed
         self.allow_insecure_transport = allow_insecure_transport
-        self.policy = policy or default_policy()
+        policy = policy or default_policy()
+        self.policy = policy.with_limits(limits) if limits is not None else policy
+        # The policy's limits, or the given ones with their `kill_grace_seconds`.
         self.limits = limits or self.policy.limits
 
 

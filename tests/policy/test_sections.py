@@ -5,10 +5,14 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from hypothesis import given, settings
 
+from engine.core.diagnostics import UsageError
+from engine.core.limits import Limits
 from engine.core.validate import RESERVED_ENV_PREFIXES
-from engine.policy import SCHEMA, combine
+from engine.policy import SCHEMA, combine, default_policy
+from engine.run.ingest import RunOptions
 from tests.policy.test_layering import _POLICY_FILES, Settings
 
 TYPES: dict[str, type] = {
@@ -43,3 +47,20 @@ def test_every_setting_reads_as_a_typed_attribute(first: Settings, second: Setti
             else:
                 assert value == policy.values[section][name], (section, name)
 
+
+def test_run_options_limits_are_the_policy_the_run_records() -> None:
+    options = RunOptions(limits=Limits(max_jobs=3, wall_seconds=2, kill_grace_seconds=9))
+    assert options.policy.values["limits"]["max_jobs"] == 3
+    assert options.policy.values["limits"]["wall_seconds"] == 2.0
+    assert options.policy.limits == Limits(max_jobs=3, wall_seconds=2.0)
+    assert options.limits.kill_grace_seconds == 9  # not a policy key: kept beside it
+    assert options.policy.builtins == default_policy().builtins
+    assert RunOptions().policy == default_policy()
+
+
+def test_run_options_limits_are_checked_like_a_file() -> None:
+    with pytest.raises(UsageError) as caught:
+        RunOptions(limits=Limits(memory_mb=0))
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.location.file, diagnostic.message) == (
+        "RunOptions.limits", "limits.memory_mb must be a positive integer, got the integer 0")
