@@ -19,6 +19,7 @@ from engine.core.jobs import (
     OPTIONAL_FIELDS,
     SOURCE_TYPES,
 )
+from engine.core.plain_job import plain_fields
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -168,6 +169,9 @@ def normalize_job(
     Raises JobError naming the job and the first broken rule, the policy's included.
     """
     rules = rules or DEFAULT_RULES
+    plain = plain_fields(name, env, depends_on, condition, extra, rules)
+    if plain is not None:
+        return plain
     reserved = rules.reserved_env_prefixes
     job = check_job_name(name)
     fields: dict[str, Any] = {"job_name": job}
