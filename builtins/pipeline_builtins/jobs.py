@@ -31,33 +31,25 @@ class JobCollector:
         self.jobs: list[Job] = []
         self._by_name: dict[str, Job] = {}
         self._calls_per_line: dict[tuple[str, int], int] = {}
-        # A call in a loop sends the same call-stack text every time: parsed once.
+        # A call in a loop sends the same call-stack text every time: parsed once, and
+        # each place (text, column) is one shared location and stack for all its jobs.
         self._frames: dict[str, tuple[Frame, ...]] = {}
+        self._sites: dict[tuple[str, int], tuple[Location, tuple[Frame, ...]]] = {}
         self.declared = Declared()
         # Set when a call is refused: the exact place and message, which the generic
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
 
-    def emit(self, arguments: str, call_stack: str) -> Any:
-        """Called by the prelude's `trigger_job` with its arguments as a JSON array.
+    def emit(self, arguments: str) -> Any:
+        """Called by the prelude's `trigger_job` with its arguments and its call stack's
+        text as one JSON array.
 
         Returns the job name.
         """
-        job_name, env, depends_on, condition, fields = json.loads(arguments)
-        parsed = self._frames.get(call_stack)
-        if parsed is None:
-            parsed = self._frames[call_stack] = tuple(parse_frames(call_stack, self.sources))
-        frames = list(parsed)
-        location = frames[-1].location if frames else Location("<unknown>")
-        if location.line > 0:
-            key = (location.file, location.line)
-            seen = self._calls_per_line.get(key, 0)
-            self._calls_per_line[key] = seen + 1
-            col = callsite_column(self.sources.get(location.file), location.line,
-                                  occurrence=seen)
-            location = Location(location.file, location.line, col)
-            frames[-1] = Frame(location, frames[-1].function, frames[-1].source)
-        stack = tuple(frames)
+        job_name, env, depends_on, condition, fields, call_stack = json.loads(arguments)
+        if type(call_stack) is not str:
+            call_stack = ""
+        location, stack = self._site(call_stack)
         try:
             if len(self.jobs) >= self.max_jobs:
                 raise JobError(f"job limit of {self.max_jobs} jobs exceeded")
@@ -80,6 +72,30 @@ class JobCollector:
         self.jobs.append(job)
         self._by_name[name] = job
         return name
+
+    def _site(self, call_stack: str) -> tuple[Location, tuple[Frame, ...]]:
+        """Where the call is (its column found in the source) and its call stack."""
+        parsed = self._frames.get(call_stack)
+        if parsed is None:
+            parsed = self._frames[call_stack] = tuple(parse_frames(call_stack, self.sources))
+        if not parsed:
+            return Location("<unknown>"), parsed
+        last = parsed[-1]
+        col = last.location.col
+        if last.location.line > 0:
+            key = (last.location.file, last.location.line)
+            seen = self._calls_per_line.get(key, 0)
+            self._calls_per_line[key] = seen + 1
+            col = callsite_column(self.sources.get(key[0]), key[1], occurrence=seen)
+        site = self._sites.get((call_stack, col))
+        if site is None:
+            location = Location(last.location.file, last.location.line, col)
+            if last.location.line > 0:
+                stack = (*parsed[:-1], Frame(location, last.function, last.source))
+            else:
+                stack = parsed
+            site = self._sites[(call_stack, col)] = (location, stack)
+        return site
 
     def declare_workflow(self, name: Any, vars: Any = None) -> str:
         """`workflow(name, vars = None)`."""

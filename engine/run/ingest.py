@@ -8,7 +8,7 @@ from engine.capabilities.base import CapabilityError, GitSource, JobState, Sourc
 from engine.capabilities.source_tree import SourceTree
 from engine.common.record import Record
 from engine.core.builtin_table import GIT_VERSION, HTTP_CLIENT, preloads
-from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
+from engine.core.diagnostics import Diagnostic, Frame, Location, PipelineFailed
 from engine.core.jobs import Job
 from engine.core.limits import Limits
 from engine.core.usage import RunUsage, Usage
@@ -255,7 +255,7 @@ def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: 
         raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
     jobs = _jobs_from_child(
         message["jobs"], options.limits, options.policy.jobs, inputs.pipeline_name,
-        declared,
+        declared, message.get("sites"),
     )
     from engine.core.job_defaults import fill_jobs
     from engine.core.workflow_state import StateError, check_state
@@ -301,23 +301,28 @@ def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
 
 def _jobs_from_child(
     items: list[Any], limits: Limits, rules: JobRules, where: str,
-    declared: Any = None,
+    declared: Any = None, sites: Any = None,
 ) -> list[Job]:
-    """Rebuild and re-check the child's jobs: the parent never trusts the sandbox."""
+    """Rebuild and re-check the child's jobs: the parent never trusts the sandbox.
+
+    Each job names its place in `sites` (a location and a call stack, sent once for all
+    the jobs made at that place); the places only say where, the fields are checked.
+    """
     from engine.core.workflows import WorkflowError, cross_workflow_problems
 
     if len(items) > limits.max_jobs:
         raise PipelineFailed(
             [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
         )
+    places = [_place(site) for site in sites] if isinstance(sites, list) else []
     jobs: list[Job] = []
     problems: list[Diagnostic] = []
     for item in items:
-        if not isinstance(item, dict):
+        site = item.get("site") if isinstance(item, dict) else None
+        if type(site) is not int or not 0 <= site < len(places):
             malformed = Diagnostic(Location(where), "the sandbox returned a malformed job")
             raise PipelineFailed([malformed])
-        location = Location.from_json(item.get("location"))
-        stack = Diagnostic.from_json({"stack": item.get("stack", [])}).stack
+        location, stack = places[site]
         try:
             normalized = normalize_document(item.get("fields"), rules)
             workflow = declared.check_use(item.get("workflow")) if declared else None
@@ -332,6 +337,13 @@ def _jobs_from_child(
     if problems:
         raise PipelineFailed(problems)
     return jobs
+
+
+def _place(site: Any) -> tuple[Location, tuple[Frame, ...]]:
+    """A place the child reported: where a job was made and its call stack."""
+    data = site if isinstance(site, dict) else {}
+    return (Location.from_json(data.get("location")),
+            Diagnostic.from_json({"stack": data.get("stack", [])}).stack)
 
 
 warnings_for = compose.warnings_for

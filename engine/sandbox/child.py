@@ -214,12 +214,18 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         extra["workflow_state"] = state
     if host.collector.declared.vars:
         extra["workflows"] = host.collector.declared.to_json()
-    return [
-        {
-            "workflow": job.workflow,
-            "fields": job.fields,
-            "location": job.location.to_json(),
-            "stack": [frame.to_json() for frame in job.stack],
-        }
-        for job in jobs
-    ]
+    # Jobs made at the same place share its location and call stack: each place crosses
+    # the pipe once, in `sites`, and a job names its place by index.
+    sites: dict[tuple[int, int], int] = {}
+    table: list[dict[str, Any]] = []
+    out: list[dict[str, Any]] = []
+    for job in jobs:
+        key = (id(job.location), id(job.stack))
+        index = sites.get(key)
+        if index is None:
+            index = sites[key] = len(table)
+            table.append({"location": job.location.to_json(),
+                          "stack": [frame.to_json() for frame in job.stack]})
+        out.append({"workflow": job.workflow, "fields": job.fields, "site": index})
+    extra["sites"] = table
+    return out
