@@ -39,15 +39,61 @@ def write_all(fd: int, data: bytes | memoryview) -> None:
 
 def send(fd: int, message: dict[str, Any]) -> None:
     """Send one message on a blocking descriptor."""
-    body = _body(message)
-    header = len(body).to_bytes(HEADER, "big")
-    # Header and body in one call, without first copying them into one buffer (the
-    # result of a large matrix is megabytes).
-    written = os.writev(fd, [header, body])
-    if written < HEADER:
-        write_all(fd, header[written:])
-        written = HEADER
-    write_all(fd, memoryview(body)[written - HEADER:])
+    write_pieces(fd, _pieces(message))
+
+
+# A list longer than this (the jobs of a large matrix) is encoded item by item.
+_LONG = 256
+
+
+def _pieces(message: dict[str, Any]) -> list[bytes]:
+    """The message's body as pieces whose concatenation is `_body(message)`.
+
+    A long list is encoded one item at a time: the whole result of a large matrix then
+    never exists as one text plus its bytes, nor as the encoder's many small chunks.
+    """
+    long = [key for key, value in message.items()
+            if isinstance(value, list) and len(value) > _LONG]
+    if not long:
+        return [_body(message)]
+    import json
+
+    dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+    pieces: list[bytes] = []
+    opening = b"{"
+    for key, value in message.items():
+        pieces.append(opening + dumps(key).encode("utf-8") + b":")
+        opening = b","
+        if key not in long:
+            pieces.append(dumps(value).encode("utf-8"))
+            continue
+        separator = b"["
+        for item in value:
+            pieces.append(separator + dumps(item).encode("utf-8"))
+            separator = b","
+        pieces.append(b"]")
+    pieces.append(b"}")
+    return pieces
+
+
+def write_pieces(fd: int, pieces: list[bytes]) -> None:
+    """Write one frame made of `pieces` (the header counts them all), without first
+    copying them into one buffer."""
+    header = sum(len(piece) for piece in pieces).to_bytes(HEADER, "big")
+    batch: list[bytes] = [header]
+    size = HEADER
+    for piece in [*pieces, b""]:
+        if piece and len(batch) < 512:
+            batch.append(piece)
+            size += len(piece)
+            continue
+        written = os.writev(fd, batch)
+        if written < size:  # interrupted: the rest of the batch, piece by piece
+            for chunk in batch:
+                if written < len(chunk):
+                    write_all(fd, memoryview(chunk)[written:])
+                written = max(0, written - len(chunk))
+        batch, size = ([piece], len(piece)) if piece else ([], 0)
 
 
 def _read_exact(fd: int, size: int) -> bytes | None:
