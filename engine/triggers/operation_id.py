@@ -16,13 +16,13 @@ if TYPE_CHECKING:
     from typing import Any
 
 
-def _sha256(data: bytes) -> bytes:
+def _sha256() -> Any:
     # The builtin module avoids loading OpenSSL through hashlib (milliseconds at start-up).
     try:
         from _sha256 import sha256  # type: ignore[import-not-found, unused-ignore]
     except ImportError:  # pragma: no cover - Python 3.12+ names it _sha2
         from hashlib import sha256
-    return bytes(sha256(data).digest())
+    return sha256()
 
 
 def derive(
@@ -33,18 +33,19 @@ def derive(
     previous: str | None,
 ) -> str:
     """A UUID-shaped (version 8) id from a SHA-256 of the canonical inputs."""
-    material = json.dumps(
-        {
-            "job_id": job_id,
-            "commit": commit,
-            "jobs": jobs,
-            "previous": previous,
-        },
-        sort_keys=True,
-        ensure_ascii=False,
-        separators=(",", ":"),
-    )
-    digest = bytearray(_sha256(material.encode("utf-8"))[:16])
+    # The canonical text is the compact, key-sorted JSON of {"commit", "job_id", "jobs",
+    # "previous"}; it is hashed job by job, so that the text of every job never exists
+    # at once (nor the encoder's chunks of it).
+    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
+    digest_of = _sha256()
+    digest_of.update(f'{{"commit":{dumps(commit)},"job_id":{dumps(job_id)},"jobs":['
+                     .encode())
+    separator = ""
+    for job in jobs:
+        digest_of.update((separator + dumps(job)).encode("utf-8"))
+        separator = ","
+    digest_of.update(f'],"previous":{dumps(previous)}}}'.encode())
+    digest = bytearray(digest_of.digest()[:16])
     digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom
     digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
     h = digest.hex()

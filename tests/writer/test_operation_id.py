@@ -126,6 +126,8 @@ def test_none_and_empty_are_different_inputs(inputs: dict[str, Any]) -> None:
 
 BUILD: dict[str, Any] = {"job_name": "build", "depends_on": [], "condition": "all_success",
          "env": {"B": "ü", "A": "1"}}
+TEST: dict[str, Any] = {"job_name": "test", "depends_on": ["build"], "condition": "always",
+                        "env": {}, "timeout": 60}
 KNOWN_IDS: list[tuple[dict[str, Any], str]] = [
     # A Python script and a pipeline.star, or two engine versions, deciding the same jobs
     # must send the same key: the derivation (canonical JSON, SHA-256, version 8) is fixed.
@@ -133,6 +135,9 @@ KNOWN_IDS: list[tuple[dict[str, Any], str]] = [
      "14b53322-b6e3-828c-a30c-b24bdce4d404"),
     ({"job_id": None, "commit": None, "jobs": [], "previous": "before"},
      "dcc0cd4e-095d-816b-92e2-1482fb50ee3b"),
+    ({"job_id": "job-2", "commit": "b" * 40, "jobs": [BUILD, TEST],
+      "previous": "11111111-1111-8111-8111-111111111111"},
+     "6c79a095-ecd7-8fb0-8482-1077ea860a61"),
 ]
 
 
