@@ -8,14 +8,14 @@ from engine.capabilities.base import CapabilityError, GitSource, JobState, Sourc
 from engine.capabilities.source_tree import SourceTree
 from engine.common.record import Record
 from engine.core.builtin_table import GIT_VERSION, HTTP_CLIENT, preloads
-from engine.core.diagnostics import Diagnostic, Frame, Location, PipelineFailed
+from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.core.jobs import Job
 from engine.core.limits import Limits
 from engine.core.usage import RunUsage, Usage
-from engine.core.validate import JobError, JobRules, normalize_document
 from engine.policy import Policy, default_policy
 from engine.run.context import complete_context, job_state
 from engine.run.inputs import Inputs
+from engine.run.recheck import jobs_from_child
 from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.parent import Sandbox
 from engine.triggers import document as compose
@@ -253,7 +253,7 @@ def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: 
         declared = Declared.from_json(message.get("workflows"))
     except WorkflowError as err:
         raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
-    jobs = _jobs_from_child(
+    jobs = jobs_from_child(
         message["jobs"], options.limits, options.policy.jobs, inputs.pipeline_name,
         declared, message.get("sites"),
     )
@@ -297,53 +297,6 @@ def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
     if isinstance(diagnostic, dict) and isinstance(diagnostic.get("message"), str):
         return {**diagnostic, "message": sink.fit(diagnostic["message"])}
     return diagnostic
-
-
-def _jobs_from_child(
-    items: list[Any], limits: Limits, rules: JobRules, where: str,
-    declared: Any = None, sites: Any = None,
-) -> list[Job]:
-    """Rebuild and re-check the child's jobs: the parent never trusts the sandbox.
-
-    Each job names its place in `sites` (a location and a call stack, sent once for all
-    the jobs made at that place); the places only say where, the fields are checked.
-    """
-    from engine.core.workflows import WorkflowError, cross_workflow_problems
-
-    if len(items) > limits.max_jobs:
-        raise PipelineFailed(
-            [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
-        )
-    places = [_place(site) for site in sites] if isinstance(sites, list) else []
-    jobs: list[Job] = []
-    problems: list[Diagnostic] = []
-    for item in items:
-        site = item.get("site") if isinstance(item, dict) else None
-        if type(site) is not int or not 0 <= site < len(places):
-            malformed = Diagnostic(Location(where), "the sandbox returned a malformed job")
-            raise PipelineFailed([malformed])
-        location, stack = places[site]
-        try:
-            normalized = normalize_document(item.get("fields"), rules)
-            workflow = declared.check_use(item.get("workflow")) if declared else None
-        except (JobError, WorkflowError) as err:
-            problems.append(Diagnostic(location, str(err), stack=stack))
-            continue
-        jobs.append(Job(normalized["job_name"], normalized, location, stack, workflow))
-    if problems:
-        raise PipelineFailed(problems)
-    problems = [Diagnostic(job.location, text, stack=job.stack)
-                for job, text in cross_workflow_problems(jobs)]
-    if problems:
-        raise PipelineFailed(problems)
-    return jobs
-
-
-def _place(site: Any) -> tuple[Location, tuple[Frame, ...]]:
-    """A place the child reported: where a job was made and its call stack."""
-    data = site if isinstance(site, dict) else {}
-    return (Location.from_json(data.get("location")),
-            Diagnostic.from_json({"stack": data.get("stack", [])}).stack)
 
 
 warnings_for = compose.warnings_for
