@@ -108,7 +108,7 @@ def _table(schema: dict[str, str], **overrides: dict[str, Any]) -> dict[str, Any
 
 def case_schema() -> dict[str, Any]:
     """A pipeline test case (TOML, read as this JSON shape)."""
-    from engine.capabilities.memory import STATUSES
+    from engine.capabilities.git.memory import STATUSES
     from engine.pipeline_tests import cases
 
     change = {"anyOf": [{"type": "string"}, {

@@ -9,9 +9,11 @@ import os
 from pathlib import Path
 
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.coordinator.deferred import job_state
+from engine.common.secret import Secret
 from engine.core.diagnostics import UsageError
 from engine.core.jobs import count_jobs
-from engine.run.context import complete_context, context_from_env, job_state
+from engine.run.context import complete_context, context_from_env
 from engine.run.inputs import DEFAULT_SRC, DEFAULT_TRIGGERS
 from engine.triggers.document import warnings_for
 from pipeline_builtins.coordinator import coordinator_builtins
@@ -81,7 +83,8 @@ class WorkflowContext:
         from engine.triggers.submit import submits_by_default
 
         coordinator_url = env.get("REACTORCIDE_COORDINATOR_URL") or None
-        token = env.get("REACTORCIDE_API_TOKEN") or None
+        raw_token = env.get("REACTORCIDE_API_TOKEN")
+        token = Secret(raw_token) if raw_token else None
         self._submitter = Submitter(coordinator_url, token,
                                     allow_insecure_transport=allow_insecure_transport,
                                     wall_seconds=self._limits.wall_seconds)
@@ -90,7 +93,7 @@ class WorkflowContext:
                                          self._env_context["job_id"]) if submit is None else submit
         state = job_state(
             env.get("REACTORCIDE_COORDINATOR_URL"),
-            env.get("REACTORCIDE_API_TOKEN"),
+            token,
             allow_insecure_transport=allow_insecure_transport,
             workflow_id=env.get("RC_WF_ID") or None,
             job_id=self._env_context["job_id"],

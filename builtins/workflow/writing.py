@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 
+from engine.common.secret import redact
 from engine.core.diagnostics import Diagnostic, PipelineFailed, UsageError
 from engine.core.jobs import count_jobs
 from engine.triggers.document import write_jobs
@@ -14,6 +15,7 @@ from workflow.messages import render, say
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from engine.common.secret import Secret
     from engine.core.diagnostics import Location
     from engine.triggers.document import Composition
     from workflow.book import JobBook
@@ -68,7 +70,7 @@ def _make_parent(path: str) -> None:
 class Submitter:
     """Where a flush posts the written file: the coordinator, with the job's token."""
 
-    def __init__(self, coordinator_url: str | None, token: str | None, *,
+    def __init__(self, coordinator_url: str | None, token: Secret | None, *,
                  allow_insecure_transport: bool, wall_seconds: float) -> None:
         self.coordinator_url = coordinator_url
         self._token = token
@@ -97,9 +99,7 @@ class Submitter:
                                   allow_insecure_transport=self.allow_insecure_transport,
                                   budget_seconds=budget_for(self.wall_seconds))
         except SubmitError as error:
-            text = str(error)
-            if self._token:
-                text = text.replace(self._token, "[redacted]")
+            text = redact(str(error), self._token)
             raise WorkflowError(f"{text}; {path} is kept; no job was created from it") from None
         say(f"submitted {path}: the coordinator created {count_jobs(len(created))}"
             + (f": {shown_ids(created)}" if created else ""))

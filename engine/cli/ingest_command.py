@@ -254,7 +254,7 @@ def _check_submit(env: dict[str, str], token: Secret | None, allow_insecure: boo
     try:
         check_target(
             env.get("REACTORCIDE_COORDINATOR_URL") or None,
-            token.value if token else None,
+            token,
             env.get("REACTORCIDE_JOB_ID") or None,
             allow_insecure_transport=allow_insecure,
         )
@@ -269,11 +269,10 @@ def _submit(inputs: Inputs, options: RunOptions, out: TextIO, err: TextIO) -> in
     from engine.triggers.submit import SubmitError, shown_ids, submit_file
 
     path = inputs.triggers_file
-    secret = inputs.token.value if inputs.token else ""
     try:
         created = submit_file(
             inputs.coordinator_url or "",
-            secret,
+            inputs.token or "",
             inputs.context.get("job_id") or "",
             path,
             allow_insecure_transport=options.allow_insecure_transport,

@@ -46,7 +46,7 @@ def main(argv: Sequence[str] | None = None, stdout: TextIO | None = None,
     # this process parses arguments and reads its inputs.
     from engine.sandbox.parent import Sandbox
 
-    sandbox = Sandbox((token.value,) if token else ())
+    sandbox = Sandbox(token)
     from engine.run import stopping
 
     stopping.install()

@@ -1,6 +1,6 @@
 """The coordinator API token: taken out of the environment first, and never shown.
 
-`redact` is the one place that scrubs it from text. It is applied to what the engine
+`Secret.redact` is the one place that scrubs it from text. It is applied to what the engine
 itself writes from sources that held or could echo the token (coordinator answers, git,
 the engine's own errors), never to text the pipeline produced: the pipeline never holds
 the token, and redacting its output would tell it which of its guesses was right.
@@ -12,56 +12,107 @@ import os
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from collections.abc import Iterable
+    from typing import Any
 
 TOKEN_VAR = "REACTORCIDE_API_TOKEN"
 REDACTED = "[redacted]"
 
 
 class Secret:
-    """A value that must never be shown: its repr and str hide it."""
+    """A value that must never be shown: its repr and str hide it.
 
-    __slots__ = ("value",)
+    The raw text leaves this class in three places only, each named for what needs it:
+    `authorization()` (the HTTP header that carries the token to the coordinator, the
+    one place it is sent anywhere), `redact()` (which must know every spelling of the
+    token to remove it from text) and `memory_halves()` (the sandbox child's erase of
+    the copies its forked memory holds); `header_problem()` inspects it without showing
+    any of it. Everything else passes the Secret along.
+    """
+
+    __slots__ = ("_value",)
 
     def __init__(self, value: str) -> None:
-        self.value = value
+        self._value = value
+
+    @classmethod
+    def of(cls, token: Secret | str) -> Secret:
+        """`token` wrapped, unless it already is (the Python API may pass a str)."""
+        return token if isinstance(token, Secret) else cls(token)
 
     def __str__(self) -> str:
         return REDACTED
 
     __repr__ = __str__
 
+    @property
+    def value(self) -> str:
+        """The raw text, for a test to compare. The engine never reads it: it unwraps the
+        token only through the methods below (tests/redaction holds it to that)."""
+        return self._value
 
-def token_forms(secrets: Secret | str | Iterable[Secret | str] | None) -> list[str]:
-    """Every form a secret can take in text (raw, URL-encoded, form-encoded), longest
-    first."""
-    from urllib.parse import quote, quote_plus
+    def header_problem(self) -> str | None:
+        """Why the value cannot travel in an HTTP header as it is (said without showing
+        any of it), or None when it can: it must be printable ASCII without blanks."""
+        value = self._value
+        if not isinstance(value, str) or not value:
+            return "is empty"
+        if any(not 0x21 <= ord(c) <= 0x7E for c in value):
+            return "contains whitespace, control or non-ASCII characters"
+        return None
 
-    if secrets is None:
-        return []
-    items = [secrets] if isinstance(secrets, (Secret, str)) else list(secrets)
-    values = [item.value if isinstance(item, Secret) else item for item in items]
-    forms = {form for value in values if value
-             for form in (value, quote(value, safe=""), quote(value), quote_plus(value))}
-    return sorted(forms, key=len, reverse=True)
+    def authorization(self) -> str:
+        """The value of the `Authorization` header that presents the token."""
+        # Unwrapped here, and only here, to be sent: over HTTPS unless the operator
+        # allowed plain http (engine.capabilities.coordinator.urls).
+        return f"Bearer {self._value}"
 
+    def redact(self, text: str, *, cut: bool = False) -> str:
+        """`text` with every spelling of the token replaced by `[redacted]`.
 
-def redact(text: str, secrets: Secret | str | Iterable[Secret | str] | None, *,
-           cut: bool = False) -> str:
-    """`text` with every form of every secret replaced by `[redacted]`.
-
-    `cut=True` is for an excerpt that may end inside a secret: a trailing piece of one
-    (four characters or more) goes too.
-    """
-    forms = token_forms(secrets)
-    for form in forms:
-        text = text.replace(form, REDACTED)
-    if cut:
+        `cut=True` is for an excerpt that may end inside the token: a trailing piece of
+        one (four characters or more) goes too.
+        """
+        forms = self._forms()
         for form in forms:
-            for length in range(len(form) - 1, 3, -1):
-                if text.endswith(form[:length]):
-                    return text[:-length] + REDACTED
-    return text
+            text = text.replace(form, REDACTED)
+        if cut:
+            for form in forms:
+                for length in range(len(form) - 1, 3, -1):
+                    if text.endswith(form[:length]):
+                        return text[:-length] + REDACTED
+        return text
+
+    def redact_deep(self, value: Any) -> Any:
+        """Decoded JSON with the token removed from every string, keys included."""
+        if isinstance(value, str):
+            return self.redact(value)
+        if isinstance(value, list):
+            return [self.redact_deep(item) for item in value]
+        if isinstance(value, dict):
+            return {self.redact_deep(k): self.redact_deep(v) for k, v in value.items()}
+        return value
+
+    def memory_halves(self) -> tuple[bytes, bytes]:
+        """The value's UTF-8 bytes as two halves, for a search of memory that must hold
+        no whole copy itself (see engine.sandbox.fence.erase_from_memory)."""
+        value = self._value
+        return value[: len(value) // 2].encode(), value[len(value) // 2:].encode()
+
+    def _forms(self) -> list[str]:
+        """Every spelling of the value in text (raw, URL-encoded, form-encoded), longest
+        first, so that a longer spelling is replaced before a shorter one inside it."""
+        from urllib.parse import quote, quote_plus
+
+        value = self._value
+        if not value:
+            return []
+        forms = {value, quote(value, safe=""), quote(value), quote_plus(value)}
+        return sorted(forms, key=len, reverse=True)
+
+
+def redact(text: str, secret: Secret | None, *, cut: bool = False) -> str:
+    """`text` without the token when there is one (see `Secret.redact`)."""
+    return text if secret is None else secret.redact(text, cut=cut)
 
 
 def take_token(environ: dict[str, str] | os._Environ[str]) -> Secret | None:

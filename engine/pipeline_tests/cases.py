@@ -202,7 +202,7 @@ def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
 
 
 def _change(item: Any, where: str) -> dict[str, str | None]:
-    from engine.capabilities.memory import STATUSES
+    from engine.capabilities.git.memory import STATUSES
 
     if isinstance(item, str):
         return {"path": item, "status": "modified", "old_path": None}

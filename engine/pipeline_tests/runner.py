@@ -1,9 +1,9 @@
 """`python -m engine test`: run pipeline test cases through the real sandbox and policy.
 
 Each TOML case is evaluated like an ingest, with in-memory git and coordinator answers
-from the case (engine.capabilities.memory), and its result compared with the case's
-expectation; a transcript is replayed and compared with its recorded result. One line
-per failing case, followed by a diff, then `N passed, M failed`.
+from the case (the `memory` modules of engine.capabilities), and its result compared
+with the case's expectation; a transcript is replayed and compared with its recorded
+result. One line per failing case, followed by a diff, then `N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -172,7 +172,8 @@ def _run_transcript(path: str, operator: Policy, sandbox: Sandbox | None) -> Ver
 
 def _run_case(case: Case, operator: Policy, update: bool,
               sandbox: Sandbox | None) -> Verdict:
-    from engine.capabilities.memory import StaticGit, StaticJobState
+    from engine.capabilities.coordinator.memory import StaticJobState
+    from engine.capabilities.git.memory import StaticGit
     from engine.policy import load_policy
     from engine.run import ingest, inputs
     from engine.triggers.file import read_existing

@@ -79,7 +79,7 @@ class Checkout:
         return str(out).strip()
 
     def _reason(self, stderr: str) -> str:
-        from engine.capabilities.git.live import strip_credentials
+        from engine.capabilities.git.urls import strip_credentials
 
         lines = [line.strip() for line in stderr.replace("stderr:", "").splitlines()]
         wanted = [line for line in lines if line.startswith(("fatal:", "error:"))] or [
@@ -90,7 +90,7 @@ class Checkout:
         return text.replace(self.url, strip_credentials(self.url))
 
     def _failed(self, why: str) -> UsageError:
-        from engine.capabilities.git.live import strip_credentials
+        from engine.capabilities.git.urls import strip_credentials
 
         return UsageError(f"cannot check out the {self.what} from "
                           f"{strip_credentials(self.url)}: {why}", self.directory)

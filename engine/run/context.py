@@ -1,21 +1,19 @@
-"""What a run knows about itself: the `ctx` values and the coordinator backend.
+"""What a run knows about itself: the `ctx` values.
 
-Shared by `python -m engine` and the Python workflow API (`workflow`), so that `ctx` and
-the coordinator functions answer alike in both languages.
+Shared by `python -m engine` and the Python workflow API (`workflow`), so that `ctx`
+answers alike in both languages (the coordinator backend they share is
+`engine.capabilities.coordinator.deferred`).
 """
 
 from __future__ import annotations
 
 from engine.run.event import EnvReading
 from engine.run.inputs import read_context
-from engine.sandbox.broker import DeferredJobState, UnconfiguredJobState
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
-
-    from engine.capabilities.base import JobState
 
 
 def context_from_env(env: Mapping[str, str]) -> dict[str, Any]:
@@ -45,46 +43,3 @@ def complete_context(context: Mapping[str, Any],
     if out.get("event") is None and not out.get("tag") and info.get("tag"):
         out["tag"] = info["tag"]
     return out
-
-
-def job_state(
-    coordinator_url: str | None,
-    token: str | None,
-    *,
-    allow_insecure_transport: bool = False,
-    workflow_id: str | None = None,
-    job_id: str | None = None,
-    wall_seconds: float | None = None,
-) -> JobState:
-    """The coordinator backend (built on first use), or one whose every answer is an error
-    saying which setting is missing.
-
-    `workflow_id` and `job_id` scope the questions (see `HttpJobState`). With
-    `wall_seconds` (the run's wall-clock limit) the requests get a time budget that
-    leaves the run room within it, counted from this call (the start of the run);
-    without, the client's default budget.
-    """
-    import time
-
-    started = time.monotonic()
-    if not coordinator_url:
-        return UnconfiguredJobState(
-            "the coordinator is not configured: REACTORCIDE_COORDINATOR_URL is not set"
-        )
-    if not token:
-        return UnconfiguredJobState(
-            "the coordinator is not configured: REACTORCIDE_API_TOKEN is not set"
-        )
-    url, secret = coordinator_url, token
-
-    def build() -> JobState:
-        from engine.capabilities.coordinator.http import HttpJobState, budget_for
-
-        if wall_seconds is None:
-            return HttpJobState(url, secret, allow_insecure_transport=allow_insecure_transport,
-                                workflow_id=workflow_id, job_id=job_id)
-        return HttpJobState(url, secret, allow_insecure_transport=allow_insecure_transport,
-                            workflow_id=workflow_id, job_id=job_id,
-                            budget_seconds=budget_for(wall_seconds), started=started)
-
-    return DeferredJobState(build)

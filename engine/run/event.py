@@ -102,7 +102,7 @@ def read_event(reading: EnvReading) -> dict[str, Any]:
             ref = f"refs/pull/{pr['number']}/head"
     source_url = get("REACTORCIDE_SOURCE_URL")
     if source_url is not None:
-        from engine.capabilities.git.live import strip_credentials
+        from engine.capabilities.git.urls import strip_credentials
 
         source_url = strip_credentials(source_url)
     context: dict[str, Any] = {
@@ -156,7 +156,7 @@ def _pull_request(reading: EnvReading, event: str | None) -> dict[str, Any] | No
 def _stripped(url: str | None) -> str | None:
     if url is None:
         return None
-    from engine.capabilities.git.live import strip_credentials
+    from engine.capabilities.git.urls import strip_credentials
 
     return strip_credentials(url)
 

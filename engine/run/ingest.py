@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
+from engine.capabilities.coordinator.deferred import job_state
 from engine.capabilities.source_tree import SourceTree
 from engine.common.record import Record
 from engine.core.builtin_table import GIT_VERSION, HTTP_CLIENT, preloads
@@ -13,7 +14,7 @@ from engine.core.jobs import Job
 from engine.core.limits import Limits
 from engine.core.usage import RunUsage, Usage
 from engine.policy import Policy, default_policy
-from engine.run.context import complete_context, job_state
+from engine.run.context import complete_context
 from engine.run.inputs import Inputs
 from engine.run.recheck import jobs_from_child
 from engine.sandbox.broker import HostServices, PrintSink
@@ -75,7 +76,7 @@ def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
     """The coordinator backend, or one that explains what configuration is missing."""
     return job_state(
         inputs.coordinator_url,
-        inputs.token.value if inputs.token else None,
+        inputs.token,
         allow_insecure_transport=options.allow_insecure_transport,
         workflow_id=inputs.workflow_id,
         job_id=inputs.context.get("job_id"),
@@ -192,10 +193,9 @@ def evaluate(
     and every line of output, so that a transcript can be written even on failure.
     """
     # Forked before any thread exists.
-    sandbox = sandbox or Sandbox((inputs.token.value,) if inputs.token else ())
+    sandbox = sandbox or Sandbox(inputs.token)
     backends = backends or live_backends(inputs, options)
-    redact = (inputs.token.value,) if inputs.token else ()
-    sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes, redact,
+    sink = PrintSink(stderr or sys.stderr, options.limits.max_print_bytes,
                      keep=recorder.output if recorder is not None else None)
     services = HostServices(backends.git, backends.job_state, sink, backends.sources,
                             disabled=options.policy.builtins.disabled)

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 import sys
 
+from engine.capabilities.answers import Answers
 from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
 from engine.core.builtin_table import calls_by_builtin
 
@@ -18,51 +19,16 @@ if TYPE_CHECKING:
     from typing import Any, TextIO
 
 
-class UnconfiguredJobState:
-    """Job-state lookups when no coordinator is configured: a clear error, never False."""
-
-    def __init__(self, reason: str) -> None:
-        self.reason = reason
-
-    def is_job_running(self, job_name: str, *scope: str) -> bool:
-        raise CapabilityError(self.reason)
-
-    def get_job_result(self, job_name: str, *scope: str) -> dict[str, Any] | None:
-        raise CapabilityError(self.reason)
-
-
-class DeferredJobState:
-    """A job-state backend built on first use, so that a run that never asks the
-    coordinator never loads the HTTP client; a refused configuration surfaces as the
-    first call's error, at the caller's line."""
-
-    def __init__(self, build: Callable[[], JobState]) -> None:
-        self._build = build
-        self._backend: JobState | None = None
-
-    def _get(self) -> JobState:
-        if self._backend is None:
-            self._backend = self._build()
-        return self._backend
-
-    # `scope` is forwarded only when the pipeline named one (see JobState).
-    def is_job_running(self, job_name: str, *scope: str) -> bool:
-        return self._get().is_job_running(job_name, *scope)
-
-    def get_job_result(self, job_name: str, *scope: str) -> dict[str, Any] | None:
-        return self._get().get_job_result(job_name, *scope)
-
-
 class PrintSink:
     """Pipeline output to a stream, in order, cut off past a byte budget.
 
     `keep`, when given, also receives every line shown (for a transcript).
     """
 
-    def __init__(self, stream: TextIO | None, limit: int, redact: tuple[str, ...] = (),
+    def __init__(self, stream: TextIO | None, limit: int,
                  keep: list[str] | None = None) -> None:
-        # `redact` is accepted and ignored: pipeline output is never redacted (see
-        # engine.common.secret), so that a pipeline cannot test guesses of the token.
+        # Never redacted (see engine.common.secret): the pipeline never held the token,
+        # and redacting its output would let it test guesses of it.
         self.stream = stream
         self.limit = limit
         self.used = 0
@@ -153,7 +119,7 @@ class HostServices:
         if sources is not None:
             self.backends["source"] = sources
         self.output = output
-        self.answers: dict[str, Any] = {}
+        self.answers: Answers[str, Any] = Answers()
         self.calls = 0
 
     def answer(self, capability: str, method: str, args: list[Any]) -> Any:
@@ -163,20 +129,12 @@ class HostServices:
                            if (capability, method) in calls)
             verb = "is" if len(names) == 1 else "are"
             raise CapabilityError(f"{', '.join(names)} {verb} disabled by the platform's policy")
-        key = question_key(capability, method, args)
-        if key in self.answers:
-            cached = self.answers[key]
-            if isinstance(cached, CapabilityError):
-                raise cached
-            return cached
-        self.calls += 1
-        try:
-            value = getattr(self.backends[capability], method)(*args)
-        except CapabilityError as err:
-            self.answers[key] = err
-            raise
-        self.answers[key] = value
-        return value
+
+        def ask_backend() -> Any:
+            self.calls += 1
+            return getattr(self.backends[capability], method)(*args)
+
+        return self.answers.ask(question_key(capability, method, args), ask_backend)
 
     def show(self, text: str) -> None:
         """Forward one line of pipeline output."""
@@ -184,7 +142,7 @@ class HostServices:
 
     def seed(self, capability: str, method: str, args: list[Any], answer: Any) -> None:
         """Answer a question in advance (a CapabilityError is a recorded failure)."""
-        self.answers[question_key(capability, method, args)] = answer
+        self.answers.seed(question_key(capability, method, args), answer)
 
     def recorded(self) -> list[tuple[str, str, list[Any], Any]]:
         """Every question answered so far, in order, with its answer or CapabilityError."""

@@ -15,11 +15,13 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any, NoReturn
 
+    from engine.common.secret import Secret
+
 EXIT_REPORTED = 0
 EXIT_UNREPORTED = 70
 
 
-def forget_secrets(secrets: tuple[str, ...]) -> bool:
+def forget_secret(secret: Secret | None) -> bool:
     """Drop the environment and erase every copy of the token the forked heap holds.
 
     Done before the request arrives: erasing later would also blank the pipeline's own
@@ -31,7 +33,7 @@ def forget_secrets(secrets: tuple[str, ...]) -> bool:
     # The environment may hold the API token: the child gets none of it.
     os.environ.clear()
     os.environ["RUST_BACKTRACE"] = "0"
-    return fence.erase_from_memory(secrets) if secrets else False
+    return fence.erase_from_memory(secret) if secret is not None else False
 
 
 def harden(limits: dict[str, Any], keep_fds: tuple[int, ...], stderr_fd: int,
@@ -96,7 +98,7 @@ def warm_up() -> list[str]:
 
 
 def child_main(to_parent: int, from_parent: int, stderr_fd: int,
-               secrets: tuple[str, ...] = ()) -> NoReturn:
+               secret: Secret | None = None) -> NoReturn:
     """Entry point of the forked child: warm up, wait for the request, run it."""
     import gc
 
@@ -106,8 +108,8 @@ def child_main(to_parent: int, from_parent: int, stderr_fd: int,
     gc.disable()
     try:
         active = warm_up()
-        erased = forget_secrets(secrets)
-        del secrets
+        erased = forget_secret(secret)
+        del secret
         request = protocol.receive(from_parent)
         if request is None:  # the parent decided not to use this child
             os._exit(EXIT_REPORTED)

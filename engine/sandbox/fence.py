@@ -19,6 +19,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from engine.common.secret import Secret
+
 _CLONE_NEWNET = 0x40000000
 _CLONE_NEWUSER = 0x10000000
 _PR_SET_DUMPABLE = 4
@@ -110,21 +112,40 @@ def limit_descriptors(keep: set[int]) -> list[str]:
     return [f"at most {cap} file descriptors"]
 
 
-def erase_from_memory(secrets: tuple[str, ...]) -> bool:
-    """Overwrite every copy of each secret left in this process's writable memory.
+def erase_from_memory(secret: Secret) -> bool:
+    """Overwrite every copy of the secret left in this process's writable memory.
 
     The child is forked from the engine, so its heap holds what the engine's held: the
     token as read from the environment, and freed buffers that once held it. Each
     private writable mapping is read through /proc/self/mem and every match zeroed at
-    once. Secrets shorter than 12 characters are skipped: zeroing every occurrence of
-    a short word could corrupt the interpreter's own strings.
+    once. A secret shorter than 12 bytes is skipped: zeroing every occurrence of a
+    short word could corrupt the interpreter's own strings.
+
+    A fragile spot: this writes into live Python objects behind the interpreter's
+    back. The `str` that holds the token (in the `Secret`, in
+    any text built from it) is immutable to Python, yet its characters are zeroed in
+    place: its length and any cached hash stay, its text becomes NUL bytes. That is
+    sound only while
+    - CPython keeps an ASCII `str`'s characters inline, one byte each, so that they
+      are exactly the UTF-8 bytes searched for (a token the transport accepts is
+      printable ASCII; a `str` with other characters stores them otherwise, and its
+      copies are missed);
+    - nothing in the child reads the token afterwards, or looks it up in a dict or set
+      (its cached hash no longer matches its text);
+    - the token is none of the interpreter's own strings (the 12-byte minimum keeps
+      identifiers and constants out of reach).
+    Were CPython to store strings another way, copies would be missed silently while
+    the run still reports "token erased from memory"; were it to share the token's
+    text with its own objects, zeroing them could corrupt the interpreter.
+    `tests/sandbox/test_fences.py` looks for the token in a running child's memory
+    where the system lets it read that memory.
     """
     # Searched for as two halves, so that no search object is itself a copy of the
     # secret (it would be found and zeroed half-way through the search).
-    halves = [(s[: len(s) // 2].encode(), s[len(s) // 2:].encode())
-              for s in secrets if len(s) >= 12]
-    if not halves:
+    first, second = secret.memory_halves()
+    if len(first) + len(second) < 12:
         return True
+    halves = [(first, second)]
     try:
         with open("/proc/self/maps", "rb") as handle:
             regions = [line.split() for line in handle]

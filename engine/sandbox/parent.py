@@ -27,6 +27,8 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from engine.common.secret import Secret
+
 
 class Services(Protocol):
     """What the parent answers the child with."""
@@ -61,8 +63,9 @@ class Sandbox:
     pipeline code and applies its limits only once `run` hands it a request.
     """
 
-    def __init__(self, secrets: tuple[str, ...] = ()) -> None:
-        """`secrets` are erased from the child's memory before pipeline code runs."""
+    def __init__(self, secret: Secret | None = None) -> None:
+        """`secret` (the API token) is erased from the child's memory before pipeline
+        code runs."""
         child_read, self._write_fd = os.pipe()
         self._read_fd, child_write = os.pipe()
         # The child's stderr: only a crashing interpreter writes there (pipeline output
@@ -76,7 +79,7 @@ class Sandbox:
                 os.close(self._read_fd)
                 os.close(self._write_fd)
                 os.close(self._stderr.read_fd)
-                child_main(child_write, child_read, self._stderr.write_fd, secrets)
+                child_main(child_write, child_read, self._stderr.write_fd, secret)
             finally:
                 os._exit(70)
         self.pid = pid

@@ -6,6 +6,7 @@ answers with its own backends and its own checks.
 
 from __future__ import annotations
 
+from engine.capabilities.answers import Answers
 from engine.capabilities.base import CapabilityError
 from engine.core.builtin_table import remote_methods
 from engine.sandbox import protocol
@@ -52,19 +53,11 @@ class RemoteGit:
 
     def __init__(self, channel: Channel) -> None:
         self._channel = channel
-        self._answers: dict[tuple[str | None, ...], Any] = {}
+        self._answers: Answers[tuple[str | None, ...], Any] = Answers()
 
     def _ask(self, method: str, *args: str | None) -> Any:
-        key = (method, *args)
-        if key not in self._answers:
-            try:
-                self._answers[key] = self._channel.call("git", method, *args)
-            except CapabilityError as err:
-                self._answers[key] = err
-        answer = self._answers[key]
-        if isinstance(answer, CapabilityError):
-            raise answer
-        return answer
+        return self._answers.ask((method, *args),
+                                 lambda: self._channel.call("git", method, *args))
 
     def changed_files(self, from_ref: str, to_ref: str | None,
                       base_dir: str | None) -> list[str]:

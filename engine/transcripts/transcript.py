@@ -25,6 +25,7 @@ TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
+    from engine.common.secret import Secret
     from engine.core.diagnostics import EngineFailure
     from engine.run.ingest import RunOptions
     from engine.run.inputs import Inputs
@@ -43,16 +44,16 @@ _URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
 class Scrubber:
     """Removes secrets from text: the token (also URL-encoded) and URL credentials."""
 
-    def __init__(self, secrets: tuple[str, ...]) -> None:
-        self.secrets = secrets
+    def __init__(self, token: Secret | None) -> None:
+        self._token = token
 
     def secret(self, text: str) -> str:
         """`text` without the token."""
-        return redact(text, self.secrets)
+        return redact(text, self._token)
 
     def text(self, text: str) -> str:
         """`text` without the token and without credentials in any URL it contains."""
-        from engine.capabilities.git.live import strip_credentials
+        from engine.capabilities.git.urls import strip_credentials
 
         return _URL.sub(lambda m: strip_credentials(m.group()), self.secret(text))
 
@@ -74,7 +75,7 @@ def build(recorder: Recorder, inputs: Inputs, options: RunOptions, *,
     from engine import __version__
     from engine.policy import POLICY_ENV, policy_to_json
 
-    scrub = Scrubber((inputs.token.value,) if inputs.token else ())
+    scrub = Scrubber(inputs.token)
     environment: dict[str, str | None] = dict(inputs.environment)
     environment[POLICY_ENV] = os.environ.get(POLICY_ENV) or None
     environment["REACTORCIDE_API_TOKEN"] = REDACTED if inputs.token else None

@@ -14,6 +14,10 @@ import os
 
 from engine.capabilities.base import CapabilityError
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from engine.common.secret import Secret
+
 __all__ = ["SubmitError", "check_target", "shown_ids", "submit_file", "submits_by_default"]
 
 # What a plain-http refusal adds: the eval job's command line is the project's setting.
@@ -42,7 +46,7 @@ class SubmitError(Exception):
 
 def check_target(
     coordinator_url: str | None,
-    token: str | None,
+    token: Secret | str | None,
     job_id: str | None,
     *,
     allow_insecure_transport: bool = False,
@@ -74,7 +78,7 @@ def check_target(
 
 def submit_file(
     coordinator_url: str,
-    token: str,
+    token: Secret | str,
     job_id: str,
     path: str,
     *,

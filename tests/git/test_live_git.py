@@ -13,6 +13,7 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.coordinator.deferred import UnconfiguredJobState
 from engine.capabilities.git.live import (
     LiveGit,
     MissingHistory,
@@ -23,7 +24,7 @@ from engine.capabilities.git.live import (
 from engine.capabilities.git.refs import check_rev, normalize
 from engine.capabilities.git.runner import Checkout
 from engine.core.builtin_table import GIT_VERSION, preloads
-from engine.sandbox.broker import HostServices, PrintSink, UnconfiguredJobState
+from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.proxies import Channel, RemoteGit
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins

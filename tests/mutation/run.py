@@ -49,6 +49,18 @@ SAFEGUARDS: dict[str, list[str]] = {
         "tests/redaction/test_token_never_written.py",
         "tests/capabilities/test_coordinator_faults.py",
         "tests/capabilities/test_coordinator_http.py"],
+    "engine/capabilities/coordinator/urls.py": [
+        "tests/redaction/test_token_never_written.py",
+        "tests/capabilities/test_coordinator_faults.py",
+        "tests/capabilities/test_coordinator_http.py"],
+    "engine/capabilities/coordinator/retry.py": [
+        "tests/redaction/test_token_never_written.py",
+        "tests/capabilities/test_coordinator_faults.py",
+        "tests/capabilities/test_coordinator_http.py"],
+    "engine/capabilities/coordinator/errors.py": [
+        "tests/redaction/test_token_never_written.py",
+        "tests/capabilities/test_coordinator_faults.py",
+        "tests/capabilities/test_coordinator_http.py"],
     "engine/run/ingest.py": ["tests/sandbox/test_parent_recheck.py"],
 }
 

@@ -438,7 +438,8 @@ def test_the_parent_refuses_what_only_disabled_builtins_ask(
         disabled: tuple[str, ...], call: tuple[str, str], refused: bool) -> None:
     # The child enforces the policy, but the parent answers as if it had not: a child
     # that asked anyway gets nothing the policy forbids.
-    from engine.capabilities.memory import StaticGit, StaticJobState
+    from engine.capabilities.coordinator.memory import StaticJobState
+    from engine.capabilities.git.memory import StaticGit
     from engine.sandbox.broker import HostServices, PrintSink
 
     services = HostServices(StaticGit(changes=[]), StaticJobState(), PrintSink(None, 100),

@@ -23,6 +23,7 @@ from hypothesis import strategies as st
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.coordinator.transport import Transport
 from engine.cli import main as cli
+from engine.common.secret import Secret
 from engine.run import arguments
 from engine.transcripts.transcript import Scrubber
 from tests.support.coordinator_server import FakeCoordinator
@@ -122,7 +123,7 @@ def test_an_excerpt_cut_at_any_byte_carries_no_spelling_or_piece_of_the_token(
 @given(_text_with_token())
 def test_a_transcript_carries_no_spelling_of_the_token(case: tuple[str, str]) -> None:
     token, text = case
-    scrub = Scrubber((token,))
+    scrub = Scrubber(Secret(token))
     recorded = scrub.deep({"answers": [text, {text: [text]}], "output": [text]})
     assert_no_form(json.dumps(recorded, ensure_ascii=False), token)
     assert_no_form(scrub.text(text), token)
@@ -227,3 +228,21 @@ def test_the_token_is_taken_out_of_the_environment_and_never_shown() -> None:
     empty = {"REACTORCIDE_API_TOKEN": ""}
     assert take_token(empty) is None
     assert empty == {}
+
+
+def test_only_the_secret_itself_unwraps_the_token() -> None:
+    # The engine hands the `Secret` along and unwraps it only through its own methods
+    # (the Authorization header, redaction, the sandbox's memory erase).
+    import ast
+
+    root = Path(__file__).resolve().parents[2]
+    unwrapped = []
+    for path in sorted([*root.glob("engine/**/*.py"), *root.glob("builtins/**/*.py")]):
+        if path.relative_to(root).as_posix() == "engine/common/secret.py":
+            continue
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (isinstance(node, ast.Attribute) and node.attr in ("value", "_value")
+                    and any(word in ast.unparse(node.value).lower()
+                            for word in ("token", "secret"))):
+                unwrapped.append(f"{path.relative_to(root)}:{node.lineno}")
+    assert unwrapped == []

@@ -20,6 +20,7 @@ from urllib.parse import quote
 
 import pytest
 
+from engine.common.secret import Secret
 from engine.transcripts.transcript import FORMAT, REDACTED, Scrubber
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_engine
@@ -405,7 +406,7 @@ SCRUBBED = [
 @pytest.mark.parametrize(("text", "secret_only", "everything"), SCRUBBED,
                          ids=[text for text, _, _ in SCRUBBED])
 def test_scrubber(text: str, secret_only: str, everything: str) -> None:
-    scrub = Scrubber(("tok en+/1",))
+    scrub = Scrubber(Secret("tok en+/1"))
     assert scrub.secret(text) == secret_only
     assert scrub.text(text) == everything
     assert scrub.deep({text: [text]}, urls=False) == {scrub.secret(text): [scrub.secret(text)]}

@@ -2,7 +2,7 @@
 
 The lookups page through the job list and filter by name on this side (the API has no
 name filter), scan each status set once per run, and choose results deterministically.
-Transport, retries and the token's protection live in `coordinator_transport`.
+Transport, retries and the token's protection live in `transport`.
 """
 
 from __future__ import annotations
@@ -10,12 +10,12 @@ from __future__ import annotations
 import threading
 from urllib.parse import quote
 
+from engine.capabilities.answers import Answers
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.coordinator.retry import DEFAULT_BUDGET_SECONDS, budget_for
 from engine.capabilities.coordinator.transport import (
-    DEFAULT_BUDGET_SECONDS,
     MAX_RESPONSE_BYTES,
     Transport,
-    budget_for,
     check_settings,
 )
 
@@ -24,6 +24,7 @@ if TYPE_CHECKING:
     from collections.abc import Mapping
     from typing import Any
 
+    from engine.common.secret import Secret
 
     Filter = tuple[tuple[str, str], ...]
     ByName = dict[str, list[dict[str, Any]]]
@@ -96,7 +97,7 @@ class HttpJobState:
     def __init__(
         self,
         base_url: str,
-        token: str,
+        token: Secret | str,
         *,
         allow_insecure_transport: bool = False,
         workflow_id: str | None = None,
@@ -129,8 +130,8 @@ class HttpJobState:
         self._project_id = project_id or None
         self._max_pages = max_pages
         self._page_size = page_size
-        self._filters: dict[str, Filter | CapabilityError] = {}
-        self._scans: dict[tuple[Filter, str], ByName | CapabilityError] = {}
+        self._filters: Answers[str, Filter] = Answers()
+        self._scans: Answers[tuple[Filter, str], ByName] = Answers()
         self._lock = threading.Lock()
 
     @property
@@ -177,26 +178,8 @@ class HttpJobState:
             raise CapabilityError('scope must be "workflow", "project" or "all"')
         chosen = self.default_scope if scope is None else scope
         with self._lock:
-            where = self._filters.get(chosen)
-            if where is None:
-                try:
-                    where = self._filter(chosen)
-                except CapabilityError as err:
-                    where = err
-                self._filters[chosen] = where
-            if isinstance(where, CapabilityError):
-                raise CapabilityError(str(where))
-            key = (where, status_set)
-            found = self._scans.get(key)
-            if found is None:
-                try:
-                    found = self._scan(where, status_set)
-                except CapabilityError as err:
-                    found = err
-                self._scans[key] = found
-            if isinstance(found, CapabilityError):
-                raise CapabilityError(str(found))
-            return found
+            where = self._filters.ask(chosen, lambda: self._filter(chosen))
+            return self._scans.ask((where, status_set), lambda: self._scan(where, status_set))
 
     def _filter(self, chosen: str) -> Filter:
         if chosen == "all":
@@ -336,7 +319,7 @@ def _check_name(job_name: Any) -> None:
 
 def submit_triggers(
     base_url: str,
-    token: str,
+    token: Secret | str,
     job_id: str,
     payload_bytes: bytes,
     *,
