@@ -10,6 +10,7 @@ from __future__ import annotations
 import re
 
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.git.questions import MissingHistory
 from engine.capabilities.git.refs import range_sides
 
 TYPE_CHECKING = False
@@ -20,10 +21,6 @@ if TYPE_CHECKING:
 _REF_NAME = re.compile(r"[~^]|@\{")
 _PARENT_FORM = re.compile(r"(.+?)(?:\^1?|~1?)")
 _DEEPEN = "`git fetch --deepen=<commits>` or `git fetch --unshallow`"
-
-
-class MissingHistory(CapabilityError):
-    """A ref or merge base that this checkout does not have (shallow clone, not fetched)."""
 
 
 def root_parent(git: GitQuestions, cwd: Checkout, frm: str, to: str | None,

@@ -11,8 +11,12 @@ from __future__ import annotations
 import os
 
 from engine.capabilities.base import CapabilityError
-from engine.capabilities.git.history import MissingHistory, missing_ref_message, root_parent
-from engine.capabilities.git.questions import GitQuestions, NotACheckout, OutOfTime
+from engine.capabilities.git.questions import (
+    GitQuestions,
+    MissingHistory,
+    NotACheckout,
+    OutOfTime,
+)
 from engine.capabilities.git.refs import check_rev, normalize, range_sides
 from engine.capabilities.git.runner import DEFAULT_MEMORY_MB, Checkout, GitUnusable
 from engine.capabilities.git.urls import strip_credentials
@@ -142,6 +146,8 @@ class LiveGit(GitQuestions):
         except (OutOfTime, GitUnusable):
             raise
         except CapabilityError as failure:
+            from engine.capabilities.git.history import root_parent
+
             try:
                 empty = root_parent(self, cwd, frm, to, failure)
                 return self._run_diff(cwd, options, (empty, to or "HEAD"))
@@ -201,6 +207,8 @@ class LiveGit(GitQuestions):
         cwd = self._base(None)
         check_rev(rev)
         if self.commit_id(cwd, rev) is None:
+            from engine.capabilities.git.history import missing_ref_message
+
             raise MissingHistory(missing_ref_message(self, cwd, rev, self.is_shallow(cwd)))
         from pathlib import Path
 

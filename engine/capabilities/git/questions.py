@@ -27,6 +27,10 @@ if TYPE_CHECKING:
     from pathlib import Path
 
 
+class MissingHistory(CapabilityError):
+    """A ref or merge base that this checkout does not have (shallow clone, not fetched)."""
+
+
 class NotACheckout(CapabilityError):
     """No `.git` from the directory asked about upward."""
 
