@@ -61,9 +61,6 @@ class Answers(Generic[Key, Value]):
         """Keep an answer (or a failure) in advance, as if it had been asked."""
         self._kept[key] = answer
 
-    def __contains__(self, key: object) -> bool:
-        return key in self._kept
-
     def items(self) -> Iterator[tuple[Key, Value | CapabilityError]]:
         """Every question asked or seeded, with its answer or failure, in order."""
         return iter(self._kept.items())
