@@ -41,6 +41,42 @@ def test_a_trickling_coordinator_is_cut_at_the_run_deadline(
     assert server.connections >= 1
 
 
+def test_a_connection_made_after_the_deadline_passed_is_cut_at_once(
+    tls_cert: tuple[Path, Path],
+) -> None:
+    # On a loaded machine the deadline can pass before the first connection exists (the
+    # HTTP client still loading): that connection must be cut as soon as it is made, or
+    # a trickling server holds the run for as long as it likes.
+    import threading
+
+    import requests
+
+    from engine.capabilities.coordinator.deadline import SocketCutter, mount
+
+    cutter = SocketCutter()
+    session = requests.Session()
+    mount(session, cutter)
+    outcome: list[BaseException | None] = []
+
+    def ask(url: str) -> None:
+        try:
+            session.get(url, verify=str(tls_cert[0]), timeout=(5.0, 5.0)).close()
+            outcome.append(None)
+        except requests.exceptions.RequestException as exc:
+            outcome.append(exc)
+
+    with TrickleServer(tls_cert, interval=0.2) as server, cutter.cut_at(time.monotonic()):
+        while not cutter.cut_happened:
+            time.sleep(0.01)
+        worker = threading.Thread(target=ask, args=(server.url,), daemon=True)
+        worker.start()
+        worker.join(30)
+        # Asked while the server still trickles: once it stops, any request ends.
+        hung = worker.is_alive()
+    assert not hung, "the connection outlived the deadline"
+    assert isinstance(outcome[0], requests.exceptions.RequestException)
+
+
 def test_a_coordinator_echoing_the_token_and_terminal_codes_is_scrubbed(
         tmp_path: Path, coordinator: FakeCoordinator) -> None:
     coordinator.add_job("ingest", "running", job_id="parent")

@@ -32,29 +32,23 @@ class SocketCutter:
         self.cut_happened = False
 
     def track(self, connection: Any) -> None:
+        """Cut `connection` at the deadline; at once when the deadline has passed (a
+        connection made late, as when loading the HTTP client took the time left)."""
         with self._lock:
             self._connections.add(connection)
+            late = self.cut_happened
+        if late:
+            _shut(connection)
 
     def cut(self) -> None:
         """Shut every tracked connection's socket down (reads then end at once)."""
         with self._lock:
+            # Set under the lock: a connection tracked from now on sees it and is cut
+            # by `track`, any other is in the list.
+            self.cut_happened = True
             connections = list(self._connections)
-        self.cut_happened = True
         for connection in connections:
-            sock = getattr(connection, "sock", None)
-            if sock is not None:
-                with contextlib.suppress(OSError):
-                    sock.shutdown(socket.SHUT_RDWR)
-                continue
-            # Mid-handshake the socket object is out of reach; its descriptor is not.
-            fd = getattr(connection, "_deadline_fd", -1)
-            if fd >= 0:
-                with contextlib.suppress(OSError):
-                    duplicate = socket.socket(fileno=os.dup(fd))
-                    try:
-                        duplicate.shutdown(socket.SHUT_RDWR)
-                    finally:
-                        duplicate.close()
+            _shut(connection)
 
     @contextlib.contextmanager
     def cut_at(self, deadline: float) -> Iterator[None]:
@@ -68,6 +62,23 @@ class SocketCutter:
             yield
         finally:
             timer.cancel()
+
+
+def _shut(connection: Any) -> None:
+    sock = getattr(connection, "sock", None)
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        return
+    # Mid-handshake the socket object is out of reach; its descriptor is not.
+    fd = getattr(connection, "_deadline_fd", -1)
+    if fd >= 0:
+        with contextlib.suppress(OSError):
+            duplicate = socket.socket(fileno=os.dup(fd))
+            try:
+                duplicate.shutdown(socket.SHUT_RDWR)
+            finally:
+                duplicate.close()
 
 
 def mount(session: requests.Session, cutter: SocketCutter) -> None:
