@@ -15,16 +15,18 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import GitSource, JobState, SourceReader
+from engine.capabilities.coordinator.deferred import DeferredJobState, UnconfiguredJobState
 from engine.capabilities.coordinator.http import HttpJobState
+from engine.capabilities.coordinator.memory import StaticJobState
 from engine.capabilities.git.given import GivenChanges
 from engine.capabilities.git.live import LiveGit
-from engine.capabilities.memory import StaticGit, StaticJobState
+from engine.capabilities.git.memory import StaticGit
 from engine.capabilities.source_tree import SourceTree
 from engine.core import builtin_table as table
 from engine.core.builtin_table import BUILTINS, PREDECLARED
 from engine.core.diagnostics import UsageError
 from engine.policy import load_policy
-from engine.sandbox.broker import DeferredJobState, HostServices, UnconfiguredJobState
+from engine.sandbox.broker import HostServices
 from engine.sandbox.proxies import REMOTE_METHODS, RemoteGit, RemoteJobState, RemoteSources
 from engine.schemas import render as render_schemas
 from pipeline_builtins import Host, NoSources, prelude_source, stubs
