@@ -24,7 +24,7 @@ from engine.capabilities.base import CapabilityError
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     import subprocess
-    from collections.abc import Callable, Mapping
+    from collections.abc import Callable, Iterator, Mapping
     from pathlib import Path
 
 # GIT_CONFIG_GLOBAL (2.32) is what keeps the operator's and the user's configuration
@@ -288,18 +288,19 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
             budget, by_deadline = remaining, True
     command = ["git", f"--git-dir={checkout.git_dir}", f"--work-tree={checkout.work_tree}",
                *git_config_args(), *args]
-    try:
-        process = subprocess.Popen(
-            command, cwd=checkout.work_tree, env=git_environment(),
-            stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-            start_new_session=True, preexec_fn=_limit_memory(memory_mb),
-        )
-    except FileNotFoundError:
-        raise GitUnusable("git is not installed") from None
-    except OSError:
-        raise GitUnusable("git could not be started") from None
-    with _running_lock:
-        _running.add(process)
+    with _stop_signals_held():
+        try:
+            process = subprocess.Popen(
+                command, cwd=checkout.work_tree, env=git_environment(),
+                stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                start_new_session=True, preexec_fn=_limit_memory(memory_mb),
+            )
+        except FileNotFoundError:
+            raise GitUnusable("git is not installed") from None
+        except OSError:
+            raise GitUnusable("git could not be started") from None
+        with _running_lock:
+            _running.add(process)
     try:
         out, err = process.communicate(timeout=budget)
     except subprocess.TimeoutExpired:
@@ -326,12 +327,29 @@ def run_git(checkout: Checkout, args: tuple[str, ...], *, deadline: float | None
 def _limit_memory(memory_mb: int) -> Callable[[], None]:
     def apply() -> None:  # pragma: no cover - runs in the forked child before exec
         import resource
+        import signal
 
+        # Git gets the signals the engine held while starting it (_stop_signals_held).
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT})
         limit = memory_mb * 1024 * 1024
         resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
         resource.setrlimit(resource.RLIMIT_CORE, (0, 0))
 
     return apply
+
+
+@contextlib.contextmanager
+def _stop_signals_held() -> Iterator[None]:
+    """SIGTERM and SIGINT wait while git starts and is registered: a stop that landed
+    in between would leave a git in its own session that nobody kills."""
+    import signal
+
+    stops = {signal.SIGTERM, signal.SIGINT}
+    held = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, held)
 
 
 def _kill_group(process: subprocess.Popen[bytes]) -> None:
