@@ -1,10 +1,15 @@
-"""Run the real engine command in a subprocess, as an ingest job would."""
+"""Run the real engine command: in this process (`run_cli`), or in a subprocess as an
+ingest job would (`run_engine`), where the process itself is what a test is about."""
 
 from __future__ import annotations
 
+import contextlib
+import faulthandler
+import io
 import os
 import subprocess
 import sys
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -36,13 +41,57 @@ def clean_env(**extra: str) -> dict[str, str]:
     return env
 
 
+@contextlib.contextmanager
+def isolated(env: dict[str, str] | None = None, cwd: Path | None = None,
+             timeout: float = 60) -> Iterator[None]:
+    """For the length of the block, what a subprocess started by `run_python` would
+    have: `clean_env(**env)` as the whole environment, `cwd` (default the project) as the
+    working directory and an empty stdin; all three are restored afterwards. A block
+    still running after `timeout` seconds ends this process with every thread's stack,
+    as the subprocess's timeout would have ended the run instead of hanging the suite."""
+    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
+    fresh = clean_env(**(env or {}))
+    faulthandler.dump_traceback_later(timeout, exit=True)
+    try:
+        os.environ.clear()
+        os.environ.update(fresh)
+        os.chdir(cwd or REPO_ROOT)
+        sys.stdin = io.StringIO()
+        yield
+    finally:
+        faulthandler.cancel_dump_traceback_later()
+        sys.stdin = saved_stdin
+        os.chdir(saved_cwd)
+        os.environ.clear()
+        os.environ.update(saved_env)
+
+
+def run_cli(
+    *args: str | Path,
+    env: dict[str, str] | None = None,
+    cwd: Path | None = None,
+    timeout: float = 60,
+) -> Result:
+    """`python -m engine ARGS...` run by the engine's own `main` in this process, with
+    the environment, working directory and stdin `run_engine` would give it. The
+    pipeline still runs in the real sandboxed child, forked from here."""
+    from engine.cli.main import main
+
+    out, err = io.StringIO(), io.StringIO()
+    with isolated(env, cwd, timeout), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        code = main([os.fspath(arg) for arg in args], out, err)
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def run_engine(
     *args: str | Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
 ) -> Result:
-    """`python -m engine ARGS...` with a clean environment plus `env`."""
+    """`python -m engine ARGS...` in a fresh interpreter with a clean environment plus
+    `env`: for what only a process shows (its start, exit, signals, environment block)."""
     return run_python("-m", "engine", *args, env=env, cwd=cwd, timeout=timeout)
 
 
