@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 TOKEN_VAR = "REACTORCIDE_API_TOKEN"
 URL_VAR = "REACTORCIDE_COORDINATOR_URL"
@@ -40,7 +40,7 @@ def ingest(tmp_path: Path, text: str, env: dict[str, str], *extra: str) -> tuple
     triggers = tmp_path / "out" / "triggers.json"
     triggers.parent.mkdir(exist_ok=True)
     # The file is what these tests read: a job that could submit is told not to.
-    result = run_engine("--src", src, "--triggers-file", triggers, "--no-submit", *extra,
+    result = run_cli("--src", src, "--triggers-file", triggers, "--no-submit", *extra,
                         env=env, timeout=120)
     return result, triggers
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine, run_python
+from tests.support.engine_run import Result, run_cli, run_python
 
 PARENT = "eval-1"
 TRIGGERS_PATH = f"/api/v1/jobs/{PARENT}/triggers"
@@ -30,7 +30,7 @@ def ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[Result, Pat
     src.mkdir(exist_ok=True)
     (src / "pipeline.star").write_text(PIPELINE)
     triggers = tmp_path / "triggers.json"
-    return run_engine("ingest", "--src", src, "--triggers-file", triggers, *args,
+    return run_cli("ingest", "--src", src, "--triggers-file", triggers, *args,
                       env=env), triggers
 
 

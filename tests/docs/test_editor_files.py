@@ -20,7 +20,7 @@ from referencing import Registry, Resource
 from engine import schemas
 from engine.core.builtin_table import CTX_FUNCTIONS, DISABLABLE
 from pipeline_builtins import stubs
-from tests.support.engine_run import REPO_ROOT, clean_env, run_engine
+from tests.support.engine_run import REPO_ROOT, clean_env, run_cli
 
 SCHEMAS = REPO_ROOT / "schemas"
 STUBS = REPO_ROOT / "editors" / "starlark"
@@ -86,7 +86,7 @@ def test_documented_policies_and_the_defaults_validate() -> None:
     assert blocks
     for block in blocks:
         assert problems("policy.schema.json", tomllib.loads(block)) == [], block
-    shown = run_engine("policy", "show")
+    shown = run_cli("policy", "show")
     assert problems("policy.schema.json", tomllib.loads(shown.stdout)) == []
 
 

@@ -17,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 PARENT = "eval-1"
 TRIGGERS_PATH = f"/api/v1/jobs/{PARENT}/triggers"
@@ -139,7 +139,7 @@ def run_eval(tmp_path: Path, server: FakeCoordinator, env: dict[str, str]) -> tu
             "REACTORCIDE_CI_SOURCE_DIR": str(job / "ci"),
             "REACTORCIDE_TRIGGERS_FILE": str(triggers),
             "REQUESTS_CA_BUNDLE": os.environ.get("REQUESTS_CA_BUNDLE", "")}
-    return run_engine(env=full, cwd=code, timeout=120), triggers, code
+    return run_cli(env=full, cwd=code, timeout=120), triggers, code
 
 
 EXPECTED: dict[str, tuple[list[str], str | None]] = {

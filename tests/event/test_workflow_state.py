@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import run_engine, run_python
+from tests.support.engine_run import run_cli, run_python
 
 PIPELINE = """\
 print("vars: %s" % json.encode(ctx.vars))
@@ -24,7 +24,7 @@ def run(tmp_path: Path, text: str, env: dict[str, str], *args: str) -> tuple[
     src.mkdir(exist_ok=True)
     (src / "pipeline.star").write_text(text)
     out = tmp_path / "job" / "workflow-output.json"
-    result = run_engine("ingest", "--no-submit", "--src", src, "--triggers-file",
+    result = run_cli("ingest", "--no-submit", "--src", src, "--triggers-file",
                         tmp_path / "triggers.json", *args,
                         env={"RC_WF_OUTPUT_FILE": str(out), **env})
     return result.code, result.output, out

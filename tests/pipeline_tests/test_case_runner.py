@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import REPO_ROOT, Result, run_engine
+from tests.support.engine_run import REPO_ROOT, Result, run_cli
 from tests.support.gitrepo import make_repo
 
 EXAMPLES = REPO_ROOT / "examples"
@@ -183,7 +183,7 @@ def write_files(root: Path, files: dict[str, str]) -> None:
 
 
 def engine_test(root: Path, *args: str | Path) -> Result:
-    return run_engine("test", *args, cwd=root)
+    return run_cli("test", *args, cwd=root)
 
 
 def assert_in_order(lines: list[str], wanted: tuple[str, ...]) -> None:
@@ -246,7 +246,7 @@ def test_golden_is_byte_exact_with_ingest(tmp_path: Path) -> None:
     repo = make_repo(src, [{"a.py": "1\n"}, {"a.py": "2\n", "pipeline.star":
                                             'trigger_job("t", env = {"F": ",".join('
                                             'changed_files()), "C": ctx.commit})\n'}])
-    run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                env={"REACTORCIDE_JOB_ID": "j1", "REACTORCIDE_GIT_BRANCH": "main"})
     write_files(tmp_path, {"c.toml": 'pipeline = "src/pipeline.star"\n'
                                      '[env]\nREACTORCIDE_JOB_ID = "j1"\n'
@@ -267,7 +267,7 @@ def test_a_recorded_run_is_a_test_case(tmp_path: Path) -> None:
                                      'trigger_job("t", env = {"F": ",".join(changed_files())})\n'}])
     transcript = tmp_path / "cases" / "run.json"
     transcript.parent.mkdir()
-    record = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    record = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                         "--record", transcript, env={"REACTORCIDE_BRANCH": "main"})
     assert record.code == 0, record.output
 
@@ -289,7 +289,7 @@ def test_a_recorded_run_is_a_test_case(tmp_path: Path) -> None:
 
 
 def test_the_example_cases_pass() -> None:
-    result = run_engine("test", "examples/tests")
+    result = run_cli("test", "examples/tests")
     assert result.code == 0, result.output
     count = len(list((EXAMPLES / "tests").rglob("*.toml"))) + len(
         list((EXAMPLES / "tests").rglob("*.transcript.json")))
