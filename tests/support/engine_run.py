@@ -84,6 +84,39 @@ def run_cli(
     return Result(code, out.getvalue(), err.getvalue())
 
 
+def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
+               timeout: float = 60) -> Result:
+    """`python SCRIPT` as `run_python` would run it, but in this process: its exit code
+    (an uncaught exception exits 1, its traceback on stderr) and its output. For
+    scripts of the `workflow` API, where what the script does is what is tested."""
+    import runpy
+    import traceback
+
+    import workflow.context
+
+    out, err = io.StringIO(), io.StringIO()
+    code = 0
+    with isolated(env, cwd, timeout), contextlib.redirect_stdout(out), \
+            contextlib.redirect_stderr(err):
+        # A fresh interpreter starts without the context module-level calls make on
+        # first use.
+        workflow.context._default = None
+        try:
+            runpy.run_path(os.fspath(script), run_name="__main__")
+        except SystemExit as exit_:
+            if exit_.code is None or isinstance(exit_.code, int):
+                code = exit_.code or 0
+            else:
+                print(exit_.code, file=err)
+                code = 1
+        except Exception:
+            traceback.print_exc(file=err)
+            code = 1
+        finally:
+            workflow.context._default = None
+    return Result(code, out.getvalue(), err.getvalue())
+
+
 def run_engine(
     *args: str | Path,
     env: dict[str, str] | None = None,
