@@ -24,7 +24,7 @@ from engine.run.ingest import Outcome, RunOptions, run
 from engine.run.inputs import snapshot
 from engine.sandbox import parent as sandbox_parent
 from engine.sandbox.broker import HostServices
-from tests.support.engine_run import Result, run_cli
+from tests.support.engine_run import Result, run_engine
 
 # A valid triggers file in a layout the engine would never write itself (one line, no
 # final newline), so that any rewrite shows up as a byte difference.
@@ -121,7 +121,7 @@ def api_fail(pipeline: Path, triggers: Path, limits: Limits) -> Diagnostic:
 
 def cli_run(pipeline: Path, triggers: Path) -> Result:
     """Run `python -m engine` on the pipeline with the default limits."""
-    return run_cli("--src", pipeline.parent, "--triggers-file", triggers, timeout=120)
+    return run_engine("--src", pipeline.parent, "--triggers-file", triggers, timeout=120)
 
 
 def assert_clean_failure(result: Result) -> None:
@@ -281,8 +281,8 @@ def test_table_bombs_hit_the_memory_limit(tmp_path: Path, target: Target, text: 
     policy.write_text("[limits]\nmemory_mb = 256\nwall_seconds = 30\ncpu_seconds = 30\n",
                       encoding="utf-8")
 
-    result = run_cli("--src", pipeline.parent, "--triggers-file", target.path,
-                        "--policy", policy, timeout=120)
+    result = run_engine("--src", pipeline.parent, "--triggers-file", target.path,
+                           "--policy", policy, timeout=120)
 
     assert_clean_failure(result)
     assert result.stderr.startswith(f"{pipeline}: error: memory limit of 256 MiB exceeded")
@@ -475,8 +475,8 @@ def test_oversized_prints_are_cut_to_the_budget(tmp_path: Path, text: str) -> No
     policy.write_text("[limits]\nmax_print_bytes = 1000\nwall_seconds = 60\n"
                       "cpu_seconds = 60\n", encoding="utf-8")
 
-    result = run_cli("--src", pipeline.parent, "--triggers-file", triggers,
-                        "--policy", policy, timeout=120)
+    result = run_engine("--src", pipeline.parent, "--triggers-file", triggers,
+                           "--policy", policy, timeout=120)
 
     assert result.code == 0, result.output
     lines = result.stderr.splitlines()[:-1]  # then the `used:` line

@@ -1,17 +1,23 @@
-"""Run the real engine command: in this process (`run_cli`), or in a subprocess as an
-ingest job would (`run_engine`), where the process itself is what a test is about."""
+"""Run the real engine command: forked from a warm interpreter (`run_cli`), or in a
+fresh interpreter as an ingest job would (`run_engine`), where the process's own start
+is what a test is about; and Python scripts of the workflow API in this process
+(`run_script`)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import faulthandler
 import io
+import json
 import os
 import subprocess
 import sys
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
 
@@ -66,22 +72,69 @@ def isolated(env: dict[str, str] | None = None, cwd: Path | None = None,
         os.environ.update(saved_env)
 
 
+class _Server:
+    """This process's tests.support.engine_server, started on first use."""
+
+    def __init__(self) -> None:
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.support.engine_server"], cwd=REPO_ROOT,
+            env=clean_env(), stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+            encoding="utf-8")
+        self.pid = os.getpid()
+        self.lock = threading.Lock()
+        atexit.register(self.close)
+
+    def run(self, request: dict[str, Any]) -> dict[str, Any]:
+        assert self.proc.stdin is not None and self.proc.stdout is not None
+        with self.lock:
+            self.proc.stdin.write(json.dumps(request) + "\n")
+            self.proc.stdin.flush()
+            line = self.proc.stdout.readline()
+        if not line:
+            raise RuntimeError("the engine server ended; its stderr is in the test output")
+        reply: dict[str, Any] = json.loads(line)
+        return reply
+
+    def close(self) -> None:
+        if self.proc.poll() is None:
+            with contextlib.suppress(OSError):
+                self.proc.stdin.close()  # type: ignore[union-attr]
+            try:
+                self.proc.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+
+_server: _Server | None = None
+
+
+def _text(raw: str) -> str:
+    """Output as `text=True` reads it: universal newlines."""
+    return raw.replace("\r\n", "\n").replace("\r", "\n")
+
+
 def run_cli(
     *args: str | Path,
     env: dict[str, str] | None = None,
     cwd: Path | None = None,
     timeout: float = 60,
 ) -> Result:
-    """`python -m engine ARGS...` run by the engine's own `main` in this process, with
-    the environment, working directory and stdin `run_engine` would give it. The
-    pipeline still runs in the real sandboxed child, forked from here."""
-    from engine.cli.main import main
-
-    out, err = io.StringIO(), io.StringIO()
-    with isolated(env, cwd, timeout), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
-        code = main([os.fspath(arg) for arg in args], out, err)
-    return Result(code, out.getvalue(), err.getvalue())
+    """`python -m engine ARGS...` with the environment, working directory and stdin
+    `run_engine` would give it, in a process forked from a warm interpreter
+    (tests.support.engine_server) instead of a fresh one: a process of its own, whose
+    sandbox is a real sandboxed child, without the interpreter's start and the
+    engine's imports. For what the engine does, not how its process starts."""
+    global _server
+    if _server is None or _server.pid != os.getpid() or _server.proc.poll() is not None:
+        _server = _Server()
+    reply = _server.run({"args": [os.fspath(arg) for arg in args],
+                         "env": clean_env(**(env or {})),
+                         "cwd": os.fspath(cwd or REPO_ROOT), "timeout": timeout})
+    if reply["code"] is None:
+        raise subprocess.TimeoutExpired(["python", "-m", "engine", *map(str, args)], timeout,
+                                        reply["stdout"], reply["stderr"])
+    return Result(reply["code"], _text(reply["stdout"]), _text(reply["stderr"]))
 
 
 def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
