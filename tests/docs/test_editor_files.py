@@ -62,7 +62,8 @@ def problems(name: str, document: Any) -> list[str]:
     return [error.message for error in validator(name).iter_errors(document)]
 
 
-CASES = sorted((REPO_ROOT / "examples" / "tests").rglob("*.toml"))
+CASES = sorted([*(REPO_ROOT / "examples" / "tests").rglob("*.toml"),
+                *(REPO_ROOT / "tests" / "examples" / "cases").glob("*.toml")])
 GOLDENS = sorted((REPO_ROOT / "examples" / "tests").rglob("*.triggers.json"))
 
 
@@ -97,6 +98,10 @@ REFUSED: dict[str, tuple[str, Any]] = {
     "case: typo in pipeline": ("test-case.schema.json", {"pipelin": "p.star"}),
     "case: bad status": ("test-case.schema.json", {
         "pipeline": "p.star", "git": {"changes": [{"path": "a", "status": "gone"}]}}),
+    "case: [git] with [repository]": ("test-case.schema.json", {
+        "pipeline": "p.star", "git": {}, "repository": {"commits": [{"a": "x"}]}}),
+    "case: a number for a file": ("test-case.schema.json", {
+        "pipeline": "p.star", "repository": {"commits": [{"a": 1}]}}),
     "triggers: bad job name": ("triggers.schema.json", {
         "type": "trigger_job", "operation_id": "x", "jobs": [
             {"job_name": "bad name", "depends_on": [], "condition": "all_success",
