@@ -29,6 +29,34 @@ if changes_only("docs/**", "*.md"):
 print("pr: " + ",".join(changed_files("origin/main...HEAD")))
 """
 
+REPOSITORY_PIPELINE = """\
+info = git_info()
+print("head %s %s %s %s" % (info["branch"], info["short_commit"], info["tag"], info["remote_url"]))
+print("ctx %s %s" % (ctx.branch, ctx.commit))
+print("changed: " + ",".join(changed_files("origin/main", "HEAD")))
+trigger_job("t", env = {"C": ctx.commit})
+"""
+REPOSITORY = """\
+[repository]
+branch = "feature/x"
+origin = { main = 1 }
+tags = [{ name = "v1", at = 2, message = "one" }, { name = "light" }]
+remote_url = "https://example.invalid/shop.git"
+
+[[repository.commits]]
+"a.txt" = "a\\n"
+"gone.txt" = "x\\n"
+
+[[repository.commits]]
+"b.txt" = "b\\n"
+
+[[repository.commits]]
+"gone.txt" = false
+"dir/c.txt" = "c\\n"
+"""
+# The same table gives this last commit on every machine (fixed author, dates, messages).
+REPOSITORY_HEAD = "a9ed92cacf9950c02199460729e981efe1eb2520"
+
 COORDINATOR_PIPELINE = """\
 last = get_job_result("deploy")
 print("last: %s %s %s" % (last["status"], last["exit_code"], last["job_id"]))
@@ -137,6 +165,56 @@ SCENARIOS: dict[str, Scenario] = {
          "cases/l.toml": case('expect.jobs = [{ job_name = "from-lib" }]\n',
                               "../ci/pipeline.star")},
         0, ("1 passed, 0 failed",)),
+    "a real repository": Scenario(
+        {"pipeline.star": REPOSITORY_PIPELINE,
+         "r.toml": case(f'[expect]\noutput = ["head feature/x a9ed92c light '
+                        'https://example.invalid/shop.git", '
+                        f'"ctx feature/x {REPOSITORY_HEAD}", '
+                        '"changed: b.txt,dir/c.txt,gone.txt"]\n'
+                        f'jobs = [{{ job_name = "t", env = {{ C = "{REPOSITORY_HEAD}" }} }}]\n'
+                        + REPOSITORY),
+         "detached.toml": case('[env]\nREACTORCIDE_GIT_COMMIT = "given"\n[expect]\noutput = '
+                               '["head None a9ed92c light", "ctx None given"]\n'
+                               'jobs = [{ job_name = "t", env = { C = "given" } }]\n'
+                               + REPOSITORY.replace("[repository]\n",
+                                                    "[repository]\ndetached = true\n"))},
+        0, ("2 passed, 0 failed",)),
+    "the operator's git policy applies to a real repository": Scenario(
+        {"pipeline.star": 'print("changed: " + ",".join(changed_files("origin/main")))\n',
+         "all.policy": '[git]\non_missing_history = "all_changed"\n',
+         "r.toml": case('[expect]\noutput = ["changed: a.txt,b.txt"]\njobs = []\n'
+                        '[repository]\n[[repository.commits]]\n"a.txt" = "a"\n'
+                        '[[repository.commits]]\n"b.txt" = "b"\n')},
+        0, ("1 passed, 0 failed",), args=("--policy", "all.policy")),
+    "invalid repository tables": Scenario(
+        {"pipeline.star": 'trigger_job("a")\n',
+         "both.toml": case('git.branch = "main"\nrepository.commits = [{ a = "x" }]\n'),
+         "none.toml": case("repository.commits = []\n"),
+         "number.toml": case("repository.commits = [{ a = 1 }]\n"),
+         "escape.toml": case('repository.commits = [{ "../a" = "x" }]\n'),
+         "dotgit.toml": case('repository.commits = [{ ".git/config" = "x" }]\n'),
+         "tag.toml": case('repository.commits = [{ a = "x" }]\n'
+                          'repository.tags = [{ name = "v1", at = 2 }]\n'),
+         "origin.toml": case('repository.commits = [{ a = "x" }]\n'
+                             'repository.origin = { "a b" = 1 }\n'),
+         "key.toml": case('repository.commits = [{ a = "x" }]\nrepository.detach = true\n')},
+        1, ("0 passed, 8 failed",),
+        contains=("FAIL both.toml: invalid test case: give [git] (answers) or [repository] (a "
+                  "real repository to ask), not both",
+                  "FAIL none.toml: invalid test case: repository.commits must list at least "
+                  "one commit",
+                  "FAIL number.toml: invalid test case: repository.commits[0].'a' must be the "
+                  "file's text, or false to delete it",
+                  "FAIL escape.toml: invalid test case: repository.commits[0]: '../a' is not a "
+                  "relative path inside the repository",
+                  "FAIL dotgit.toml: invalid test case: repository.commits[0]: '.git/config' is "
+                  "not a relative path inside the repository",
+                  "FAIL tag.toml: invalid test case: repository.tags[0].at must be a commit "
+                  "number from 1 to 1",
+                  "FAIL origin.toml: invalid test case: repository.origin.a b must be a git "
+                  "branch or tag name, not 'a b'",
+                  "FAIL key.toml: invalid test case: unknown key repository.detach (did you "
+                  "mean 'detached'?)")),
     "invalid cases": Scenario(
         {"pipeline.star": 'trigger_job("a")\n',
          "typo.toml": case('[expect]\njob = []\n'),
@@ -238,6 +316,19 @@ def test_golden_lifecycle(tmp_path: Path) -> None:
     assert lines[0] == "FAIL g.toml: the triggers document differs from g.triggers.json"
     assert '-      "job_name": "a",' in [line[4:] for line in lines]
     assert '+      "job_name": "b",' in [line[4:] for line in lines]
+
+
+def test_repositories_are_removed_when_the_run_ends(tmp_path: Path) -> None:
+    write_files(tmp_path, {"pipeline.star": REPOSITORY_PIPELINE,
+                           "r.toml": case("expect.jobs = []\n" + REPOSITORY),
+                           "same.toml": case("expect.jobs = []\n" + REPOSITORY)})
+    (tmp_path / "tmp").mkdir()
+
+    result = run_cli("test", cwd=tmp_path, env={"TMPDIR": str(tmp_path / "tmp")})
+
+    assert result.code == 1, result.output
+    assert result.stdout.endswith("0 passed, 2 failed\n")
+    assert list((tmp_path / "tmp").iterdir()) == []
 
 
 def test_golden_is_byte_exact_with_ingest(tmp_path: Path) -> None:
