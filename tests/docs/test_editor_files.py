@@ -4,6 +4,7 @@ bundled examples and refuse what the engine refuses, and the pre-commit hooks ru
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -49,7 +50,10 @@ def test_schemas_are_current() -> None:
             f"schemas/{name} is stale: run `just docs`")
 
 
+@functools.cache
 def validator(name: str) -> Draft202012Validator:
+    """The validator of one schema, the schemas checked against the meta-schema first
+    (once per test process)."""
     loaded = {n: json.loads((SCHEMAS / n).read_text()) for n in schemas.FILES}
     for schema in loaded.values():
         Draft202012Validator.check_schema(schema)
