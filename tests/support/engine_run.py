@@ -1,20 +1,16 @@
-"""Run the real engine command: forked from a warm interpreter (`run_cli`), or in a
-fresh interpreter as an ingest job would (`run_engine`), where the process's own start
-is what a test is about; and Python scripts of the workflow API in this process
-(`run_script`)."""
+"""Run the real engine command, or a Python script of the workflow API: forked from a
+warm interpreter (`run_cli`, `run_script`), or in a fresh one (`run_engine`,
+`run_python`) where the process's own start is what a test is about."""
 
 from __future__ import annotations
 
 import atexit
 import contextlib
-import faulthandler
-import io
 import json
 import os
 import subprocess
 import sys
 import threading
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -45,31 +41,6 @@ def clean_env(**extra: str) -> dict[str, str]:
     }
     env.update(extra)
     return env
-
-
-@contextlib.contextmanager
-def isolated(env: dict[str, str] | None = None, cwd: Path | None = None,
-             timeout: float = 60) -> Iterator[None]:
-    """For the length of the block, what a subprocess started by `run_python` would
-    have: `clean_env(**env)` as the whole environment, `cwd` (default the project) as the
-    working directory and an empty stdin; all three are restored afterwards. A block
-    still running after `timeout` seconds ends this process with every thread's stack,
-    as the subprocess's timeout would have ended the run instead of hanging the suite."""
-    saved_env, saved_cwd, saved_stdin = dict(os.environ), os.getcwd(), sys.stdin
-    fresh = clean_env(**(env or {}))
-    faulthandler.dump_traceback_later(timeout, exit=True)
-    try:
-        os.environ.clear()
-        os.environ.update(fresh)
-        os.chdir(cwd or REPO_ROOT)
-        sys.stdin = io.StringIO()
-        yield
-    finally:
-        faulthandler.cancel_dump_traceback_later()
-        sys.stdin = saved_stdin
-        os.chdir(saved_cwd)
-        os.environ.clear()
-        os.environ.update(saved_env)
 
 
 class _Server:
@@ -125,49 +96,30 @@ def run_cli(
     (tests.support.engine_server) instead of a fresh one: a process of its own, whose
     sandbox is a real sandboxed child, without the interpreter's start and the
     engine's imports. For what the engine does, not how its process starts."""
+    return _forked({"script": None, "args": [os.fspath(arg) for arg in args]}, env, cwd,
+                   timeout)
+
+
+def _forked(request: dict[str, Any], env: dict[str, str] | None, cwd: Path | None,
+            timeout: float) -> Result:
     global _server
     if _server is None or _server.pid != os.getpid() or _server.proc.poll() is not None:
         _server = _Server()
-    reply = _server.run({"args": [os.fspath(arg) for arg in args],
-                         "env": clean_env(**(env or {})),
+    reply = _server.run({**request, "env": clean_env(**(env or {})),
                          "cwd": os.fspath(cwd or REPO_ROOT), "timeout": timeout})
     if reply["code"] is None:
-        raise subprocess.TimeoutExpired(["python", "-m", "engine", *map(str, args)], timeout,
-                                        reply["stdout"], reply["stderr"])
+        command = [request["script"] or "-m engine", *request["args"]]
+        raise subprocess.TimeoutExpired(["python", *command], timeout, reply["stdout"],
+                                        reply["stderr"])
     return Result(reply["code"], _text(reply["stdout"]), _text(reply["stderr"]))
 
 
 def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
                timeout: float = 60) -> Result:
-    """`python SCRIPT` as `run_python` would run it, but in this process: its exit code
-    (an uncaught exception exits 1, its traceback on stderr) and its output. For
+    """`python SCRIPT` with the environment, working directory and stdin `run_python`
+    would give it, forked from the warm interpreter as `run_cli` runs the engine: for
     scripts of the `workflow` API, where what the script does is what is tested."""
-    import runpy
-    import traceback
-
-    import workflow.context
-
-    out, err = io.StringIO(), io.StringIO()
-    code = 0
-    with isolated(env, cwd, timeout), contextlib.redirect_stdout(out), \
-            contextlib.redirect_stderr(err):
-        # A fresh interpreter starts without the context module-level calls make on
-        # first use.
-        workflow.context._default = None
-        try:
-            runpy.run_path(os.fspath(script), run_name="__main__")
-        except SystemExit as exit_:
-            if exit_.code is None or isinstance(exit_.code, int):
-                code = exit_.code or 0
-            else:
-                print(exit_.code, file=err)
-                code = 1
-        except Exception:
-            traceback.print_exc(file=err)
-            code = 1
-        finally:
-            workflow.context._default = None
-    return Result(code, out.getvalue(), err.getvalue())
+    return _forked({"script": os.fspath(script), "args": []}, env, cwd, timeout)
 
 
 def run_engine(

@@ -5,9 +5,9 @@ guide/NN_*.py.txt are the guide's code blocks, copied verbatim in the guide's or
 Most are fragments that assume what the guide shows elsewhere; a case adds only that,
 before (`prelude`: the import, a `ctx`, a helper the fragment calls, jobs a fragment
 depends on) and after (`epilogue`: the flush a fragment leaves out). The fragment
-itself is never edited. Each script runs as `python script.py` would, in this process,
-from a directory outside the project, against a copy of a repository built once per
-session (engine.pipeline_tests.repository).
+itself is never edited. Each script runs as `python script.py` would (in a process
+forked from a warm interpreter), from a directory outside the project, against a copy
+of a repository built once per session (engine.pipeline_tests.repository).
 """
 
 from __future__ import annotations
