@@ -23,8 +23,6 @@ from pathlib import Path
 import pytest
 
 from engine.pipeline_tests.repository import Repositories
-from engine.pipeline_tests.runner import run_one
-from engine.policy import load_policy
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import REPO_ROOT, clean_env, run_cli, run_engine, run_script
 from tests.support.example_cases import (
@@ -38,14 +36,23 @@ from tests.support.example_cases import (
 )
 
 EXAMPLE_FILES = sorted(STARLARK_EXAMPLES.glob("*.star"))
+CASE_DOCUMENT = REPO_ROOT / "tests" / "support" / "case_document.py"
+
+
+def star_document(path: Path, tmp_path: Path) -> bytes:
+    """The triggers document the case at `path` produces (empty: none), `engine test`
+    having passed it."""
+    run = run_script(CASE_DOCUMENT, path, cwd=tmp_path)
+    assert run.code == 0, run.output
+    verdict = json.loads(run.stdout)
+    assert verdict["problem"] is None, f"{verdict['problem']}\n{verdict['detail']}"
+    return str(verdict["document"] or "").encode("utf-8")
 
 
 @pytest.mark.parametrize("path", CASE_FILES, ids=case_id)
 def test_example_and_its_python_twin(path: Path, tmp_path: Path, repositories: Repositories,
                                       request: pytest.FixtureRequest) -> None:
-    verdict = run_one(str(path), load_policy([]), False, lambda: None, repositories)
-    assert verdict.problem is None, f"{verdict.problem}\n{verdict.detail}"
-    star = verdict.document or b""
+    star = star_document(path, tmp_path)
 
     case = load(path)
     env = {**case.env, "REACTORCIDE_CODE_DIR": str(checkout(repositories, case)),
@@ -97,7 +104,8 @@ def test_example_end_to_end(name: str, tmp_path: Path, repositories: Repositorie
     """`ingest --record` writes exactly the case's jobs (or fails as it says, writing
     nothing), and the transcript replays to the same result without the repository or
     the coordinator."""
-    case = load(Path(__file__).parent / "cases" / f"{name}.toml")
+    case_path = Path(__file__).parent / "cases" / f"{name}.toml"
+    case = load(case_path)
     env = dict(case.env)
     server: FakeCoordinator | None = None
     if case.coordinator is not None:
@@ -133,9 +141,7 @@ def test_example_end_to_end(name: str, tmp_path: Path, repositories: Repositorie
     assert isinstance(doc["operation_id"], str)
     assert [job["job_name"] for job in doc["jobs"]] == [
         job["job_name"] for job in case.expect.jobs]
-    verdict = run_one(str(Path(__file__).parent / "cases" / f"{name}.toml"),
-                      load_policy([]), False, lambda: None, repositories)
-    assert triggers.read_bytes() == verdict.document, detail
+    assert triggers.read_bytes() == star_document(case_path, tmp_path), detail
 
 
 def test_check_accepts_every_example() -> None:

@@ -114,12 +114,14 @@ def _forked(request: dict[str, Any], env: dict[str, str] | None, cwd: Path | Non
     return Result(reply["code"], _text(reply["stdout"]), _text(reply["stderr"]))
 
 
-def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
+def run_script(script: Path, *args: str | Path, cwd: Path, env: dict[str, str] | None = None,
                timeout: float = 60) -> Result:
-    """`python SCRIPT` with the environment, working directory and stdin `run_python`
-    would give it, forked from the warm interpreter as `run_cli` runs the engine: for
-    scripts of the `workflow` API, where what the script does is what is tested."""
-    return _forked({"script": os.fspath(script), "args": []}, env, cwd, timeout)
+    """`python SCRIPT ARGS...` with the environment, working directory and stdin
+    `run_python` would give it, forked from the warm interpreter as `run_cli` runs the
+    engine: for scripts of the `workflow` API, where what the script does is what is
+    tested."""
+    return _forked({"script": os.fspath(script), "args": [os.fspath(arg) for arg in args]},
+                   env, cwd, timeout)
 
 
 def run_engine(

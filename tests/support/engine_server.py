@@ -89,8 +89,13 @@ def _run(script: str | None, args: list[str]) -> int:
             return exit_.code or 0
         print(exit_.code, file=sys.stderr)
         return 1
-    except BaseException:
-        sys.excepthook(*sys.exc_info())
+    except BaseException as error:
+        # The traceback an interpreter would print: from the main module down.
+        trace = error.__traceback__
+        while trace is not None and trace.tb_frame.f_code.co_filename in (__file__,
+                                                                         "<frozen runpy>"):
+            trace = trace.tb_next
+        sys.excepthook(type(error), error.with_traceback(trace), trace)
         return 1
     return 0
 

@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 
 from engine.pipeline_tests.repository import Repositories
-from tests.support.engine_run import run_cli
+from tests.support.engine_run import run_cli, run_python
 from tests.support.example_cases import CASES_DIR, PYTHON_EXAMPLES, checkout, load
 from tests.workflow.scripts import load as load_file
-from tests.workflow.scripts import run_script
 
 EXISTING = {
     "type": "trigger_job",
@@ -46,7 +45,7 @@ def test_twins_append_alike_to_an_existing_file(case_name: str, tmp_path: Path,
 
     star_run = run_cli("ingest", "--no-submit", "--src", repo, "--pipeline", case.pipeline,
                        "--triggers-file", star_file, env=env)
-    python_run = run_script(
+    python_run = run_python(
         PYTHON_EXAMPLES / f"{Path(case.pipeline).stem}.py", cwd=tmp_path,
         env={**env, "REACTORCIDE_CODE_DIR": str(repo),
              "REACTORCIDE_TRIGGERS_FILE": str(python_file)})
