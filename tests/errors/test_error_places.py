@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import Result, run_cli, run_engine
+from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import add_origin, make_repo
 
 # Words that belong to the interpreter binding or to Python, never to a pipeline author.
@@ -18,13 +18,9 @@ INTERNALS = re.compile(r"<locals>|<engine prelude>|TypeError|Found `|`a\d+`|extr
                        r"unexpected keyword argument|Type of parameter")
 
 
-def plan(src: Path, *extra: str, pipeline: str = "pipeline.star", fresh: bool = False
-         ) -> Result:
-    """`plan` on `src`; `fresh`: in a new process, whose sandbox is forked from a small
-    interpreter rather than from the test runner (for memory limits)."""
-    run = run_engine if fresh else run_cli
-    return run("plan", "--src", src, "--pipeline", src / pipeline, *extra,
-               env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c0"})
+def plan(src: Path, *extra: str, pipeline: str = "pipeline.star") -> Result:
+    return run_cli("plan", "--src", src, "--pipeline", src / pipeline, *extra,
+                   env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c0"})
 
 
 def first_line(result: Result) -> str:
@@ -119,7 +115,7 @@ def test_a_growing_program_is_stopped_at_its_line_by_the_memory_limit(tmp_path: 
         "        x.append(str(i) * 10)\nf()\n")
     (tmp_path / "policy.toml").write_text(
         "[limits]\nmemory_mb = 256\nwall_seconds = 60\ncpu_seconds = 60\n")
-    result = plan(tmp_path, "--policy", str(tmp_path / "policy.toml"), fresh=True)
+    result = plan(tmp_path, "--policy", str(tmp_path / "policy.toml"))
     assert result.code == 1, result.output
     # The watch stops the loop at its header or in its body, whichever step it is on.
     assert re.match(r".*pipeline\.star:[34]:\d+: error: memory limit of 256 MiB exceeded$",
