@@ -105,14 +105,14 @@ with workflow_context():
 
 
 def test_the_python_twin_writes_the_same_workflows(tmp_path: Path) -> None:
-    from tests.support.engine_run import run_python
+    from tests.support.engine_run import run_script
 
     result, out = ingest(tmp_path, NAMED)
     assert result.code == 0, result.output
     script = tmp_path / "twin.py"
     script.write_text(TWIN)
     twin_out = tmp_path / "twin.json"
-    twin = run_python(script, cwd=tmp_path, env={"REACTORCIDE_TRIGGERS_FILE": str(twin_out),
+    twin = run_script(script, cwd=tmp_path, env={"REACTORCIDE_TRIGGERS_FILE": str(twin_out),
                                                   "REACTORCIDE_CODE_DIR": str(tmp_path)})
     assert twin.code == 0, twin.output
     assert json.loads(twin_out.read_text())["workflows"] == json.loads(out.read_text())[
