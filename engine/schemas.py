@@ -94,6 +94,7 @@ def _case_kind(kind: str) -> dict[str, Any]:
     return {
         "string": {"type": "string"},
         "integer": {"type": "integer"},
+        "boolean": {"type": "boolean"},
         "list": {"type": "array"},
         "table": {"type": "object"},
         "list of strings": dict(_STRINGS),
@@ -120,10 +121,17 @@ def case_schema() -> dict[str, Any]:
         "type": "object", "additionalProperties": _table(cases._RESULT)})
     job = {"$ref": "triggers.schema.json#/$defs/job"}
     expect = _table(cases._EXPECT, jobs={"type": "array", "items": job})
-    top = _table(cases._TOP, git=git, coordinator=coordinator, expect=expect)
+    commit = {"type": "object",
+              "additionalProperties": {"anyOf": [{"type": "string"}, {"const": False}]}}
+    repository = _table(
+        cases._REPOSITORY, commits={"type": "array", "minItems": 1, "items": commit},
+        origin={"type": "object", "additionalProperties": {"type": "integer", "minimum": 1}},
+        tags={"type": "array", "items": {**_table(cases._TAG), "required": ["name"]}})
+    top = _table(cases._TOP, git=git, repository=repository, coordinator=coordinator,
+                 expect=expect)
     return {"$schema": DRAFT, "$id": BASE + FILES[1], "title": "Pipeline test case",
             "description": "A case of `python -m engine test` (docs/pipeline-tests.md).",
-            **top, "required": ["pipeline"]}
+            **top, "required": ["pipeline"], "not": {"required": ["git", "repository"]}}
 
 
 def _field_kind(kind: str) -> dict[str, Any]:

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
+from engine.pipeline_tests.repository import Repositories
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
 from tests.support.gitrepo import GitRepo, make_repo
 from tests.support.tls import make_self_signed_cert
@@ -32,10 +34,20 @@ def coordinator_token() -> str:
     return DEFAULT_TOKEN
 
 
+@pytest.fixture(scope="session")
+def session_tls_cert(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """One self-signed (cert_path, key_path) for 127.0.0.1 and localhost per session."""
+    return make_self_signed_cert(tmp_path_factory.mktemp("tls"))
+
+
 @pytest.fixture
-def tls_cert(tmp_path: Path) -> tuple[Path, Path]:
-    """A fresh self-signed (cert_path, key_path) for 127.0.0.1 and localhost."""
-    return make_self_signed_cert(tmp_path / "tls")
+def tls_cert(tmp_path: Path, session_tls_cert: tuple[Path, Path]) -> tuple[Path, Path]:
+    """The session's self-signed (cert_path, key_path), copied into this test's directory."""
+    (tmp_path / "tls").mkdir()
+    copies = tuple(tmp_path / "tls" / path.name for path in session_tls_cert)
+    for source, copy in zip(session_tls_cert, copies, strict=True):
+        shutil.copyfile(source, copy)
+    return copies[0], copies[1]
 
 
 @pytest.fixture
@@ -60,6 +72,15 @@ def http_coordinator(
 
 
 # --- git ---------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def repositories() -> Iterator[Repositories]:
+    """The repositories of `[repository]` tables, each built once per session and copied
+    for every test that asks (engine.pipeline_tests.repository)."""
+    built = Repositories()
+    yield built
+    built.close()
 
 
 @pytest.fixture

@@ -42,12 +42,12 @@ class Case(Record):
     """One TOML test case, its paths resolved relative to the case file."""
 
     __slots__ = ("coordinator", "description", "env", "existing", "expect", "git", "path",
-                 "pipeline", "policy", "src")
+                 "pipeline", "policy", "repository", "src")
 
     def __init__(self, *, path: str, description: str, pipeline: str, src: str,
                  policy: tuple[str, ...], existing: str | None, env: dict[str, str],
                  git: dict[str, Any], coordinator: dict[str, Any] | None,
-                 expect: Expectation) -> None:
+                 expect: Expectation, repository: dict[str, Any] | None = None) -> None:
         self.path = path
         self.description = description
         self.pipeline = pipeline
@@ -58,6 +58,9 @@ class Case(Record):
         self.git = git
         self.coordinator = coordinator
         self.expect = expect
+        # A checked [repository] table: git questions go to a real repository built from
+        # it (engine.pipeline_tests.repository), not to the [git] answers.
+        self.repository = repository
 
 
 def discover(paths: list[str]) -> list[str]:
@@ -161,7 +164,7 @@ def _is_transcript(path: str) -> bool:
 
 _TOP = {"description": "string", "pipeline": "string", "src": "string",
         "policy": "list of strings", "existing": "string", "env": "table of strings",
-        "git": "table", "coordinator": "table", "expect": "table"}
+        "git": "table", "repository": "table", "coordinator": "table", "expect": "table"}
 _GIT = {"branch": "string", "commit": "string", "tag": "string", "remote_url": "string",
         "changes": "list", "ranges": "table", "missing": "list of strings"}
 _COORDINATOR = {"running": "list of strings", "results": "table", "error": "string"}
@@ -169,6 +172,9 @@ _RESULT = {"job_id": "string", "status": "string", "exit_code": "integer",
            "started_at": "string", "completed_at": "string"}
 _EXPECT = {"jobs": "list", "golden": "string", "error": "string", "output": "list of strings"}
 _CHANGE = {"path": "string", "status": "string", "old_path": "string"}
+_REPOSITORY = {"branch": "string", "commits": "list", "origin": "table", "tags": "list",
+               "detached": "boolean", "remote_url": "string"}
+_TAG = {"name": "string", "at": "integer", "message": "string"}
 
 
 def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
@@ -187,6 +193,7 @@ def _checked(table: Any, schema: dict[str, str], where: str) -> dict[str, Any]:
         ok = {
             "string": isinstance(value, str),
             "integer": isinstance(value, int) and not isinstance(value, bool),
+            "boolean": isinstance(value, bool),
             "list": isinstance(value, list),
             "table": isinstance(value, dict),
             "list of strings": isinstance(value, list) and all(isinstance(v, str)
@@ -259,6 +266,10 @@ def read_case(path: str) -> Case:
     if TOKEN_VAR in env:
         raise CaseError(f"env.{TOKEN_VAR}: a case holds no secrets (the coordinator's answers "
                         "come from [coordinator])")
+    if "git" in data and "repository" in data:
+        raise CaseError("give [git] (answers) or [repository] (a real repository to ask), "
+                        "not both")
+    repository = repository_table(data["repository"]) if "repository" in data else None
     git = _checked(data.get("git", {}), _GIT, "git")
     ranges: dict[tuple[str, str | None], list[dict[str, str | None]]] = {}
     for expression, items in git.get("ranges", {}).items():
@@ -286,7 +297,70 @@ def read_case(path: str) -> Case:
         git=git_spec,
         coordinator=coordinator,
         expect=_expectation(data.get("expect", {}), path, near),
+        repository=repository,
     )
+
+
+def repository_table(table: Any) -> dict[str, Any]:
+    """The `[repository]` table, checked, with its defaults filled in."""
+    spec = _checked(table, _REPOSITORY, "repository")
+    commits = spec.get("commits")
+    if not commits:
+        raise CaseError("repository.commits must list at least one commit (a table of "
+                        "path = content)")
+    files = [_commit(item, f"repository.commits[{n}]") for n, item in enumerate(commits)]
+    count = len(files)
+    origin = {}
+    for name, at in spec.get("origin", {}).items():
+        where = f"repository.origin.{name}"
+        origin[_ref_name(name, where)] = _commit_number(at, count, where)
+    tags = []
+    for n, item in enumerate(spec.get("tags", [])):
+        where = f"repository.tags[{n}]"
+        tag = _checked(item, _TAG, where)
+        if "name" not in tag:
+            raise CaseError(f"{where} needs a name")
+        tags.append({"name": _ref_name(tag["name"], f"{where}.name"),
+                     "at": _commit_number(tag.get("at", count), count, f"{where}.at"),
+                     "message": tag.get("message")})
+    return {"branch": _ref_name(spec.get("branch", "main"), "repository.branch"),
+            "commits": files, "origin": origin, "tags": tags,
+            "detached": spec.get("detached", False), "remote_url": spec.get("remote_url")}
+
+
+def _commit(item: Any, where: str) -> dict[str, str | None]:
+    if not isinstance(item, dict):
+        raise CaseError(f"{where} must be a table of path = content (false deletes)")
+    out: dict[str, str | None] = {}
+    for path, content in item.items():
+        parts = path.split("/")
+        if (path.startswith("/") or any(p in ("", ".", "..") for p in parts)
+                or parts[0] == ".git" or "\0" in path):
+            raise CaseError(f"{where}: {path!r} is not a relative path inside the repository")
+        if content is False:
+            out[path] = None
+        elif isinstance(content, str):
+            out[path] = content
+        else:
+            raise CaseError(f"{where}.{path!r} must be the file's text, or false to delete it")
+    return out
+
+
+def _commit_number(value: Any, count: int, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= count:
+        raise CaseError(f"{where} must be a commit number from 1 to {count}")
+    return value
+
+
+def _ref_name(value: Any, where: str) -> str:
+    """`value` when git takes it as a branch or tag name (a subset of git's rules that
+    keeps every name git refuses out)."""
+    if (not isinstance(value, str) or not value or value.startswith(("-", "/", "."))
+            or value.endswith(("/", ".lock", ".")) or ".." in value or "//" in value
+            or "@{" in value or any(c in value for c in " ~^:?*[\\\x7f")
+            or any(ord(c) < 32 for c in value)):
+        raise CaseError(f"{where} must be a git branch or tag name, not {value!r}")
+    return value
 
 
 def _case_root(here: str) -> str:

@@ -1,9 +1,11 @@
 """`python -m engine test`: run pipeline test cases through the real sandbox and policy.
 
 Each TOML case is evaluated like an ingest, with in-memory git and coordinator answers
-from the case (the `memory` modules of engine.capabilities), and its result compared
-with the case's expectation; a transcript is replayed and compared with its recorded
-result. One line per failing case, followed by a diff, then `N passed, M failed`.
+from the case (the `memory` modules of engine.capabilities), or git asked in a real
+repository built from its `[repository]` table (engine.pipeline_tests.repository), and
+its result compared with the case's expectation; a transcript is replayed and compared
+with its recorded result. One line per failing case, followed by a diff, then
+`N passed, M failed`.
 """
 
 from __future__ import annotations
@@ -23,7 +25,11 @@ if TYPE_CHECKING:
     from collections.abc import Callable
     from typing import Any, TextIO
 
+    from engine.capabilities.base import GitSource
+    from engine.pipeline_tests.repository import Repositories
     from engine.policy import Policy
+    from engine.run.ingest import RunOptions
+    from engine.run.inputs import Inputs
     from engine.sandbox.parent import Sandbox
 
 
@@ -68,18 +74,25 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
     to_run = [f for f in files if f not in stray]
     timings: dict[str, float] = {}
     workers = min(os.cpu_count() or 1, MAX_WORKERS, len(to_run) // 2)
-    if len(to_run) >= PARALLEL_FROM and workers > 1:
-        verdicts.update(_in_parallel(to_run, operator, update, workers, timings))
-    else:
-        spare = [sandbox] if sandbox is not None else []
+    from engine.pipeline_tests.repository import Repositories
 
-        def next_sandbox() -> Sandbox | None:
-            return spare.pop() if spare else None  # None: evaluate forks a fresh one
+    repositories = Repositories()
+    try:
+        if len(to_run) >= PARALLEL_FROM and workers > 1:
+            verdicts.update(_in_parallel(to_run, operator, update, workers, timings,
+                                         repositories))
+        else:
+            spare = [sandbox] if sandbox is not None else []
 
-        for path in to_run:
-            started = time.monotonic()
-            verdicts[path] = run_one(path, operator, update, next_sandbox)
-            timings[path] = time.monotonic() - started
+            def next_sandbox() -> Sandbox | None:
+                return spare.pop() if spare else None  # None: evaluate forks a fresh one
+
+            for path in to_run:
+                started = time.monotonic()
+                verdicts[path] = run_one(path, operator, update, next_sandbox, repositories)
+                timings[path] = time.monotonic() - started
+    finally:
+        repositories.close()
     passed = failed = 0
     for path in files:
         verdict = verdicts[path]
@@ -111,7 +124,8 @@ def _matches(path: str, pattern: str) -> bool:
 
 
 def _in_parallel(paths: list[str], operator: Policy, update: bool, workers: int,
-                 timings: dict[str, float]) -> dict[str, Verdict]:
+                 timings: dict[str, float], repositories: Repositories
+                 ) -> dict[str, Verdict]:
     """Cases in waves of `workers`: each wave's sandboxes are forked first, while this
     process has no other thread (a fork never copies a lock another thread holds), then
     the wave's cases are run by threads, each with its own sandbox, and joined."""
@@ -127,7 +141,7 @@ def _in_parallel(paths: list[str], operator: Policy, update: bool, workers: int,
         try:
             with ThreadPoolExecutor(max_workers=len(wave)) as pool:
                 results = list(pool.map(_run_with, wave, sandboxes,
-                                        [(operator, update)] * len(wave)))
+                                        [(operator, update, repositories)] * len(wave)))
         finally:
             for sandbox in sandboxes:
                 sandbox.discard()
@@ -136,22 +150,33 @@ def _in_parallel(paths: list[str], operator: Policy, update: bool, workers: int,
     return out
 
 
-def _run_with(path: str, sandbox: Sandbox, how: tuple[Policy, bool]
+def _run_with(path: str, sandbox: Sandbox, how: tuple[Policy, bool, Repositories]
               ) -> tuple[Verdict, float]:
     began = time.monotonic()
     spare = [sandbox]
-    verdict = run_one(path, how[0], how[1], lambda: spare.pop() if spare else None)
+    verdict = run_one(path, how[0], how[1], lambda: spare.pop() if spare else None, how[2])
     return verdict, time.monotonic() - began
 
 
 def run_one(path: str, operator: Policy, update: bool,
-            sandbox: Callable[[], Sandbox | None]) -> Verdict:
+            sandbox: Callable[[], Sandbox | None],
+            repositories: Repositories | None = None) -> Verdict:
     """Run one case file under the operator's policy; a broken case is a failed case,
-    never an abort."""
+    never an abort. A case with a `[repository]` table gets a copy of it from
+    `repositories` (default: one built for this case alone, removed afterwards)."""
     try:
         if path.endswith(".json"):
             return _run_transcript(path, operator, sandbox())
-        return _run_case(read_case(path), operator, update, sandbox())
+        case = read_case(path)
+        if case.repository is not None and repositories is None:
+            from engine.pipeline_tests.repository import Repositories
+
+            own = Repositories()
+            try:
+                return _run_case(case, operator, update, sandbox(), own)
+            finally:
+                own.close()
+        return _run_case(case, operator, update, sandbox(), repositories)
     except CaseError as err:
         return Verdict(path, f"invalid test case: {err}")
     except UsageError as err:
@@ -170,10 +195,30 @@ def _run_transcript(path: str, operator: Policy, sandbox: Sandbox | None) -> Ver
     return Verdict(path)
 
 
-def _run_case(case: Case, operator: Policy, update: bool,
-              sandbox: Sandbox | None) -> Verdict:
-    from engine.capabilities.coordinator.memory import StaticJobState
+def _git(case: Case, run_inputs: Inputs, options: RunOptions,
+         repositories: Repositories | None) -> GitSource:
+    """The case's git: its [git] answers, or git in a copy of its [repository]."""
     from engine.capabilities.git.memory import StaticGit
+
+    branch = run_inputs.context.get("branch")
+    if case.repository is None or repositories is None:
+        return StaticGit(**case.git, env_branch=branch)
+    from engine.capabilities.git.live import LiveGit
+    from engine.pipeline_tests.repository import BuildError
+
+    try:
+        run_inputs.code_dir = repositories.checkout(case.repository)
+    except BuildError as err:
+        raise CaseError(str(err)) from None
+    limits = options.limits
+    return LiveGit(run_inputs.code_dir, on_missing_history=options.policy.git.on_missing_history,
+                   env_branch=branch, wall_seconds=limits.wall_seconds,
+                   memory_mb=limits.memory_mb)
+
+
+def _run_case(case: Case, operator: Policy, update: bool, sandbox: Sandbox | None,
+              repositories: Repositories | None = None) -> Verdict:
+    from engine.capabilities.coordinator.memory import StaticJobState
     from engine.policy import load_policy
     from engine.run import ingest, inputs
     from engine.triggers.file import read_existing
@@ -189,7 +234,7 @@ def _run_case(case: Case, operator: Policy, update: bool,
             triggers_file=case.existing or expect.golden or "triggers.json",
             reading=case.env, token=None,
         )
-        git = StaticGit(**case.git, env_branch=run_inputs.context.get("branch"))
+        git = _git(case, run_inputs, options, repositories)
         if case.coordinator is not None:
             job_state: Any = StaticJobState(**case.coordinator)
         else:
@@ -202,21 +247,31 @@ def _run_case(case: Case, operator: Policy, update: bool,
         composition = ingest.compose_in_memory(run_inputs, evaluation, options, existing)
     except PipelineFailed as failure:
         return _failed_run(case, failure, output.getvalue())
-    missing = [text for text in expect.output if text not in output.getvalue()]
+    document = composition.document or b""
+    verdict = _judged(case, [job.to_document() for job in evaluation.jobs], output.getvalue(),
+                      document, update)
+    verdict.document = document
+    return verdict
+
+
+def _judged(case: Case, produced: list[dict[str, Any]], output: str, document: bytes,
+            update: bool) -> Verdict:
+    """A run that succeeded, against what the case expects."""
+    expect = case.expect
+    missing = [text for text in expect.output if text not in output]
     if expect.error is not None:
         return Verdict(case.path, f"expected an error containing {expect.error!r}, but the "
-                       f"run succeeded with {count_jobs(len(evaluation.jobs))}")
+                       f"run succeeded with {count_jobs(len(produced))}")
     if missing:
-        return Verdict(case.path, f"the output lacks {missing[0]!r}", output.getvalue())
+        return Verdict(case.path, f"the output lacks {missing[0]!r}", output)
     if expect.jobs is not None:
-        produced = [job.to_document() for job in evaluation.jobs]
         wanted = _expected_jobs(expect.jobs)
         if produced != wanted:
             return Verdict(case.path, "the jobs differ from expect.jobs",
                            _diff(_json(wanted), _json(produced), "expected", "produced"))
         return Verdict(case.path)
     assert expect.golden is not None
-    return _against_golden(case.path, expect.golden, composition.document or b"", update)
+    return _against_golden(case.path, expect.golden, document, update)
 
 
 def _failed_run(case: Case, failure: EngineFailure, output: str) -> Verdict:

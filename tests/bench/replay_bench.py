@@ -1,10 +1,10 @@
 """Benchmark: what checking a library of real transcripts costs.
 
 Run as `python -m tests.bench.replay_bench`. Records a transcript of every example case
-in tests/examples/cases (a real repository each, the HTTPS fake coordinator where the
-case has one, `ingest --record`), then times `python -m engine replay --check` on each
-transcript, and one `python -m engine test` over all of them. Prints a table; asserts
-nothing but that every replay matches.
+in tests/examples/cases (a real repository each, built from its `[repository]` table, the
+HTTPS fake coordinator where the case has one, `ingest --record`), then times
+`python -m engine replay --check` on each transcript, and one `python -m engine test`
+over all of them. Prints a table; asserts nothing but that every replay matches.
 """
 
 from __future__ import annotations
@@ -16,11 +16,12 @@ import tempfile
 import time
 from pathlib import Path
 
+from engine.pipeline_tests.repository import Repositories
 from tests.bench.launcher import Run, compile_bytecode, launch
 from tests.bench.table import print_table
-from tests.examples.test_examples import CASE_NAMES, coordinator_env, load_case, run_case
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
-from tests.support.engine_run import clean_env
+from tests.support.engine_run import clean_env, run_engine
+from tests.support.example_cases import CASE_FILES, checkout, load, serve
 from tests.support.tls import make_self_signed_cert
 
 RUNS = 5
@@ -31,19 +32,24 @@ def record_all(root: Path, cert: Path, key: Path) -> list[Path]:
     gathered = root / "transcripts"
     gathered.mkdir()
     out: list[Path] = []
-    for name in CASE_NAMES:
-        case = load_case(name)
-        jobs = case.spec.get("coordinator_jobs")
-        if jobs is None:
-            run = run_case(case, root / name, None)
-        else:
-            with FakeCoordinator(DEFAULT_TOKEN, tls=(cert, key)) as server:
-                run = run_case(case, root / name, coordinator_env(server, jobs, str(cert)))
-        if not run.transcript.exists():
-            raise SystemExit(f"{name}: no transcript\n{run.result.output}")
-        target = gathered / f"{name}.transcript.json"
-        run.transcript.rename(target)
-        out.append(target)
+    repositories = Repositories()
+    try:
+        for path in CASE_FILES:
+            case = load(path)
+            target = gathered / f"{path.stem}.transcript.json"
+            args = ("ingest", "--no-submit", "--src", checkout(repositories, case),
+                    "--pipeline", case.pipeline, "--triggers-file",
+                    root / f"{path.stem}.triggers.json", "--record", target)
+            if case.coordinator is None:
+                result = run_engine(*args, env=case.env)
+            else:
+                with FakeCoordinator(DEFAULT_TOKEN, tls=(cert, key)) as server:
+                    result = run_engine(*args, env={**case.env, **serve(server, case, cert)})
+            if not target.exists():
+                raise SystemExit(f"{path.stem}: no transcript\n{result.output}")
+            out.append(target)
+    finally:
+        repositories.close()
     return out
 
 

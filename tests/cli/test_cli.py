@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 NO_GIT_ENV = {"REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": "b" * 40,
               "REACTORCIDE_GIT_REF": "refs/heads/main"}
@@ -26,7 +26,7 @@ def assert_no_python_traceback(result: Result) -> None:
 
 def cli(*args: str | Path, env: dict[str, str] | None = None, cwd: Path | None = None) -> Result:
     """Run the engine and check that no traceback leaked, whatever the outcome."""
-    result = run_engine(*args, env={**NO_GIT_ENV, **(env or {})}, cwd=cwd)
+    result = run_cli(*args, env={**NO_GIT_ENV, **(env or {})}, cwd=cwd)
     assert_no_python_traceback(result)
     return result
 

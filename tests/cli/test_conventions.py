@@ -12,14 +12,14 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import REPO_ROOT, clean_env, run_engine
+from tests.support.engine_run import REPO_ROOT, clean_env, run_cli
 
 SCRIPT = Path(sys.executable).parent / "reactorcide-pipeline"
 ESC = "\033["
 
 
 def test_version() -> None:
-    result = run_engine("--version")
+    result = run_cli("--version")
     assert result.code == 0
     assert result.stdout.startswith("python -m engine (reactorcide-pipeline-engine) ")
 
@@ -51,7 +51,7 @@ MISTYPED: dict[str, tuple[tuple[str, ...], str]] = {
 def test_mistyped_words_get_a_suggestion(tmp_path: Path,
                                          case: tuple[tuple[str, ...], str]) -> None:
     args, needle = case
-    result = run_engine(*args, cwd=tmp_path)
+    result = run_cli(*args, cwd=tmp_path)
     assert result.code == 2, result.output
     assert needle in result.stderr
     assert "unexpected argument" not in result.stderr
@@ -61,7 +61,7 @@ def test_mistyped_words_get_a_suggestion(tmp_path: Path,
 @pytest.mark.parametrize("args", [("--help",), ("plan", "--help"), ("check", "--help"),
                                   ("ingest", "--help")])
 def test_help_is_wrapped_to_the_terminal(columns: int, args: tuple[str, ...]) -> None:
-    result = run_engine(*args, env={"COLUMNS": str(columns)})
+    result = run_cli(*args, env={"COLUMNS": str(columns)})
     assert result.code == 0
     widths = [len(line) for line in result.stdout.splitlines()]
     assert max(widths) <= columns, result.stdout
@@ -108,9 +108,9 @@ def test_colour_on_a_terminal(tmp_path: Path, flag: tuple[str, ...], env: dict[s
 
 def test_no_colour_in_a_pipe_unless_asked(tmp_path: Path) -> None:
     (tmp_path / "p.star").write_text('trigger_job("a", nope = 1)\n')
-    plain = run_engine("check", tmp_path / "p.star")
+    plain = run_cli("check", tmp_path / "p.star")
     assert ESC not in plain.stderr
-    forced = run_engine("check", "--color", "always", tmp_path / "p.star")
+    forced = run_cli("check", "--color", "always", tmp_path / "p.star")
     assert f"{ESC}1;31merror:" in forced.stderr
 
 
@@ -128,7 +128,7 @@ def test_the_used_line_only_for_runs_that_evaluated(
         tmp_path: Path, case: tuple[tuple[str, ...], str, bool]) -> None:
     args, text, shown = case
     (tmp_path / "pipeline.star").write_text(text)
-    result = run_engine(*args, "--src", tmp_path, "--triggers-file", tmp_path / "t.json",
+    result = run_cli(*args, "--src", tmp_path, "--triggers-file", tmp_path / "t.json",
                         env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c"})
     used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
     assert len(used) == (1 if shown else 0), result.stderr

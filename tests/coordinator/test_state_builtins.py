@@ -1,6 +1,9 @@
 """`is_job_running` and `get_job_result` end to end: CLI -> sandbox -> parent -> coordinator.
 
 The coordinator is a real HTTPS (or, where stated, plain HTTP) server on 127.0.0.1.
+Which statuses count as running and which finished job is the result are a table in
+tests/capabilities/test_coordinator_http.py; here one status of each kind shows the
+answer reaching the pipeline.
 """
 
 from __future__ import annotations
@@ -14,7 +17,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 TOKEN_VAR = "REACTORCIDE_API_TOKEN"
 URL_VAR = "REACTORCIDE_COORDINATOR_URL"
@@ -40,7 +43,7 @@ def ingest(tmp_path: Path, text: str, env: dict[str, str], *extra: str) -> tuple
     triggers = tmp_path / "out" / "triggers.json"
     triggers.parent.mkdir(exist_ok=True)
     # The file is what these tests read: a job that could submit is told not to.
-    result = run_engine("--src", src, "--triggers-file", triggers, "--no-submit", *extra,
+    result = run_cli("--src", src, "--triggers-file", triggers, "--no-submit", *extra,
                         env=env, timeout=120)
     return result, triggers
 
@@ -79,7 +82,7 @@ if not is_job_running("deploy"):
 # --- is_job_running --------------------------------------------------------------------------
 
 
-@pytest.mark.parametrize("status", RUNNING)
+@pytest.mark.parametrize("status", ["running"])
 def test_running_job_is_not_triggered_again(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str, status: str
 ) -> None:
@@ -96,7 +99,7 @@ def test_running_job_is_not_triggered_again(
     }
 
 
-@pytest.mark.parametrize("finished", [None, *FINISHED])
+@pytest.mark.parametrize("finished", [None, "completed"])
 def test_job_not_running_is_triggered(
     tmp_path: Path, coordinator: FakeCoordinator, coordinator_token: str, finished: str | None
 ) -> None:

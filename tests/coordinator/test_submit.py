@@ -13,7 +13,7 @@ import pytest
 
 from engine.triggers.submit import SubmitError, check_target, submit_file
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 PARENT = "parent-1"
 TRIGGERS_PATH = f"/api/v1/jobs/{PARENT}/triggers"
@@ -44,7 +44,7 @@ def ingest(tmp_path: Path, env: dict[str, str], *extra: str, text: str = TWO_JOB
     (src / "pipeline.star").write_text(text, encoding="utf-8")
     triggers = tmp_path / "out" / name
     triggers.parent.mkdir(exist_ok=True)
-    result = run_engine("ingest", "--src", src, "--triggers-file", triggers, *extra, env=env)
+    result = run_cli("ingest", "--src", src, "--triggers-file", triggers, *extra, env=env)
     return result, triggers
 
 

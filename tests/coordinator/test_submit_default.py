@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine, run_python
+from tests.support.engine_run import Result, run_cli, run_script
 
 PARENT = "eval-1"
 TRIGGERS_PATH = f"/api/v1/jobs/{PARENT}/triggers"
@@ -30,7 +30,7 @@ def ingest(tmp_path: Path, env: dict[str, str], *args: str) -> tuple[Result, Pat
     src.mkdir(exist_ok=True)
     (src / "pipeline.star").write_text(PIPELINE)
     triggers = tmp_path / "triggers.json"
-    return run_engine("ingest", "--src", src, "--triggers-file", triggers, *args,
+    return run_cli("ingest", "--src", src, "--triggers-file", triggers, *args,
                       env=env), triggers
 
 
@@ -125,7 +125,7 @@ def test_the_python_api_submits_the_same_way(
     triggers = tmp_path / "t.json"
     env = {**env_for(coordinator, coordinator_token, ca),
            "REACTORCIDE_TRIGGERS_FILE": str(triggers), "REACTORCIDE_CODE_DIR": str(tmp_path)}
-    result = run_python(script, env=env, cwd=tmp_path)
+    result = run_script(script, env=env, cwd=tmp_path)
     assert result.code == 0, result.output
     [post] = coordinator.requests_to(TRIGGERS_PATH, "POST")
     assert json.loads(post.body)["jobs"][0]["job_name"] == "a"
@@ -133,7 +133,7 @@ def test_the_python_api_submits_the_same_way(
 
     for _ in range(10):
         coordinator.enqueue_fault(500, "no")
-    failed = run_python(script, env={**env, "REACTORCIDE_JOB_ID": PARENT}, cwd=tmp_path)
+    failed = run_script(script, env={**env, "REACTORCIDE_JOB_ID": PARENT}, cwd=tmp_path)
     assert failed.code != 0
     assert triggers.exists()
     assert "is kept" in failed.stderr

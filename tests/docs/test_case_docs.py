@@ -7,12 +7,13 @@ import re
 from tests.support.engine_run import REPO_ROOT
 
 GUIDE = REPO_ROOT / "docs" / "pipeline-tests.md"
-SHOWN = re.compile(r"`(examples/tests/[^`]+\.toml)`:\n\n```toml\n(.*?)```", re.S)
+SHOWN = re.compile(r"`((?:tests/)?examples/(?:tests|cases)/[^`]+\.toml)`:\n\n```toml\n(.*?)```",
+                   re.S)
 
 
 def test_every_case_shown_is_the_shipped_file() -> None:
     shown = SHOWN.findall(GUIDE.read_text(encoding="utf-8"))
-    assert len(shown) >= 9
+    assert len(shown) >= 10
     for path, text in shown:
         assert (REPO_ROOT / path).read_text(encoding="utf-8") == text, path
 

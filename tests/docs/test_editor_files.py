@@ -4,6 +4,7 @@ bundled examples and refuse what the engine refuses, and the pre-commit hooks ru
 
 from __future__ import annotations
 
+import functools
 import json
 import re
 import shlex
@@ -20,7 +21,7 @@ from referencing import Registry, Resource
 from engine import schemas
 from engine.core.builtin_table import CTX_FUNCTIONS, DISABLABLE
 from pipeline_builtins import stubs
-from tests.support.engine_run import REPO_ROOT, clean_env, run_engine
+from tests.support.engine_run import REPO_ROOT, clean_env, run_cli
 
 SCHEMAS = REPO_ROOT / "schemas"
 STUBS = REPO_ROOT / "editors" / "starlark"
@@ -49,7 +50,10 @@ def test_schemas_are_current() -> None:
             f"schemas/{name} is stale: run `just docs`")
 
 
+@functools.cache
 def validator(name: str) -> Draft202012Validator:
+    """The validator of one schema, the schemas checked against the meta-schema first
+    (once per test process)."""
     loaded = {n: json.loads((SCHEMAS / n).read_text()) for n in schemas.FILES}
     for schema in loaded.values():
         Draft202012Validator.check_schema(schema)
@@ -62,7 +66,8 @@ def problems(name: str, document: Any) -> list[str]:
     return [error.message for error in validator(name).iter_errors(document)]
 
 
-CASES = sorted((REPO_ROOT / "examples" / "tests").rglob("*.toml"))
+CASES = sorted([*(REPO_ROOT / "examples" / "tests").rglob("*.toml"),
+                *(REPO_ROOT / "tests" / "examples" / "cases").glob("*.toml")])
 GOLDENS = sorted((REPO_ROOT / "examples" / "tests").rglob("*.triggers.json"))
 
 
@@ -86,7 +91,7 @@ def test_documented_policies_and_the_defaults_validate() -> None:
     assert blocks
     for block in blocks:
         assert problems("policy.schema.json", tomllib.loads(block)) == [], block
-    shown = run_engine("policy", "show")
+    shown = run_cli("policy", "show")
     assert problems("policy.schema.json", tomllib.loads(shown.stdout)) == []
 
 
@@ -97,6 +102,10 @@ REFUSED: dict[str, tuple[str, Any]] = {
     "case: typo in pipeline": ("test-case.schema.json", {"pipelin": "p.star"}),
     "case: bad status": ("test-case.schema.json", {
         "pipeline": "p.star", "git": {"changes": [{"path": "a", "status": "gone"}]}}),
+    "case: [git] with [repository]": ("test-case.schema.json", {
+        "pipeline": "p.star", "git": {}, "repository": {"commits": [{"a": "x"}]}}),
+    "case: a number for a file": ("test-case.schema.json", {
+        "pipeline": "p.star", "repository": {"commits": [{"a": 1}]}}),
     "triggers: bad job name": ("triggers.schema.json", {
         "type": "trigger_job", "operation_id": "x", "jobs": [
             {"job_name": "bad name", "depends_on": [], "condition": "all_success",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 
-from tests.support.engine_run import REPO_ROOT, run_engine
+from tests.support.engine_run import REPO_ROOT, run_cli
 
 SNIPPETS = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 
@@ -12,7 +12,7 @@ SNIPPETS = (REPO_ROOT / "README.md").read_text(encoding="utf-8")
 def test_the_plan_picture_is_the_engine_output() -> None:
     shown = re.search(r"```mermaid\n(.*?)```", SNIPPETS, re.S)
     assert shown is not None
-    result = run_engine("plan", "--format", "mermaid", "--pipeline", "multi_stage.star",
+    result = run_cli("plan", "--format", "mermaid", "--pipeline", "multi_stage.star",
                         "--src", ".", cwd=REPO_ROOT / "examples" / "pipelines",
                         env={"REACTORCIDE_GIT_BRANCH": "main"})
     assert result.code == 0, result.output

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import add_origin, make_repo
 
 # Words that belong to the interpreter binding or to Python, never to a pipeline author.
@@ -19,8 +19,8 @@ INTERNALS = re.compile(r"<locals>|<engine prelude>|TypeError|Found `|`a\d+`|extr
 
 
 def plan(src: Path, *extra: str, pipeline: str = "pipeline.star") -> Result:
-    return run_engine("plan", "--src", src, "--pipeline", src / pipeline, *extra,
-                      env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c0"})
+    return run_cli("plan", "--src", src, "--pipeline", src / pipeline, *extra,
+                   env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c0"})
 
 
 def first_line(result: Result) -> str:
@@ -159,7 +159,7 @@ POLICY_SLIPS: dict[str, tuple[str, str]] = {
 def test_policy_errors_are_grammatical(tmp_path: Path, case: tuple[str, str]) -> None:
     text, message = case
     (tmp_path / "policy.toml").write_text(text)
-    result = run_engine("policy", "show", "--policy", tmp_path / "policy.toml")
+    result = run_cli("policy", "show", "--policy", tmp_path / "policy.toml")
     assert result.code == 2
     assert first_line(result) == f"{tmp_path / 'policy.toml'}: error: {message}"
 
@@ -180,7 +180,7 @@ def test_a_job_breaking_several_rules_names_them_all(tmp_path: Path) -> None:
 def test_capabilities_of_a_file_that_does_not_tokenize_still_over_approximate(
         tmp_path: Path) -> None:
     (tmp_path / "p.star").write_text('is_job_running("deploy")\nx = """never closed\n')
-    result = run_engine("check", "--capabilities", "p.star", cwd=tmp_path)
+    result = run_cli("check", "--capabilities", "p.star", cwd=tmp_path)
     assert result.code == 0, result.output
     assert "    is_job_running   coordinator (reads jobs)" in result.stdout
 
@@ -188,7 +188,7 @@ def test_capabilities_of_a_file_that_does_not_tokenize_still_over_approximate(
 def test_a_corrupt_triggers_file_is_reported_before_the_pipeline_runs(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text('print("evaluated")\ntrigger_job("a")\n')
     (tmp_path / "triggers.json").write_text("{not json")
-    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "triggers.json")
+    result = run_cli("--src", tmp_path, "--triggers-file", tmp_path / "triggers.json")
     assert result.code == 2
     assert first_line(result).startswith(f"{tmp_path / 'triggers.json'}: error: ")
     assert "evaluated" not in result.stderr

@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from engine.run.event import EnvReading, apply_flags, change_base, read_event
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 SHA = "a" * 40
 BASE_SHA = "b" * 40
@@ -96,7 +96,7 @@ def test_the_credential_in_a_fork_url_never_reaches_ctx() -> None:
 @pytest.mark.parametrize("bad", ["pull_request", "PUSH", "release"])
 def test_an_unknown_event_type_is_a_usage_error_naming_it(tmp_path: Path, bad: str) -> None:
     (tmp_path / "pipeline.star").write_text('trigger_job("t")\n')
-    result = run_engine("plan", "--src", tmp_path,
+    result = run_cli("plan", "--src", tmp_path,
                         env={"REACTORCIDE_EVENT_TYPE": bad})
     assert result.code == 2
     assert f"REACTORCIDE_EVENT_TYPE is {bad!r}" in result.stderr
@@ -110,7 +110,7 @@ def test_malformed_values_are_usage_errors_naming_the_variable(
         tmp_path: Path, name: str, value: str) -> None:
     (tmp_path / "pipeline.star").write_text('trigger_job("t")\n')
     env = {"REACTORCIDE_EVENT_TYPE": "pull_request_opened", name: value}
-    result = run_engine("plan", "--src", tmp_path, env=env)
+    result = run_cli("plan", "--src", tmp_path, env=env)
     assert result.code == 2
     assert name in result.stderr
 
@@ -235,7 +235,7 @@ def test_ctx_in_the_sandbox(checkout: tuple[Path, str], env: dict[str, str],
     env = dict(env)
     if "REACTORCIDE_DIFF_BASE" in env:
         env["REACTORCIDE_DIFF_BASE"] = base
-    result = run_engine("plan", "--src", repo, env=env)
+    result = run_cli("plan", "--src", repo, env=env)
     assert result.code == 0, result.stderr
     seen = json.loads(result.stderr.splitlines()[0])
     for key, value in expected.items():
@@ -253,7 +253,7 @@ def test_ctx_in_the_sandbox(checkout: tuple[Path, str], env: dict[str, str],
 
 def test_changed_flag_replaces_the_git_answer(checkout: tuple[Path, str]) -> None:
     repo, _ = checkout
-    result = run_engine("plan", "--src", repo, "--pr", "3", "--base", "main",
+    result = run_cli("plan", "--src", repo, "--pr", "3", "--base", "main",
                         "--changed", "docs/a.md", "--changed", "src/b.py")
     assert result.code == 0, result.stderr
     seen = json.loads(result.stderr.splitlines()[0])

@@ -8,7 +8,7 @@ import pytest
 
 from engine.core.diagnostics import UsageError
 from engine.policy import load_policy
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 
 def _policy(tmp_path: Path, name: str, text: str) -> str:
@@ -65,8 +65,8 @@ def test_the_fork_layer_applies_to_fork_pull_requests(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text('print(changed_files())\ntrigger_job("t")\n')
     common = ("plan", "--src", str(tmp_path), "--policy", policy, "--pr", "3", "--changed",
               "a.py")
-    assert run_engine(*common).code == 0
-    fork = run_engine(*common, "--fork")
+    assert run_cli(*common).code == 0
+    fork = run_cli(*common, "--fork")
     assert fork.code == 1
     assert "changed_files is disabled by the platform's policy" in fork.stderr
 

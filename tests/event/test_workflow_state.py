@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import run_engine, run_python
+from tests.support.engine_run import run_cli, run_script
 
 PIPELINE = """\
 print("vars: %s" % json.encode(ctx.vars))
@@ -24,7 +24,7 @@ def run(tmp_path: Path, text: str, env: dict[str, str], *args: str) -> tuple[
     src.mkdir(exist_ok=True)
     (src / "pipeline.star").write_text(text)
     out = tmp_path / "job" / "workflow-output.json"
-    result = run_engine("ingest", "--no-submit", "--src", src, "--triggers-file",
+    result = run_cli("ingest", "--no-submit", "--src", src, "--triggers-file",
                         tmp_path / "triggers.json", *args,
                         env={"RC_WF_OUTPUT_FILE": str(out), **env})
     return result.code, result.output, out
@@ -96,7 +96,7 @@ def test_the_python_api(tmp_path: Path) -> None:
     script = tmp_path / "s.py"
     script.write_text(SCRIPT)
     out = tmp_path / "wo.json"
-    result = run_python(script, cwd=tmp_path, env={
+    result = run_script(script, cwd=tmp_path, env={
         "RC_WF_VARS_JSON": '{"n": 1}', "RC_WF_OUTPUT_FILE": str(out)})
     assert result.code == 0, result.output
     assert result.stdout.splitlines() == ['{"n": 1}', "PosixPath"]

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from tests.support.coordinator_payload import check
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 NAMED = """\
 workflow("release", vars = {"channel": "stable", "n": 1})
@@ -25,7 +25,7 @@ def ingest(tmp_path: Path, text: str, *args: str) -> tuple[Result, Path]:
     src.mkdir(exist_ok=True)
     (src / "pipeline.star").write_text(text)
     out = tmp_path / "triggers.json"
-    return run_engine("ingest", "--no-submit", "--src", src, "--triggers-file", out,
+    return run_cli("ingest", "--no-submit", "--src", src, "--triggers-file", out,
                       *args), out
 
 
@@ -54,7 +54,7 @@ def test_only_the_default_workflow_keeps_the_jobs_form(tmp_path: Path) -> None:
 
 def test_plan_groups_by_workflow(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text(NAMED)
-    result = run_engine("plan", "--src", tmp_path)
+    result = run_cli("plan", "--src", tmp_path)
     assert result.code == 0, result.output
     assert result.stdout.splitlines()[:3] == [
         "3 jobs in 2 workflows (dry run: nothing written)",
@@ -85,7 +85,7 @@ def test_named_workflows_are_not_appended_to_a_plain_file(tmp_path: Path) -> Non
     assert result.code == 0
     before = out.read_bytes()
     (tmp_path / "src" / "pipeline.star").write_text(NAMED)
-    again = run_engine("ingest", "--no-submit", "--src", tmp_path / "src", "--triggers-file",
+    again = run_cli("ingest", "--no-submit", "--src", tmp_path / "src", "--triggers-file",
                        out)
     assert again.code == 1
     assert "cannot be appended" in again.stderr
@@ -105,14 +105,14 @@ with workflow_context():
 
 
 def test_the_python_twin_writes_the_same_workflows(tmp_path: Path) -> None:
-    from tests.support.engine_run import run_python
+    from tests.support.engine_run import run_script
 
     result, out = ingest(tmp_path, NAMED)
     assert result.code == 0, result.output
     script = tmp_path / "twin.py"
     script.write_text(TWIN)
     twin_out = tmp_path / "twin.json"
-    twin = run_python(script, cwd=tmp_path, env={"REACTORCIDE_TRIGGERS_FILE": str(twin_out),
+    twin = run_script(script, cwd=tmp_path, env={"REACTORCIDE_TRIGGERS_FILE": str(twin_out),
                                                   "REACTORCIDE_CODE_DIR": str(tmp_path)})
     assert twin.code == 0, twin.output
     assert json.loads(twin_out.read_text())["workflows"] == json.loads(out.read_text())[
@@ -121,6 +121,6 @@ def test_the_python_twin_writes_the_same_workflows(tmp_path: Path) -> None:
 
 def test_check_accepts_the_workflow_keyword(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text(NAMED)
-    result = run_engine("check", tmp_path / "pipeline.star")
+    result = run_cli("check", tmp_path / "pipeline.star")
     assert result.code == 0, result.output
     assert "unknown field" not in result.output

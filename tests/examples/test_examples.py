@@ -1,193 +1,153 @@
-"""The bundled example pipelines, run by the real engine against real git repositories.
+"""The bundled example pipelines against real git repositories, and their Python twins.
 
-Each directory under ``cases/`` is one scenario:
+Each file under ``cases/`` is an `engine test` case whose ``[repository]`` table builds
+a real repository (docs/pipeline-tests.md): the example must trigger exactly the jobs
+it lists (or fail as it says), with git asked in that repository and the coordinator's
+answers from its ``[coordinator]`` table. The example's Python twin
+(``examples/python/``) then runs on a copy of the same repository, with a real HTTPS
+coordinator holding the same jobs where the case has any: both succeed or fail
+together and write byte-identical triggers files (the operation id names the
+decision, not the program that made it).
 
-``case.json``
-    ``description``: what the scenario shows (free text);
-    ``pipeline``: the file under ``examples/pipelines/`` to run;
-    ``repo``: the repository to build (see ``build_repo``);
-    ``env``: extra environment variables for the engine;
-    ``coordinator_jobs``: when present, an HTTPS fake coordinator is started holding
-    these jobs (``FakeCoordinator.add_job`` keyword arguments) and the engine is pointed
-    at it.
-``expected.json``
-    ``jobs``: the exact ``jobs`` list of the triggers file (``[]``: no file is written);
-    ``exit_code``: the engine's exit code (default 0; non-zero: nothing is written);
-    ``output_contains``: strings that must appear in the engine's stdout or stderr.
-
-Every run is recorded (``ingest --record``) and the transcript replayed with
-``replay --check``, which must find the same result without the repository or the
-coordinator.
-
-In ``env`` and ``expected.json``, ``@HEAD@`` and ``@HEAD7@`` stand for the full and the
-seven-character SHA of the built repository's HEAD.
+A few cases also run end to end through the command line in a fresh process
+(``ingest --record``, an HTTPS coordinator, then ``replay --check``).
 """
 
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from engine.pipeline_tests.repository import Repositories
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import REPO_ROOT, Result, clean_env, run_engine
-from tests.support.gitrepo import GitRepo, add_origin, make_repo
+from tests.support.engine_run import REPO_ROOT, clean_env, run_cli, run_engine, run_script
+from tests.support.example_cases import (
+    CASE_FILES,
+    PYTHON_EXAMPLES,
+    STARLARK_EXAMPLES,
+    case_id,
+    checkout,
+    load,
+    serve,
+)
 
-CASES_DIR = Path(__file__).resolve().parent / "cases"
-EXAMPLES_DIR = REPO_ROOT / "examples" / "pipelines"
-CASE_NAMES = sorted(p.name for p in CASES_DIR.iterdir() if (p / "case.json").is_file())
-EXAMPLE_FILES = sorted(EXAMPLES_DIR.glob("*.star"))
-DEFAULT_JOB_ID = "ingest-job-1"
-
-
-@dataclass(frozen=True)
-class Case:
-    """One scenario read from its directory."""
-
-    name: str
-    spec: dict[str, Any]
-    expected_text: str
+EXAMPLE_FILES = sorted(STARLARK_EXAMPLES.glob("*.star"))
+CASE_DOCUMENT = REPO_ROOT / "tests" / "support" / "case_document.py"
 
 
-def load_case(name: str) -> Case:
-    """Read ``case.json`` and the raw text of ``expected.json``."""
-    folder = CASES_DIR / name
-    spec = json.loads((folder / "case.json").read_text(encoding="utf-8"))
-    expected = (folder / "expected.json").read_text(encoding="utf-8")
-    return Case(name, spec, expected)
+def star_document(path: Path, tmp_path: Path) -> bytes:
+    """The triggers document the case at `path` produces (empty: none), `engine test`
+    having passed it."""
+    run = run_script(CASE_DOCUMENT, path, cwd=tmp_path)
+    assert run.code == 0, run.output
+    verdict = json.loads(run.stdout)
+    assert verdict["problem"] is None, f"{verdict['problem']}\n{verdict['detail']}"
+    return str(verdict["document"] or "").encode("utf-8")
 
 
-def build_repo(root: Path, spec: dict[str, Any]) -> GitRepo:
-    """Build the repository a case describes.
+@pytest.mark.parametrize("path", CASE_FILES, ids=case_id)
+def test_example_and_its_python_twin(path: Path, tmp_path: Path, repositories: Repositories,
+                                      request: pytest.FixtureRequest) -> None:
+    star = star_document(path, tmp_path)
 
-    ``commits`` (list of ``{path: content-or-null}``) are made in order on ``branch``
-    (default ``main``). ``origin_main`` (a 1-based commit number) gives the repository a
-    bare ``origin`` whose ``main`` is that commit. ``tags`` is a list of ``{"name",
-    "at" (commit number, default the last), "message" (set: annotated)}``. ``detached``
-    leaves HEAD detached at the last commit.
-    """
-    commits: list[dict[str, str | None]] = spec["commits"]
-    repo = make_repo(root, [], spec.get("branch", "main"))
-    shas = [repo.commit(files, message=f"commit {n}") for n, files in enumerate(commits, 1)]
-    origin_main = spec.get("origin_main")
-    if origin_main is not None:
-        add_origin(repo, "main", at=shas[origin_main - 1])
-    for tag in spec.get("tags", []):
-        at = shas[tag.get("at", len(shas)) - 1]
-        repo.tag(tag["name"], message=tag.get("message"), at=at)
-    if spec.get("detached", False):
-        repo.checkout(shas[-1], detach=True)
-    return repo
+    case = load(path)
+    env = {**case.env, "REACTORCIDE_CODE_DIR": str(checkout(repositories, case)),
+           "REACTORCIDE_TRIGGERS_FILE": str(tmp_path / "python" / "triggers.json")}
+    server: FakeCoordinator | None = None
+    if case.coordinator is not None:
+        server = request.getfixturevalue("coordinator")
+        env.update(serve(server, case, request.getfixturevalue("tls_cert")[0]))
+    twin = PYTHON_EXAMPLES / f"{Path(case.pipeline).stem}.py"
+    python = run_script(twin, cwd=tmp_path, env=env)
 
-
-def substitute(text: str, repo: GitRepo) -> str:
-    """Replace the ``@HEAD@`` / ``@HEAD7@`` placeholders with the repository's HEAD."""
-    head = repo.head()
-    return text.replace("@HEAD@", head).replace("@HEAD7@", head[:7])
-
-
-def start_coordinator(request: pytest.FixtureRequest, jobs: list[dict[str, Any]]) -> dict[str, str]:
-    """Start the fake coordinator with ``jobs``; return the variables that reach it."""
-    server: FakeCoordinator = request.getfixturevalue("coordinator")
-    return coordinator_env(server, jobs, os.environ["REQUESTS_CA_BUNDLE"])
+    detail = f"{path.name}\n--- python\n{python.output}"
+    failed = case.expect.error is not None
+    assert python.code == (1 if failed else 0), detail
+    python_file = tmp_path / "python" / "triggers.json"
+    if server is not None and server.triggers_received:
+        # With a coordinator at hand the twin submits, as upstream's flush does: on 201
+        # the file is gone, and what it sent is what it wrote.
+        assert not python_file.exists()
+        assert [s.job_id for s in server.triggers_received] == [case.env["REACTORCIDE_JOB_ID"]]
+        python_file.parent.mkdir(exist_ok=True)
+        python_file.write_bytes(server.triggers_received[0].body)
+    assert python_file.exists() == bool(star), detail
+    if star:
+        assert python_file.read_bytes() == star, detail
 
 
-def coordinator_env(server: FakeCoordinator, jobs: list[dict[str, Any]],
-                    ca_bundle: str) -> dict[str, str]:
-    """Give ``server`` this ingest job and ``jobs``; return the variables that reach it."""
-    # The ingest job itself, so that the default scope (its project) can be resolved.
-    server.add_job("ingest", "running", job_id=DEFAULT_JOB_ID)
-    for job in jobs:
-        server.add_job(**job)
-    return {
-        "REACTORCIDE_COORDINATOR_URL": server.url,
-        "REACTORCIDE_API_TOKEN": server.token,
-        "REQUESTS_CA_BUNDLE": ca_bundle,
-    }
+def test_every_example_has_a_case() -> None:
+    """Each bundled example runs in at least one end-to-end case."""
+    used = {Path(load(path).pipeline).name for path in CASE_FILES}
+    assert {path.name for path in EXAMPLE_FILES} <= used
 
 
-@dataclass(frozen=True)
-class Run:
-    """One recorded run of a case: its repository, where it wrote, and what it said."""
-
-    repo: GitRepo
-    triggers: Path
-    transcript: Path
-    result: Result
+def test_every_example_has_a_python_twin() -> None:
+    starlark = {path.stem for path in EXAMPLE_FILES}
+    python = {path.stem for path in PYTHON_EXAMPLES.glob("*.py")}
+    assert len(starlark) >= 10
+    assert starlark == python
 
 
-def run_case(case: Case, root: Path, coordinator: dict[str, str] | None) -> Run:
-    """Build the case's repository under ``root`` and run ``ingest --record`` on it.
-
-    ``coordinator`` holds the variables that reach a coordinator holding the case's
-    ``coordinator_jobs`` (None when the case has none).
-    """
-    pipeline = EXAMPLES_DIR / case.spec["pipeline"]
-    assert pipeline.is_file(), f"{case.name}: no example {pipeline.name}"
-    repo = build_repo(root / "src", case.spec["repo"])
-    env = {k: substitute(v, repo) for k, v in case.spec.get("env", {}).items()}
-    if coordinator is not None:
-        env.update(coordinator)
-        env.setdefault("REACTORCIDE_JOB_ID", DEFAULT_JOB_ID)
-    triggers = root / "out" / "triggers.json"
-    triggers.parent.mkdir()
-    transcript = root / "out" / "transcript.json"
-    # The file is what is checked here; tests/event's end-to-end runs check submission.
-    result = run_engine(
-        "ingest", "--no-submit", "--src", repo.path, "--pipeline", pipeline,
-        "--triggers-file", triggers, "--record", transcript, env=env,
-    )
-    return Run(repo, triggers, transcript, result)
+# The command line in a fresh process, a real coordinator where the case has one.
+END_TO_END = ["guarded_deploy_main_not_running", "guarded_deploy_main_running",
+              "tag_release_annotated_tag_detached", "complex_parallel_without_origin"]
 
 
-@pytest.mark.parametrize("case_name", CASE_NAMES)
-def test_example_case(case_name: str, tmp_path: Path, request: pytest.FixtureRequest) -> None:
-    """The example writes exactly the expected jobs (or fails as expected), and its
-    transcript replays to the same result."""
-    case = load_case(case_name)
-    jobs_on_coordinator = case.spec.get("coordinator_jobs")
-    coordinator = None
-    if jobs_on_coordinator is not None:
-        coordinator = start_coordinator(request, jobs_on_coordinator)
-    run = run_case(case, tmp_path, coordinator)
-    repo, triggers, result = run.repo, run.triggers, run.result
-    expected = json.loads(substitute(case.expected_text, repo))
+@pytest.mark.parametrize("name", END_TO_END)
+def test_example_end_to_end(name: str, tmp_path: Path, repositories: Repositories,
+                            request: pytest.FixtureRequest) -> None:
+    """`ingest --record` writes exactly the case's jobs (or fails as it says, writing
+    nothing), and the transcript replays to the same result without the repository or
+    the coordinator."""
+    case_path = Path(__file__).parent / "cases" / f"{name}.toml"
+    case = load(case_path)
+    env = dict(case.env)
+    server: FakeCoordinator | None = None
+    if case.coordinator is not None:
+        server = request.getfixturevalue("coordinator")
+        env.update(serve(server, case, request.getfixturevalue("tls_cert")[0]))
+    triggers, transcript = tmp_path / "triggers.json", tmp_path / "transcript.json"
 
-    replayed = run_engine("replay", "--check", run.transcript)
+    result = run_engine("ingest", "--no-submit", "--src", checkout(repositories, case),
+                        "--pipeline", case.pipeline, "--triggers-file", triggers,
+                        "--record", transcript, env=env)
+
+    replayed = run_cli("replay", "--check", transcript)
     assert replayed.code == 0, replayed.output
-    if coordinator is not None:
-        assert coordinator["REACTORCIDE_API_TOKEN"] not in run.transcript.read_text("utf-8")
-
-    detail = f"{case_name}: exit {result.code}\n{result.output}"
-    assert result.code == expected.get("exit_code", 0), detail
-    for text in expected.get("output_contains", []):
-        assert text in result.output, f"{case_name}: {text!r} not in output\n{result.output}"
-    if result.code != 0 or not expected["jobs"]:
+    if server is not None:
+        assert server.token not in transcript.read_text("utf-8")
+    detail = f"{name}: exit {result.code}\n{result.output}"
+    for text in case.expect.output:
+        assert text in result.output, detail
+    if case.expect.error is not None:
+        assert result.code == 1, detail
+        assert case.expect.error in result.stderr, detail
+        assert "nothing was written" in result.stderr, detail
         assert not triggers.exists(), detail
-        assert expected["jobs"] == [], f"{case_name}: expected jobs but the run wrote none"
+        return
+    assert result.code == 0, detail
+    assert case.expect.jobs is not None
+    if not case.expect.jobs:
+        assert "the pipeline triggered no jobs" in result.output, detail
+        assert not triggers.exists(), detail
         return
     doc = json.loads(triggers.read_text(encoding="utf-8"))
     assert doc["type"] == "trigger_job"
     assert isinstance(doc["operation_id"], str)
-    assert doc["jobs"] == expected["jobs"], detail
-
-
-def test_every_example_has_a_case() -> None:
-    """Each bundled example runs in at least one scenario."""
-    used = {load_case(name).spec["pipeline"] for name in CASE_NAMES}
-    assert {path.name for path in EXAMPLE_FILES} <= used
+    assert [job["job_name"] for job in doc["jobs"]] == [
+        job["job_name"] for job in case.expect.jobs]
+    assert triggers.read_bytes() == star_document(case_path, tmp_path), detail
 
 
 def test_check_accepts_every_example() -> None:
     """`python -m engine check` finds no error in any bundled example."""
     assert len(EXAMPLE_FILES) >= 10
-    result = run_engine("check", *EXAMPLE_FILES)
+    result = run_cli("check", *EXAMPLE_FILES)
     assert result.code == 0, result.output
     assert f"checked {len(EXAMPLE_FILES)} files: 0 errors, 0 warnings" in result.stdout
 

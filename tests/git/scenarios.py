@@ -7,7 +7,7 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import GitRepo, make_repo, run_git
 
 
@@ -24,7 +24,7 @@ def capture(tmp_path: Path, src: Path, expression: str,
     )
     triggers = tmp_path / "triggers.json"
     triggers.unlink(missing_ok=True)
-    result = run_engine("--src", src, "--pipeline", pipeline, "--triggers-file", triggers,
+    result = run_cli("--src", src, "--pipeline", pipeline, "--triggers-file", triggers,
                         *options, env=env)
     if result.code != 0:
         return result, None

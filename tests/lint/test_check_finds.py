@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 REFUSED: dict[str, tuple[str, str, str]] = {
     # name: (pipeline, where, message)
@@ -45,13 +45,13 @@ REFUSED: dict[str, tuple[str, str, str]] = {
 def test_check_refuses_what_a_run_refuses(tmp_path: Path, case: tuple[str, str, str]) -> None:
     text, where, message = case
     (tmp_path / "p.star").write_text(text)
-    checked = run_engine("check", "p.star", cwd=tmp_path)
+    checked = run_cli("check", "p.star", cwd=tmp_path)
     assert checked.code == 1, checked.output
     first = checked.stderr.splitlines()[0]
     assert first.startswith(f"p.star:{where}: error: "), checked.stderr
     assert message in first
     assert checked.stdout.startswith("checked 1 file: 1 error, ")
-    ran = run_engine("plan", "--src", tmp_path, "--pipeline", tmp_path / "p.star",
+    ran = run_cli("plan", "--src", tmp_path, "--pipeline", tmp_path / "p.star",
                      env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c"})
     assert ran.code == 1, ran.output
 
@@ -67,7 +67,7 @@ ALLOWED: dict[str, str] = {
 @pytest.mark.parametrize("text", ALLOWED.values(), ids=ALLOWED.keys())
 def test_what_a_run_may_accept_is_not_an_error(tmp_path: Path, text: str) -> None:
     (tmp_path / "p.star").write_text(text)
-    result = run_engine("check", "p.star", cwd=tmp_path)
+    result = run_cli("check", "p.star", cwd=tmp_path)
     assert result.code == 0, result.output
     assert result.stdout == "checked 1 file: 0 errors, 0 warnings\n"
 
@@ -85,7 +85,7 @@ def tree(tmp_path: Path) -> None:
 
 def test_check_dot_walks_the_directory(tmp_path: Path) -> None:
     tree(tmp_path)
-    result = run_engine("check", ".", cwd=tmp_path)
+    result = run_cli("check", ".", cwd=tmp_path)
     assert result.code == 1, result.output
     assert [line.split(": ", 2)[:2] for line in result.stderr.splitlines()
             if ": error: " in line or ": warning: " in line] == [
@@ -95,7 +95,7 @@ def test_check_dot_walks_the_directory(tmp_path: Path) -> None:
 
 def test_json_report(tmp_path: Path) -> None:
     tree(tmp_path)
-    result = run_engine("check", ".", "--format", "json", cwd=tmp_path)
+    result = run_cli("check", ".", "--format", "json", cwd=tmp_path)
     assert result.code == 1
     doc = json.loads(result.stdout)
     assert (doc["files"], doc["errors"], doc["warnings"]) == (3, 1, 1)
@@ -105,7 +105,7 @@ def test_json_report(tmp_path: Path) -> None:
 
 def test_github_annotations(tmp_path: Path) -> None:
     tree(tmp_path)
-    result = run_engine("check", ".", "--format", "github", cwd=tmp_path)
+    result = run_cli("check", ".", "--format", "github", cwd=tmp_path)
     lines = result.stdout.splitlines()
     assert lines[0].startswith("::error file=ci/lib/h.star,line=2,col=22,title=unknown-field::"
                                "job \"a\": unknown field 'timout' (did you mean 'timeout'?)")
@@ -116,7 +116,7 @@ def test_github_annotations(tmp_path: Path) -> None:
 @pytest.mark.parametrize(("strict", "code"), [(False, 0), (True, 1)])
 def test_strict_makes_warnings_fail(tmp_path: Path, strict: bool, code: int) -> None:
     (tmp_path / "p.star").write_text('x = trigger_job("b")\n')
-    result = run_engine("check", "p.star", *(["--strict"] if strict else []), cwd=tmp_path)
+    result = run_cli("check", "p.star", *(["--strict"] if strict else []), cwd=tmp_path)
     assert result.code == code
     assert result.stdout == "checked 1 file: 0 errors, 1 warning\n"
 
@@ -126,7 +126,7 @@ def test_inline_suppression(tmp_path: Path) -> None:
         'x = trigger_job("b")  # check: disable=unused-job\n'
         'trigger_job("a", nope = 1)  # check: disable=unused-job\n'
         'y = trigger_job("c")  # check: disable=all\n')
-    result = run_engine("check", "p.star", cwd=tmp_path)
+    result = run_cli("check", "p.star", cwd=tmp_path)
     assert result.code == 1
     assert result.stdout == "checked 1 file: 1 error, 0 warnings\n"
     assert "unknown field 'nope'" in result.stderr
@@ -140,9 +140,9 @@ def test_check_applies_the_operators_job_rules(tmp_path: Path) -> None:
     (tmp_path / "policy.toml").write_text(
         '[jobs]\nallowed_images = ["registry.example.com/*"]\nmax_priority = 10\n'
         'reserved_env_prefixes = ["AWS_"]\n')
-    plain = run_engine("check", "p.star", cwd=tmp_path)
+    plain = run_cli("check", "p.star", cwd=tmp_path)
     assert plain.code == 0, plain.output
-    result = run_engine("check", "p.star", "--policy", "policy.toml", cwd=tmp_path)
+    result = run_cli("check", "p.star", "--policy", "policy.toml", cwd=tmp_path)
     assert result.code == 1
     errors = [line for line in result.stderr.splitlines() if ": error: " in line]
     assert errors == [

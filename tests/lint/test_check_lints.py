@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import REPO_ROOT, run_engine
+from tests.support.engine_run import REPO_ROOT, run_cli
 
 LINE = re.compile(r"^(?P<where>[^:\n]+:\d+:\d+): (?P<severity>\w+): .*\[(?P<name>[a-z-]+)\]$")
 
@@ -77,7 +77,7 @@ def test_lints(tmp_path: Path, case: LintCase) -> None:
         (tmp_path / name).write_text(text, encoding="utf-8")
     first = next(iter(case.files))
 
-    result = run_engine("check", first, cwd=tmp_path)
+    result = run_cli("check", first, cwd=tmp_path)
 
     assert result.code == 0, result.output
     found = [(m["where"], m["name"]) for m in map(LINE.match, result.stderr.splitlines()) if m]
@@ -92,7 +92,7 @@ def test_lints(tmp_path: Path, case: LintCase) -> None:
 def test_examples_are_clean() -> None:
     """The bundled examples draw neither errors nor warnings."""
     examples = sorted((REPO_ROOT / "examples" / "pipelines").glob("*.star"))
-    result = run_engine("check", *examples)
+    result = run_cli("check", *examples)
     assert result.code == 0, result.output
     assert result.stdout == f"checked {len(examples)} files: 0 errors, 0 warnings\n"
     assert result.stderr == ""

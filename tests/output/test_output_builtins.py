@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 CASES: dict[str, tuple[str, list[str]]] = {
     "log_next_job with a reason": ('log_next_job("deploy", reason = "tests passed")\n',
@@ -28,7 +28,7 @@ CASES: dict[str, tuple[str, list[str]]] = {
 def test_output_lines(tmp_path: Path, pipeline: str, expected: list[str]) -> None:
     star = tmp_path / "pipeline.star"
     star.write_text(pipeline + 'trigger_job("done")\n', encoding="utf-8")
-    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
+    result = run_cli("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
     assert result.code == 0, result.output
     lines = [line for line in result.stderr.splitlines() if not line.startswith("used: ")]
     assert lines == expected
@@ -50,6 +50,6 @@ def test_a_wrong_argument_is_refused_in_the_builtins_words(tmp_path: Path, call:
                                                           message: str) -> None:
     star = tmp_path / "pipeline.star"
     star.write_text(f"x = 1\n{call}\n", encoding="utf-8")
-    result = run_engine("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
+    result = run_cli("--src", tmp_path, "--triggers-file", tmp_path / "t.json")
     assert result.code == 1
     assert result.stderr.startswith(f"{star}:2:1: error: {message}\n"), result.stderr

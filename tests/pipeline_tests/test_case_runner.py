@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import REPO_ROOT, Result, run_engine
+from tests.support.engine_run import REPO_ROOT, Result, run_cli
 from tests.support.gitrepo import make_repo
 
 EXAMPLES = REPO_ROOT / "examples"
@@ -28,6 +28,34 @@ if changes_only("docs/**", "*.md"):
     print("docs only")
 print("pr: " + ",".join(changed_files("origin/main...HEAD")))
 """
+
+REPOSITORY_PIPELINE = """\
+info = git_info()
+print("head %s %s %s %s" % (info["branch"], info["short_commit"], info["tag"], info["remote_url"]))
+print("ctx %s %s" % (ctx.branch, ctx.commit))
+print("changed: " + ",".join(changed_files("origin/main", "HEAD")))
+trigger_job("t", env = {"C": ctx.commit})
+"""
+REPOSITORY = """\
+[repository]
+branch = "feature/x"
+origin = { main = 1 }
+tags = [{ name = "v1", at = 2, message = "one" }, { name = "light" }]
+remote_url = "https://example.invalid/shop.git"
+
+[[repository.commits]]
+"a.txt" = "a\\n"
+"gone.txt" = "x\\n"
+
+[[repository.commits]]
+"b.txt" = "b\\n"
+
+[[repository.commits]]
+"gone.txt" = false
+"dir/c.txt" = "c\\n"
+"""
+# The same table gives this last commit on every machine (fixed author, dates, messages).
+REPOSITORY_HEAD = "a9ed92cacf9950c02199460729e981efe1eb2520"
 
 COORDINATOR_PIPELINE = """\
 last = get_job_result("deploy")
@@ -137,6 +165,56 @@ SCENARIOS: dict[str, Scenario] = {
          "cases/l.toml": case('expect.jobs = [{ job_name = "from-lib" }]\n',
                               "../ci/pipeline.star")},
         0, ("1 passed, 0 failed",)),
+    "a real repository": Scenario(
+        {"pipeline.star": REPOSITORY_PIPELINE,
+         "r.toml": case(f'[expect]\noutput = ["head feature/x a9ed92c light '
+                        'https://example.invalid/shop.git", '
+                        f'"ctx feature/x {REPOSITORY_HEAD}", '
+                        '"changed: b.txt,dir/c.txt,gone.txt"]\n'
+                        f'jobs = [{{ job_name = "t", env = {{ C = "{REPOSITORY_HEAD}" }} }}]\n'
+                        + REPOSITORY),
+         "detached.toml": case('[env]\nREACTORCIDE_GIT_COMMIT = "given"\n[expect]\noutput = '
+                               '["head None a9ed92c light", "ctx None given"]\n'
+                               'jobs = [{ job_name = "t", env = { C = "given" } }]\n'
+                               + REPOSITORY.replace("[repository]\n",
+                                                    "[repository]\ndetached = true\n"))},
+        0, ("2 passed, 0 failed",)),
+    "the operator's git policy applies to a real repository": Scenario(
+        {"pipeline.star": 'print("changed: " + ",".join(changed_files("origin/main")))\n',
+         "all.policy": '[git]\non_missing_history = "all_changed"\n',
+         "r.toml": case('[expect]\noutput = ["changed: a.txt,b.txt"]\njobs = []\n'
+                        '[repository]\n[[repository.commits]]\n"a.txt" = "a"\n'
+                        '[[repository.commits]]\n"b.txt" = "b"\n')},
+        0, ("1 passed, 0 failed",), args=("--policy", "all.policy")),
+    "invalid repository tables": Scenario(
+        {"pipeline.star": 'trigger_job("a")\n',
+         "both.toml": case('git.branch = "main"\nrepository.commits = [{ a = "x" }]\n'),
+         "none.toml": case("repository.commits = []\n"),
+         "number.toml": case("repository.commits = [{ a = 1 }]\n"),
+         "escape.toml": case('repository.commits = [{ "../a" = "x" }]\n'),
+         "dotgit.toml": case('repository.commits = [{ ".git/config" = "x" }]\n'),
+         "tag.toml": case('repository.commits = [{ a = "x" }]\n'
+                          'repository.tags = [{ name = "v1", at = 2 }]\n'),
+         "origin.toml": case('repository.commits = [{ a = "x" }]\n'
+                             'repository.origin = { "a b" = 1 }\n'),
+         "key.toml": case('repository.commits = [{ a = "x" }]\nrepository.detach = true\n')},
+        1, ("0 passed, 8 failed",),
+        contains=("FAIL both.toml: invalid test case: give [git] (answers) or [repository] (a "
+                  "real repository to ask), not both",
+                  "FAIL none.toml: invalid test case: repository.commits must list at least "
+                  "one commit",
+                  "FAIL number.toml: invalid test case: repository.commits[0].'a' must be the "
+                  "file's text, or false to delete it",
+                  "FAIL escape.toml: invalid test case: repository.commits[0]: '../a' is not a "
+                  "relative path inside the repository",
+                  "FAIL dotgit.toml: invalid test case: repository.commits[0]: '.git/config' is "
+                  "not a relative path inside the repository",
+                  "FAIL tag.toml: invalid test case: repository.tags[0].at must be a commit "
+                  "number from 1 to 1",
+                  "FAIL origin.toml: invalid test case: repository.origin.a b must be a git "
+                  "branch or tag name, not 'a b'",
+                  "FAIL key.toml: invalid test case: unknown key repository.detach (did you "
+                  "mean 'detached'?)")),
     "invalid cases": Scenario(
         {"pipeline.star": 'trigger_job("a")\n',
          "typo.toml": case('[expect]\njob = []\n'),
@@ -183,7 +261,7 @@ def write_files(root: Path, files: dict[str, str]) -> None:
 
 
 def engine_test(root: Path, *args: str | Path) -> Result:
-    return run_engine("test", *args, cwd=root)
+    return run_cli("test", *args, cwd=root)
 
 
 def assert_in_order(lines: list[str], wanted: tuple[str, ...]) -> None:
@@ -240,13 +318,26 @@ def test_golden_lifecycle(tmp_path: Path) -> None:
     assert '+      "job_name": "b",' in [line[4:] for line in lines]
 
 
+def test_repositories_are_removed_when_the_run_ends(tmp_path: Path) -> None:
+    write_files(tmp_path, {"pipeline.star": REPOSITORY_PIPELINE,
+                           "r.toml": case("expect.jobs = []\n" + REPOSITORY),
+                           "same.toml": case("expect.jobs = []\n" + REPOSITORY)})
+    (tmp_path / "tmp").mkdir()
+
+    result = run_cli("test", cwd=tmp_path, env={"TMPDIR": str(tmp_path / "tmp")})
+
+    assert result.code == 1, result.output
+    assert result.stdout.endswith("0 passed, 2 failed\n")
+    assert list((tmp_path / "tmp").iterdir()) == []
+
+
 def test_golden_is_byte_exact_with_ingest(tmp_path: Path) -> None:
     """A golden holds what ingest writes for the same inputs, operation_id included."""
     src = tmp_path / "src"
     repo = make_repo(src, [{"a.py": "1\n"}, {"a.py": "2\n", "pipeline.star":
                                             'trigger_job("t", env = {"F": ",".join('
                                             'changed_files()), "C": ctx.commit})\n'}])
-    run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                env={"REACTORCIDE_JOB_ID": "j1", "REACTORCIDE_GIT_BRANCH": "main"})
     write_files(tmp_path, {"c.toml": 'pipeline = "src/pipeline.star"\n'
                                      '[env]\nREACTORCIDE_JOB_ID = "j1"\n'
@@ -267,7 +358,7 @@ def test_a_recorded_run_is_a_test_case(tmp_path: Path) -> None:
                                      'trigger_job("t", env = {"F": ",".join(changed_files())})\n'}])
     transcript = tmp_path / "cases" / "run.json"
     transcript.parent.mkdir()
-    record = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    record = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                         "--record", transcript, env={"REACTORCIDE_BRANCH": "main"})
     assert record.code == 0, record.output
 
@@ -289,7 +380,7 @@ def test_a_recorded_run_is_a_test_case(tmp_path: Path) -> None:
 
 
 def test_the_example_cases_pass() -> None:
-    result = run_engine("test", "examples/tests")
+    result = run_cli("test", "examples/tests")
     assert result.code == 0, result.output
     count = len(list((EXAMPLES / "tests").rglob("*.toml"))) + len(
         list((EXAMPLES / "tests").rglob("*.transcript.json")))

@@ -14,7 +14,7 @@ import pytest
 
 from engine.pipeline_tests import runner as case_runner
 from engine.policy import files as policy_files
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 
 def cases(root: Path, count: int, failing: tuple[int, ...] = ()) -> None:
@@ -27,18 +27,18 @@ def cases(root: Path, count: int, failing: tuple[int, ...] = ()) -> None:
 
 def test_k_selects_by_path(tmp_path: Path) -> None:
     cases(tmp_path, 3)
-    result = run_engine("test", ".", "-k", "case01", "-v", cwd=tmp_path)
+    result = run_cli("test", ".", "-k", "case01", "-v", cwd=tmp_path)
     assert result.stdout == "ok   case01.toml\n1 passed, 0 failed\n"
-    glob = run_engine("test", ".", "-k", "case0[02].toml", cwd=tmp_path)
+    glob = run_cli("test", ".", "-k", "case0[02].toml", cwd=tmp_path)
     assert glob.stdout.endswith("2 passed, 0 failed\n")
-    none = run_engine("test", ".", "-k", "nothing", cwd=tmp_path)
+    none = run_cli("test", ".", "-k", "nothing", cwd=tmp_path)
     assert none.code == 2
     assert "no test case matches -k 'nothing'" in none.stderr
 
 
 def test_v_lists_every_case(tmp_path: Path) -> None:
     cases(tmp_path, 2, failing=(1,))
-    result = run_engine("test", ".", "-v", cwd=tmp_path)
+    result = run_cli("test", ".", "-v", cwd=tmp_path)
     lines = result.stdout.splitlines()
     assert lines[0] == "ok   case00.toml"
     assert lines[1].startswith("FAIL case01.toml: the jobs differ")
@@ -47,10 +47,10 @@ def test_v_lists_every_case(tmp_path: Path) -> None:
 
 def test_junit_report(tmp_path: Path) -> None:
     cases(tmp_path, 3, failing=(2,))
-    result = run_engine("test", ".", "--junit", "out/report.xml", cwd=tmp_path)
+    result = run_cli("test", ".", "--junit", "out/report.xml", cwd=tmp_path)
     assert result.code == 2  # the report's directory does not exist: refused first
     (tmp_path / "out").mkdir()
-    result = run_engine("test", ".", "--junit", "out/report.xml", cwd=tmp_path)
+    result = run_cli("test", ".", "--junit", "out/report.xml", cwd=tmp_path)
     assert result.code == 1
     suite = ET.parse(tmp_path / "out" / "report.xml").getroot()
     assert (suite.tag, suite.get("tests"), suite.get("failures")) == ("testsuite", "3", "1")

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.support.engine_run import REPO_ROOT, Result, run_engine
+from tests.support.engine_run import REPO_ROOT, Result, run_cli
 from tests.support.gitrepo import GitRepo, make_repo
 
 EXAMPLE = (REPO_ROOT / "examples" / "pipelines" / "multi_stage.star").read_text()
@@ -35,7 +35,7 @@ def history(tmp_path: Path) -> GitRepo:
 
 
 def diff(repo: GitRepo, *args: str) -> Result:
-    return run_engine("plan", "--diff", *args, cwd=repo.path)
+    return run_cli("plan", "--diff", *args, cwd=repo.path)
 
 
 def test_text_shows_jobs_added_removed_and_changed_field_by_field(history: GitRepo) -> None:
@@ -139,7 +139,7 @@ USAGE: dict[str, tuple[tuple[str, ...], str]] = {
 @pytest.mark.parametrize("case", USAGE.values(), ids=USAGE.keys())
 def test_usage_errors(history: GitRepo, case: tuple[tuple[str, ...], str]) -> None:
     args, needle = case
-    result = run_engine("plan", *args, cwd=history.path)
+    result = run_cli("plan", *args, cwd=history.path)
     assert result.code == 2, result.output
     assert needle in result.stderr.splitlines()[0]
 
@@ -154,7 +154,7 @@ def test_a_source_directory_below_the_repository_top(tmp_path: Path) -> None:
     repo = make_repo(tmp_path / "repo", [{"ci/pipeline.star": 'trigger_job("a")\n',
                                           "pipeline.star": 'trigger_job("top")\n'}])
     (repo.path / "ci" / "pipeline.star").write_text('trigger_job("a")\ntrigger_job("b")\n')
-    result = run_engine("plan", "--diff", "HEAD", "--src", "ci", cwd=repo.path)
+    result = run_cli("plan", "--diff", "HEAD", "--src", "ci", cwd=repo.path)
     assert result.code == 0, result.output
     assert result.stdout.splitlines()[1:3] == [
         "1 added, 0 removed, 0 changed (1 job before, 2 after)",
@@ -171,7 +171,7 @@ def test_an_ingest_for_a_pull_request_logs_the_diff_against_its_base(
     else:
         repo.commit({"README": "docs only"})
     triggers = tmp_path / "triggers.json"
-    result = run_engine("--src", repo.path, "--triggers-file", triggers, env={
+    result = run_cli("--src", repo.path, "--triggers-file", triggers, env={
         "REACTORCIDE_EVENT_TYPE": "pull_request_opened", "REACTORCIDE_DIFF_BASE": base,
         "REACTORCIDE_PR_NUMBER": "5",
         "REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": repo.head()})

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 PIPELINE = '''\
 build = trigger_job("build", container_image = "golang:1.23", job_command = "make build",
@@ -17,7 +17,7 @@ trigger_job("bare")
 
 def test_each_job_shows_its_fields(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text(PIPELINE)
-    result = run_engine("plan", "--src", tmp_path, cwd=tmp_path,
+    result = run_cli("plan", "--src", tmp_path, cwd=tmp_path,
                         env={"REACTORCIDE_GIT_BRANCH": "main", "REACTORCIDE_GIT_COMMIT": "c"})
     assert result.code == 0, result.output
     pipeline = tmp_path / "pipeline.star"

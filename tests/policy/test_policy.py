@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 
 from engine.capabilities.base import CapabilityError
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 
 def _policy(tmp_path: Path, name: str, text: str) -> Path:
@@ -32,7 +32,7 @@ def _ingest(tmp_path: Path, pipeline: str, *policies: Path,
     args: list[str | Path] = ["--src", src, "--triggers-file", triggers]
     for policy in policies:
         args += ["--policy", policy]
-    return run_engine(*args, env=env), star, triggers
+    return run_cli(*args, env=env), star, triggers
 
 
 # --- parsing: a typo never passes ------------------------------------------------------
@@ -73,7 +73,7 @@ CONFIG_ERRORS: dict[str, tuple[str, str]] = {
 def test_policy_mistakes_are_configuration_errors(tmp_path: Path, text: str,
                                                   needle: str) -> None:
     policy = _policy(tmp_path, "policy.toml", text)
-    result = run_engine("policy", "show", "--policy", policy)
+    result = run_cli("policy", "show", "--policy", policy)
     assert result.code == 2, result.output
     first = result.stderr.splitlines()[0]
     assert first.startswith(f"{policy}: error: "), first
@@ -84,7 +84,7 @@ def test_policy_mistakes_are_configuration_errors(tmp_path: Path, text: str,
 
 
 def test_a_missing_policy_file_is_a_configuration_error(tmp_path: Path) -> None:
-    result = run_engine("policy", "show", "--policy", tmp_path / "nope.toml")
+    result = run_cli("policy", "show", "--policy", tmp_path / "nope.toml")
     assert result.code == 2
     assert "policy file not found" in result.stderr
 
@@ -129,7 +129,7 @@ def _effective(*policies: Path, env: dict[str, str] | None = None) -> dict[str, 
     args: list[str | Path] = ["policy", "show"]
     for policy in policies:
         args += ["--policy", policy]
-    result = run_engine(*args, env=env)
+    result = run_cli(*args, env=env)
     assert result.code == 0, result.output
     return tomllib.loads(result.stdout)
 
@@ -153,7 +153,7 @@ def test_layered_files_take_the_stricter_value_in_either_order(tmp_path: Path) -
 def test_the_effective_policy_can_be_read_back_as_a_policy(tmp_path: Path) -> None:
     org = _policy(tmp_path, "org.toml", ORG)
     project = _policy(tmp_path, "project.toml", PROJECT)
-    shown = run_engine("policy", "show", "--policy", org, "--policy", project)
+    shown = run_cli("policy", "show", "--policy", org, "--policy", project)
     assert shown.code == 0, shown.output
     again = _policy(tmp_path, "effective.toml", shown.stdout)
     assert _effective(again) == _effective(org, project)
@@ -297,7 +297,7 @@ def test_every_run_reports_its_use_of_each_limit(tmp_path: Path) -> None:
                  "max_jobs 2 of 1000", "max_output_bytes ", " of 8388608"):
         assert part in used[0]
     src = tmp_path / "src"
-    plan = run_engine("plan", "--src", src, "--format", "json")
+    plan = run_cli("plan", "--src", src, "--format", "json")
     usage = json.loads(plan.stdout)["usage"]
     assert usage["max_jobs"] == {"used": 2, "limit": 1000}
     assert usage["memory_mb"]["limit"] == 1024
@@ -312,7 +312,7 @@ def test_a_failed_run_reports_how_far_it_got(tmp_path: Path) -> None:
     assert result.code == 1, result.output
     used = [line for line in result.stderr.splitlines() if line.startswith("used: ")]
     assert len(used) == 1 and used[0].endswith("max_jobs 3 of 3"), used
-    plan = run_engine("plan", "--src", tmp_path / "src", "--policy", policy, "--format", "json")
+    plan = run_cli("plan", "--src", tmp_path / "src", "--policy", policy, "--format", "json")
     assert plan.code == 1
     report = json.loads(plan.stdout)
     assert report["errors"][0]["message"] == "job limit of 3 jobs exceeded"
@@ -351,7 +351,7 @@ def test_check_lists_capabilities_for_review(tmp_path: Path) -> None:
     star.write_text('load("lib/guard.star", "guarded")\nfiles = ctx.changed_files()\n'
                     'if guarded("deploy"):\n    trigger_job("deploy")\n', encoding="utf-8")
     policy = _policy(tmp_path, "p.toml", '[builtins]\ndisabled = ["is_job_running"]\n')
-    result = run_engine("check", "--capabilities", "--policy", policy, star)
+    result = run_cli("check", "--capabilities", "--policy", policy, star)
     assert result.code == 0, result.output
     lines = [line.strip() for line in result.stdout.splitlines()]
     assert any(line.startswith("changed_files") for line in lines)
@@ -369,7 +369,7 @@ def test_check_lists_what_getattr_on_ctx_can_reach(tmp_path: Path) -> None:
     star = src / "pipeline.star"
     star.write_text('load("lib/pick.star", "pick")\n'
                     'running = pick(ctx, "is_" + "job_running")("deploy")\n', encoding="utf-8")
-    result = run_engine("check", "--capabilities", star)
+    result = run_cli("check", "--capabilities", star)
     assert result.code == 0, result.output
     listed = {line.split()[0] for line in result.stdout.splitlines()[2:]
               if line.startswith("    ") and not line.startswith("    " + str(src))}

@@ -27,7 +27,7 @@ from engine.common.secret import Secret
 from engine.run import arguments
 from engine.transcripts.transcript import Scrubber
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 # A token whose raw and two URL-encoded spellings all differ (a token holds no blank,
 # so its form-encoded spelling is the fully encoded one).
@@ -170,7 +170,7 @@ def _run(src: Path, tmp_path: Path, server: FakeCoordinator, *extra: str) -> Res
            "REACTORCIDE_JOB_ID": "job-1", "REACTORCIDE_BRANCH": "main",
            "REACTORCIDE_SHA": "a" * 40,
            "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"]}
-    return run_engine("--src", src, "--triggers-file", tmp_path / "triggers.json", *extra,
+    return run_cli("--src", src, "--triggers-file", tmp_path / "triggers.json", *extra,
                       env=env, timeout=120)
 
 

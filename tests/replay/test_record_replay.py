@@ -23,7 +23,7 @@ import pytest
 from engine.common.secret import Secret
 from engine.transcripts.transcript import FORMAT, REDACTED, Scrubber
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import GitRepo, make_repo
 
 BASE: dict[str, str | None] = {"README.md": "# shop\n", "src/app.py": "print(1)\n"}
@@ -126,7 +126,7 @@ def record(root: Path, scenario: Scenario, coordinator: FakeCoordinator | None) 
         (root / "policy.toml").write_text(scenario.policy, encoding="utf-8")
         policy = ("--policy", str(root / "policy.toml"))
     transcript = root / "run.transcript.json"
-    result = run_engine("ingest", "--no-submit", "--src", src, "--triggers-file", triggers,
+    result = run_cli("ingest", "--no-submit", "--src", src, "--triggers-file", triggers,
                         "--record", transcript, *policy, *scenario.args, env=env)
     return Recorded(root, src, triggers, transcript, result)
 
@@ -152,9 +152,9 @@ def test_replay_reproduces_the_run(tmp_path: Path, scenario: Scenario,
     shutil.rmtree(run.src)  # no checkout, no policy file: the transcript alone
     (tmp_path / "policy.toml").unlink(missing_ok=True)
 
-    checked = run_engine("replay", "--check", run.transcript)
+    checked = run_cli("replay", "--check", run.transcript)
     out = tmp_path / "replayed.json"
-    again = run_engine("replay", run.transcript, "--triggers-file", out)
+    again = run_cli("replay", run.transcript, "--triggers-file", out)
 
     assert checked.code == 0, checked.output
     assert "the replay matches the recorded run" in checked.stdout
@@ -177,7 +177,7 @@ def test_replay_reproduces_the_run(tmp_path: Path, scenario: Scenario,
 
 def test_replay_without_a_target_prints_the_document(tmp_path: Path) -> None:
     run = record(tmp_path, SCENARIOS["git questions"], None)
-    replayed = run_engine("replay", run.transcript)
+    replayed = run_cli("replay", run.transcript)
     assert replayed.code == 0, replayed.output
     assert replayed.stdout.encode("utf-8") == run.triggers.read_bytes()
 
@@ -248,7 +248,7 @@ def test_check_shows_drift_as_a_diff(tmp_path: Path, drift: tuple[
     mutate(data)
     run.transcript.write_text(json.dumps(data), encoding="utf-8")
 
-    checked = run_engine("replay", "--check", run.transcript)
+    checked = run_cli("replay", "--check", run.transcript)
 
     assert checked.code == 1, checked.output
     lines = checked.stdout.splitlines()
@@ -271,7 +271,7 @@ BROKEN: dict[str, tuple[str, str]] = {
 def test_a_broken_transcript_is_a_usage_error(tmp_path: Path, text: str, message: str) -> None:
     path = tmp_path / "t.json"
     path.write_text(text, encoding="utf-8")
-    result = run_engine("replay", "--check", path)
+    result = run_cli("replay", "--check", path)
     assert result.code == 2, result.output
     assert result.stderr.startswith(f"{path}: error: ")
     assert message in result.stderr
@@ -308,7 +308,7 @@ def test_a_malformed_transcript_is_a_usage_error(
     data = json.loads(run.transcript.read_text("utf-8"))
     mutate(data)
     run.transcript.write_text(json.dumps(data), encoding="utf-8")
-    result = run_engine("replay", run.transcript)
+    result = run_cli("replay", run.transcript)
     assert result.code == 2, result.output
     assert result.stderr.startswith(f"{run.transcript}: error: ")
     assert message in result.stderr
@@ -317,7 +317,7 @@ def test_a_malformed_transcript_is_a_usage_error(
 def test_record_into_a_missing_directory_is_refused_before_running(tmp_path: Path) -> None:
     (tmp_path / "src").mkdir()
     (tmp_path / "src" / "pipeline.star").write_text('trigger_job("a")\n')
-    result = run_engine("ingest", "--src", tmp_path / "src", "--triggers-file",
+    result = run_cli("ingest", "--src", tmp_path / "src", "--triggers-file",
                         tmp_path / "t.json", "--record", tmp_path / "nowhere" / "r.json",
                         env={"REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": "a" * 40})
     assert result.code == 2, result.output
@@ -352,7 +352,7 @@ def test_no_secret_reaches_a_transcript(tmp_path: Path, coordinator: FakeCoordin
         else coordinator.url
     transcript = tmp_path / "t.json"
 
-    result = run_engine(
+    result = run_cli(
         "ingest", "--no-submit", "--src", src, "--triggers-file", tmp_path / "triggers.json",
         "--record", transcript,
         env={"REACTORCIDE_JOB_ID": "ingest-1", "REACTORCIDE_API_TOKEN": token,
@@ -369,7 +369,7 @@ def test_no_secret_reaches_a_transcript(tmp_path: Path, coordinator: FakeCoordin
     assert data["environment"]["REACTORCIDE_API_TOKEN"] == REDACTED
     assert data["environment"]["REACTORCIDE_COORDINATOR_URL"] == coordinator.url
     assert data["output"][0] == f"https://example.com/{REDACTED}.git"
-    assert run_engine("replay", "--check", transcript).code == 0
+    assert run_cli("replay", "--check", transcript).code == 0
 
 
 @pytest.mark.parametrize(("token", "warned"), [
@@ -383,12 +383,12 @@ def test_a_token_found_in_the_sources_is_redacted_with_a_warning(
     src = tmp_path / "src"
     make_repo(src, [{"pipeline.star": 'trigger_job("lint")\n'}])
     transcript = tmp_path / "t.json"
-    result = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "triggers.json",
+    result = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "triggers.json",
                         "--record", transcript, env={"REACTORCIDE_API_TOKEN": token})
     assert result.code == 0, result.output
     assert (f"{transcript}: warning: the API token's text occurs" in result.stderr) == warned
     assert token not in transcript.read_text("utf-8")
-    assert run_engine("replay", "--check", transcript).code == (1 if warned else 0)
+    assert run_cli("replay", "--check", transcript).code == (1 if warned else 0)
 
 
 SCRUBBED = [

@@ -16,7 +16,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import GitRepo
 
 MARKER = "tok-MARKER-9f3"
@@ -28,7 +28,7 @@ def run_in(repo: GitRepo, triggers: Path, env: dict[str, str] | None = None,
            *extra: str) -> Result:
     """Run the CLI on `repo`'s pipeline with the marker as the API token."""
     full_env = {TOKEN_VAR: MARKER, **(env or {})}
-    return run_engine(
+    return run_cli(
         "--src", repo.path, "--triggers-file", triggers, *extra, env=full_env, timeout=120
     )
 
@@ -207,7 +207,7 @@ def test_name_does_not_exist_in_a_pipeline(tmp_path: Path, name: str) -> None:
     pipeline.write_text(f'trigger_job("a")\nx = {name}\n', encoding="utf-8")
     triggers = tmp_path / "out.json"
 
-    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+    result = run_cli("--src", src, "--triggers-file", triggers, timeout=120)
 
     assert result.code == 1, result.output
     first = result.stderr.splitlines()[0]
@@ -244,7 +244,7 @@ def test_load_outside_the_source_is_refused(tmp_path: Path, module: str, needle:
     triggers = tmp_path / "out.json"
     triggers.write_bytes(EXISTING)
 
-    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+    result = run_cli("--src", src, "--triggers-file", triggers, timeout=120)
 
     assert result.code == 1, result.output
     first = result.stderr.splitlines()[0]
@@ -279,7 +279,7 @@ def test_a_pipeline_file_the_engine_must_not_read(tmp_path: Path, make: Any,
     triggers = tmp_path / "out.json"
     triggers.write_bytes(EXISTING)
 
-    result = run_engine("--src", src, "--triggers-file", triggers,
+    result = run_cli("--src", src, "--triggers-file", triggers,
                         env={"MARKER_VAR": "marker-value-1"}, timeout=120)
 
     assert result.code == 2, result.output
@@ -299,7 +299,7 @@ def test_a_file_loaded_under_two_names_is_evaluated_once(tmp_path: Path) -> None
         encoding="utf-8")
     triggers = tmp_path / "out.json"
 
-    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+    result = run_cli("--src", src, "--triggers-file", triggers, timeout=120)
 
     assert result.code == 0, result.output
     jobs = json.loads(triggers.read_text("utf-8"))["jobs"]
@@ -327,7 +327,7 @@ def test_prints_go_to_stderr_in_order_even_when_the_pipeline_fails(tmp_path: Pat
     pipeline.write_text(PRINTS_THEN_FAIL, encoding="utf-8")
     triggers = tmp_path / "out.json"
 
-    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+    result = run_cli("--src", src, "--triggers-file", triggers, timeout=120)
 
     assert result.code == 1
     assert result.stdout == ""
@@ -346,7 +346,7 @@ def test_prints_go_to_stderr_not_stdout_on_success(tmp_path: Path) -> None:
     )
     triggers = tmp_path / "out.json"
 
-    result = run_engine("--src", src, "--triggers-file", triggers, timeout=120)
+    result = run_cli("--src", src, "--triggers-file", triggers, timeout=120)
 
     assert result.code == 0, result.output
     assert result.stderr.splitlines()[:2] == ["before", "after"]

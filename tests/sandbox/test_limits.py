@@ -24,7 +24,7 @@ from engine.run.ingest import Outcome, RunOptions, run
 from engine.run.inputs import snapshot
 from engine.sandbox import parent as sandbox_parent
 from engine.sandbox.broker import HostServices
-from tests.support.engine_run import Result, run_engine
+from tests.support.engine_run import Result, run_cli
 
 # A valid triggers file in a layout the engine would never write itself (one line, no
 # final newline), so that any rewrite shows up as a byte difference.
@@ -121,7 +121,7 @@ def api_fail(pipeline: Path, triggers: Path, limits: Limits) -> Diagnostic:
 
 def cli_run(pipeline: Path, triggers: Path) -> Result:
     """Run `python -m engine` on the pipeline with the default limits."""
-    return run_engine("--src", pipeline.parent, "--triggers-file", triggers, timeout=120)
+    return run_cli("--src", pipeline.parent, "--triggers-file", triggers, timeout=120)
 
 
 def assert_clean_failure(result: Result) -> None:
@@ -274,14 +274,14 @@ MEMORY_BOMBS = {
     "l = []\nfor i in range(100000000):\n    l.append(i)\n",
 ], ids=["dict comprehension", "dict growth", "list append"])
 def test_table_bombs_hit_the_memory_limit(tmp_path: Path, target: Target, text: str) -> None:
-    # Through the command line: a sandbox forked from the test runner would start with
-    # more than 256 MiB mapped, and fail before running anything.
+    # Through the command line, in a process of its own: a sandbox forked from the test
+    # runner would start with more than 256 MiB mapped, and fail before running anything.
     pipeline = write_pipeline(tmp_path, text)
     policy = tmp_path / "policy.toml"
     policy.write_text("[limits]\nmemory_mb = 256\nwall_seconds = 30\ncpu_seconds = 30\n",
                       encoding="utf-8")
 
-    result = run_engine("--src", pipeline.parent, "--triggers-file", target.path,
+    result = run_cli("--src", pipeline.parent, "--triggers-file", target.path,
                         "--policy", policy, timeout=120)
 
     assert_clean_failure(result)
@@ -466,8 +466,9 @@ BIG_PRINTS = {
 
 @pytest.mark.parametrize("text", BIG_PRINTS.values(), ids=BIG_PRINTS.keys())
 def test_oversized_prints_are_cut_to_the_budget(tmp_path: Path, text: str) -> None:
-    # Through the command line: a fresh process, whose sandbox has the whole memory
-    # limit for the 70 MB string (a forked test runner would already use much of it).
+    # Through the command line, in a process of its own, whose sandbox has the whole
+    # memory limit for the 70 MB string (a forked test runner would already use much of
+    # it).
     pipeline = write_pipeline(tmp_path, text)
     triggers = tmp_path / "triggers.json"
     policy = tmp_path / "policy.toml"
@@ -475,7 +476,7 @@ def test_oversized_prints_are_cut_to_the_budget(tmp_path: Path, text: str) -> No
     policy.write_text("[limits]\nmax_print_bytes = 1000\nwall_seconds = 60\n"
                       "cpu_seconds = 60\n", encoding="utf-8")
 
-    result = run_engine("--src", pipeline.parent, "--triggers-file", triggers,
+    result = run_cli("--src", pipeline.parent, "--triggers-file", triggers,
                         "--policy", policy, timeout=120)
 
     assert result.code == 0, result.output

@@ -11,7 +11,7 @@ import pytest
 from tests.security.conftest import GRACE_SECONDS, TOKEN
 from tests.security.hostile_server import TrickleServer
 from tests.support.coordinator_server import FakeCoordinator
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 PIPELINE = 'print(is_job_running("build"))\ntrigger_job("after")\n'
 
@@ -30,7 +30,7 @@ def test_a_trickling_coordinator_is_cut_at_the_run_deadline(
                "REACTORCIDE_JOB_ID": "parent", "REQUESTS_CA_BUNDLE": str(tls_cert[0]),
                "NO_PROXY": "127.0.0.1", "no_proxy": "127.0.0.1"}
         started = time.monotonic()
-        result = run_engine("ingest", "--src", src, "--triggers-file", triggers,
+        result = run_cli("ingest", "--src", src, "--triggers-file", triggers,
                             "--policy", strict_policy, env=env, timeout=60)
         elapsed = time.monotonic() - started
     assert result.code == 1, result.output
@@ -90,7 +90,7 @@ def test_a_coordinator_echoing_the_token_and_terminal_codes_is_scrubbed(
     env = {"REACTORCIDE_COORDINATOR_URL": coordinator.url, "REACTORCIDE_API_TOKEN": TOKEN,
            "REACTORCIDE_JOB_ID": "parent", "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"]}
 
-    result = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    result = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                         env=env)
 
     assert result.code == 0, result.output

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from tests.security.conftest import GRACE_SECONDS, TOKEN
-from tests.support.engine_run import Result, run_engine, run_python
+from tests.support.engine_run import Result, run_cli, run_python
 
 PIPELINE = 'trigger_job("new")\n'
 
@@ -26,7 +26,7 @@ def _source(tmp_path: Path, text: str = PIPELINE) -> Path:
 def _ingest(src: Path, triggers: Path, *extra: str | Path,
             env: dict[str, str] | None = None) -> Result:
     started = time.monotonic()
-    result = run_engine("ingest", "--src", src, "--triggers-file", triggers, *extra,
+    result = run_cli("ingest", "--src", src, "--triggers-file", triggers, *extra,
                         env={"REACTORCIDE_API_TOKEN": TOKEN, **(env or {})}, timeout=60)
     assert time.monotonic() - started < 10 + GRACE_SECONDS
     assert "Traceback" not in result.output
@@ -239,7 +239,7 @@ def test_a_malformed_transcript_is_a_usage_error(tmp_path: Path, text: str) -> N
     transcript = tmp_path / "t.json"
     transcript.write_text(text, encoding="utf-8")
 
-    result = run_engine("replay", transcript)
+    result = run_cli("replay", transcript)
 
     assert result.code == 2, result.output
     assert "Traceback" not in result.output

@@ -20,7 +20,7 @@ from tests.security.planted import (
     plant_bare_shape,
     source_repo,
 )
-from tests.support.engine_run import Result, run_engine, run_python
+from tests.support.engine_run import Result, run_cli, run_python
 
 
 def ingest(src: Path, tmp_path: Path, *extra: str, env: dict[str, str] | None = None,
@@ -33,7 +33,7 @@ def ingest(src: Path, tmp_path: Path, *extra: str, env: dict[str, str] | None = 
         policy_path.write_text(policy, encoding="utf-8")
         args += ["--policy", policy_path]
     full_env = {"REACTORCIDE_API_TOKEN": TOKEN, **(env or {})}
-    return run_engine(*args, env=full_env, timeout=60), triggers
+    return run_cli(*args, env=full_env, timeout=60), triggers
 
 
 def assert_nothing_leaked(result: Result, triggers: Path, *secrets: str) -> None:

@@ -12,7 +12,7 @@ import pytest
 
 from engine.capabilities.git.live import strip_credentials
 from tests.security.conftest import GRACE_SECONDS, TOKEN
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 SLOW = "x = 0\nfor i in range(100000000):\n    x += i\ntrigger_job(\"late\")\n"
 
@@ -25,7 +25,7 @@ def _record(tmp_path: Path, text: str, policy: str) -> Path:
     loose.write_text(policy, encoding="utf-8")
     transcript = tmp_path / "cases" / "run.json"
     transcript.parent.mkdir()
-    result = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    result = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                         "--dry-run", "--record", transcript, "--policy", loose)
     assert transcript.exists(), result.output
     return transcript
@@ -39,7 +39,7 @@ def test_a_recorded_policy_cannot_loosen_the_operators(tmp_path: Path) -> None:
 
     for command in (("replay", transcript, "--policy", strict),
                     ("test", transcript, "--policy", strict)):
-        result = run_engine(*command)
+        result = run_cli(*command)
         assert result.code == 1, result.output
         assert "maximum of 10" in result.output
 
@@ -55,7 +55,7 @@ def test_a_recorded_wall_clock_cannot_outlast_the_operators(tmp_path: Path) -> N
     strict.write_text("[limits]\nwall_seconds = 1\n", encoding="utf-8")
     started = time.monotonic()
 
-    result = run_engine("test", transcript, "--policy", strict)
+    result = run_cli("test", transcript, "--policy", strict)
 
     assert time.monotonic() - started < 1 + GRACE_SECONDS
     assert result.code == 1, result.output
@@ -76,7 +76,7 @@ def test_case_paths_stay_in_the_cases_tree(tmp_path: Path, key: str, value: str)
     body = "".join(f'{k} = "{v}"\n' for k, v in fields.items())
     (cases / "case.toml").write_text(body + "[expect]\njobs = []\n", encoding="utf-8")
 
-    result = run_engine("test", cases / "case.toml")
+    result = run_cli("test", cases / "case.toml")
 
     assert result.code == 1, result.output
     assert "leads outside the case's tree" in result.output
@@ -91,7 +91,7 @@ def test_update_never_writes_a_golden_outside_the_cases_tree(tmp_path: Path) -> 
     (cases / "case.toml").write_text(
         f'pipeline = "p.star"\n[expect]\ngolden = "{target}"\n', encoding="utf-8")
 
-    result = run_engine("test", cases / "case.toml", "--update")
+    result = run_cli("test", cases / "case.toml", "--update")
 
     assert result.code == 1, result.output
     assert not target.exists()
@@ -107,7 +107,7 @@ def test_check_refuses_a_pipeline_link_out_of_the_source_as_ingest_does(
 
     for command in (("check", src / "pipeline.star", "--src", src),
                     ("ingest", "--src", src, "--triggers-file", tmp_path / "t.json")):
-        result = run_engine(*command)
+        result = run_cli(*command)
         assert result.code == 2, result.output
         assert "a link to a file outside the source directory" in result.stderr
         assert "HOST-SECRET" not in result.output
@@ -124,7 +124,7 @@ def test_record_never_writes_through_a_planted_link(tmp_path: Path) -> None:
     for pid in range(1, 200):
         os.symlink(victim, out / f".run.json.{pid}.tmp")
 
-    result = run_engine("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
+    result = run_cli("ingest", "--src", src, "--triggers-file", tmp_path / "t.json",
                         "--record", out / "run.json")
 
     assert result.code == 0, result.output
@@ -142,7 +142,7 @@ def _run(tmp_path: Path, text: str, policy: str = "") -> tuple[int, str]:
     if policy:
         (tmp_path / "p.toml").write_text(policy, encoding="utf-8")
         args += ["--policy", tmp_path / "p.toml"]
-    result = run_engine(*args, env={"REACTORCIDE_API_TOKEN": TOKEN})
+    result = run_cli(*args, env={"REACTORCIDE_API_TOKEN": TOKEN})
     return result.code, result.output
 
 

@@ -6,8 +6,12 @@ variables are dropped, so the same calls always produce the same commit SHAs.
 
 from __future__ import annotations
 
+import atexit
+import json
 import os
+import shutil
 import subprocess
+import tempfile
 from pathlib import Path
 
 AUTHOR_NAME = "Test Author"
@@ -116,13 +120,45 @@ class GitRepo:
         return self.git("rev-parse", "--verify", "HEAD")
 
 
+_templates: dict[str, Path] = {}
+_template_root: Path | None = None
+
+
+def _remove_templates() -> None:
+    if _template_root is not None:
+        shutil.rmtree(_template_root, ignore_errors=True)
+
+
 def make_repo(root: Path, commits: list[dict[str, str | None]], branch: str = "main") -> GitRepo:
-    """Create a repository at ``root`` with one commit per dict of files."""
-    root.mkdir(parents=True, exist_ok=True)
-    run_git(root, "init", "--quiet", f"--initial-branch={branch}")
+    """Create a repository at ``root`` with one commit per dict of files.
+
+    Each set of commits is built once per test process and copied: the commits are the
+    same either way (fixed identity and dates). Files already in ``root`` are part of the
+    first commit; such a repository is built where it is."""
+    global _template_root
+    if root.exists() and any(root.iterdir()):
+        run_git(root, "init", "--quiet", f"--initial-branch={branch}")
+        repo = GitRepo(root)
+        for number, files in enumerate(commits, start=1):
+            repo.commit(files, message=f"commit {number}")
+        return repo
+    key = json.dumps([commits, branch])
+    template = _templates.get(key)
+    if template is None:
+        if _template_root is None:
+            _template_root = Path(tempfile.mkdtemp(prefix="test-repos-"))
+            atexit.register(_remove_templates)
+        template = _template_root / str(len(_templates))
+        template.mkdir()
+        run_git(template, "init", "--quiet", f"--initial-branch={branch}")
+        built = GitRepo(template)
+        for number, files in enumerate(commits, start=1):
+            built.commit(files, message=f"commit {number}")
+        _templates[key] = template
+    root.parent.mkdir(parents=True, exist_ok=True)
+    shutil.copytree(template, root, symlinks=True, dirs_exist_ok=True)
     repo = GitRepo(root)
-    for number, files in enumerate(commits, start=1):
-        repo.commit(files, message=f"commit {number}")
+    repo._commits = len(commits)
     return repo
 
 

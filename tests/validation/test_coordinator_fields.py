@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.support.coordinator_payload import Refused, check
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 EVAL_ENV = {"REACTORCIDE_EVENT_TYPE": "push", "REACTORCIDE_BRANCH": "main",
             "REACTORCIDE_SHA": "c" * 40,
@@ -19,7 +19,7 @@ EVAL_ENV = {"REACTORCIDE_EVENT_TYPE": "push", "REACTORCIDE_BRANCH": "main",
 
 def _plan_json(tmp_path: Path, text: str, env: dict[str, str]) -> dict[str, Any]:
     (tmp_path / "pipeline.star").write_text(text)
-    result = run_engine("plan", "--format", "json", "--src", tmp_path, env=env)
+    result = run_cli("plan", "--format", "json", "--src", tmp_path, env=env)
     assert result.code == 0, result.stderr
     plan: dict[str, Any] = json.loads(result.stdout)
     return plan
@@ -49,7 +49,7 @@ def test_replaced_fields_and_a_missing_command_are_warned_about(tmp_path: Path) 
     (tmp_path / "pipeline.star").write_text(
         'trigger_job("a", worker_class = "gpu", ci_source_url = "u", ci_source_ref = "r",'
         ' job_command = "x")\ntrigger_job("b")\n')
-    result = run_engine("plan", "--src", tmp_path)
+    result = run_cli("plan", "--src", tmp_path)
     assert result.code == 0, result.stderr
     for name in ("worker_class", "ci_source_url", "ci_source_ref"):
         assert f'pipeline.star:1:1: warning: job "a": {name} is replaced by the coordinator' \
@@ -61,7 +61,7 @@ def test_replaced_fields_and_a_missing_command_are_warned_about(tmp_path: Path) 
 def test_the_document_names_the_plain_trigger_type(tmp_path: Path) -> None:
     (tmp_path / "pipeline.star").write_text('trigger_job("a", job_command = "x")\n')
     out = tmp_path / "triggers.json"
-    result = run_engine("ingest", "--no-submit", "--src", tmp_path, "--triggers-file", out)
+    result = run_cli("ingest", "--no-submit", "--src", tmp_path, "--triggers-file", out)
     assert result.code == 0, result.stderr
     assert json.loads(out.read_text())["trigger_type"] == "runnerlib"
 

@@ -1,13 +1,13 @@
 """Job rules: `normalize_job` and the graph checks, then the same rules through the real CLI.
 
-The unit tables cover every rule one at a time. The data directories under `cases/`
-each hold a `pipeline.star` and the exact first stderr line (`expected_error.txt`) the
-engine must print for it, with the location of the offending call.
+The unit tables cover every rule one at a time. The chunked files under `cases/` (one
+per area) hold small pipelines, each with the line its first error must point at and
+the exact message the engine must print there.
 """
 
 from __future__ import annotations
 
-import shutil
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -18,7 +18,7 @@ from engine.core.diagnostics import Location
 from engine.core.job_graph import find_cycles, graph_problems
 from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
 from engine.core.validate import JobError, normalize_job
-from tests.support.engine_run import run_engine
+from tests.support.engine_run import run_cli
 
 CASES_DIR = Path(__file__).parent / "cases"
 
@@ -375,31 +375,70 @@ def test_cycle_message_names_exactly_the_jobs_on_the_cycle() -> None:
     assert owner.name in named
 
 
-# --- the same rules through the CLI, from data directories ---------------------------
-
-CASES = sorted(p for p in CASES_DIR.iterdir() if (p / "pipeline.star").is_file())
+# --- the same rules through the CLI, from chunked files ------------------------------
 
 
-@pytest.mark.parametrize("case", CASES, ids=[p.name for p in CASES])
-def test_cli_reports_the_first_error_at_its_location(case: Path, tmp_path: Path) -> None:
-    work = tmp_path / case.name
-    shutil.copytree(case, work)
-    expected = (case / "expected_error.txt").read_text(encoding="utf-8").splitlines()[0]
+@dataclass(frozen=True)
+class Chunk:
+    """One pipeline of a chunked file and the first error it must stop at."""
+
+    name: str
+    source: str
+    expected: str  # the first line on stderr
+
+
+MARK = re.compile(r"  ### col (\d+): (.*)$")
+
+
+def read_chunks(path: Path) -> list[Chunk]:
+    """The chunks of `path`: each starts at a `--- NAME` line; the one line holding
+    `### col N: MESSAGE` is where its first error must point."""
+    chunks: list[Chunk] = []
+    name: str | None = None
+    lines: list[str] = []
+
+    def close() -> None:
+        if name is None:
+            return
+        marked = [(n, m) for n, line in enumerate(lines, 1) if (m := MARK.search(line))]
+        assert len(marked) == 1, f"{path.name}: {name} needs one ### line, has {len(marked)}"
+        [(line, match)] = marked
+        expected = f"pipeline.star:{line}:{match[1]}: error: {match[2]}"
+        chunks.append(Chunk(f"{path.stem}/{name}", "".join(f"{x}\n" for x in lines), expected))
+
+    for text in path.read_text(encoding="utf-8").splitlines():
+        if text.startswith("--- "):
+            close()
+            name, lines = text.removeprefix("--- ").strip(), []
+        elif name is not None:
+            lines.append(text)
+    close()
+    return chunks
+
+
+CHUNKS = [chunk for path in sorted(CASES_DIR.glob("*.star")) for chunk in read_chunks(path)]
+
+
+@pytest.mark.parametrize("chunk", CHUNKS, ids=[c.name for c in CHUNKS])
+def test_cli_reports_the_first_error_at_its_location(chunk: Chunk, tmp_path: Path) -> None:
+    work = tmp_path / "work"
+    work.mkdir()
+    (work / "pipeline.star").write_text(chunk.source, encoding="utf-8")
     before = sorted(p.name for p in work.iterdir())
 
-    result = run_engine("--pipeline", "pipeline.star", "--src", ".",
-                        "--triggers-file", "triggers.json", cwd=work)
+    result = run_cli("--pipeline", "pipeline.star", "--src", ".",
+                     "--triggers-file", "triggers.json", cwd=work)
 
     assert result.code == 1, result.output
-    assert result.stderr.splitlines()[0] == expected
+    assert result.stderr.splitlines()[0] == chunk.expected
     assert not (work / "triggers.json").exists()
     assert sorted(p.name for p in work.iterdir()) == before
     assert "Traceback (most recent call last)" not in result.stderr
 
 
-def test_every_case_has_an_expected_error() -> None:
-    assert CASES
-    for case in CASES:
-        lines = (case / "expected_error.txt").read_text(encoding="utf-8").splitlines()
-        assert lines and lines[0].startswith("pipeline.star:"), case.name
-        assert ": error: " in lines[0], case.name
+def test_every_chunk_expects_an_error() -> None:
+    assert len(CHUNKS) >= 32
+    assert len({c.name for c in CHUNKS}) == len(CHUNKS)
+    for chunk in CHUNKS:
+        assert chunk.expected.startswith("pipeline.star:"), chunk.name
+        assert ": error: " in chunk.expected, chunk.name

@@ -1,4 +1,4 @@
-"""Run Python ingest scripts the way an ingest job does: a fresh interpreter, the
+"""Run Python ingest scripts the way an ingest job does: a process of their own, the
 installed `workflow` package, a clean environment, and a working directory outside the
 project."""
 
@@ -8,7 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
-from tests.support.engine_run import REPO_ROOT, Result, run_python
+from tests.support.engine_run import REPO_ROOT, Result
+from tests.support.engine_run import run_script as run_forked
 
 PYTHON_EXAMPLES = REPO_ROOT / "examples" / "python"
 STARLARK_EXAMPLES = REPO_ROOT / "examples" / "pipelines"
@@ -16,8 +17,9 @@ STARLARK_EXAMPLES = REPO_ROOT / "examples" / "pipelines"
 
 def run_script(script: Path, *, cwd: Path, env: dict[str, str] | None = None,
                timeout: float = 60) -> Result:
-    """`python SCRIPT` in `cwd` with a clean environment plus `env`."""
-    return run_python(script, cwd=cwd, env=env, timeout=timeout)
+    """`python SCRIPT` in `cwd` with a clean environment plus `env`, forked from the
+    warm interpreter (tests.support.engine_run.run_script)."""
+    return run_forked(script, cwd=cwd, env=env, timeout=timeout)
 
 
 def load(path: Path) -> dict[str, Any]:

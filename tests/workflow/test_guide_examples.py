@@ -5,12 +5,16 @@ guide/NN_*.py.txt are the guide's code blocks, copied verbatim in the guide's or
 Most are fragments that assume what the guide shows elsewhere; a case adds only that,
 before (`prelude`: the import, a `ctx`, a helper the fragment calls, jobs a fragment
 depends on) and after (`epilogue`: the flush a fragment leaves out). The fragment
-itself is never edited. Each script runs as `python script.py` outside the project.
+itself is never edited. Each script runs as `python script.py` would (in a process
+forked from a warm interpreter), from a directory outside the project, against a copy
+of a repository built once per session (engine.pipeline_tests.repository).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import shutil
 import socket
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -19,9 +23,12 @@ from typing import Any
 
 import pytest
 
-from tests.examples.test_examples import build_repo, start_coordinator, substitute
-from tests.support.gitrepo import GitRepo
-from tests.workflow.scripts import load, run_script
+from engine.pipeline_tests.cases import repository_table
+from engine.pipeline_tests.repository import Repositories
+from tests.support.coordinator_server import FakeCoordinator
+from tests.support.engine_run import run_script
+from tests.support.gitrepo import run_git
+from tests.workflow.scripts import load
 
 GUIDE_DIR = Path(__file__).resolve().parent / "guide"
 SNIPPETS = {path.name[:2]: path for path in sorted(GUIDE_DIR.glob("*.py.txt"))}
@@ -39,12 +46,12 @@ MAIN = {"commits": [BASE, {"src/app.py": "print(2)\n"}]}
 FEATURE = {**MAIN, "branch": "feature/login"}
 TAGGED = {**MAIN, "tags": [{"name": "v2.0.0", "message": "Release 2.0.0"}]}
 RELEASE = {**MAIN, "branch": "release/2.0"}
-PR_PYTHON = {**FEATURE, "origin_main": 1}
+PR_PYTHON = {**FEATURE, "origin": {"main": 1}}
 PR_EVERYTHING = {
     "branch": "feature/all",
     "commits": [BASE, {"src/app.py": "print(3)\n", "web/cart.ts": "let a = 1;\n",
                        "docs/index.md": "# docs\n"}],
-    "origin_main": 1,
+    "origin": {"main": 1},
 }
 CRITICAL = {"commits": [BASE, {"auth/login.py": "def login(): ...\n"}]}
 HOTFIX_CRITICAL = {**CRITICAL, "branch": "hotfix/login"}
@@ -184,17 +191,20 @@ def test_every_guide_example_is_run() -> None:
     assert {case.snippet for case in CASES} == set(SNIPPETS)
 
 
-def _repository(root: Path, spec: dict[str, Any]) -> GitRepo | None:
+def _repository(root: Path, spec: dict[str, Any], repositories: Repositories) -> str | None:
+    """A copy of the repository `spec` (a `[repository]` table) describes at `root`, and
+    its HEAD; an empty spec is a copied source without git."""
     if not spec:
         root.mkdir(parents=True)
         (root / "README.md").write_text("# a copied source, no git\n", encoding="utf-8")
         return None
-    return build_repo(root, spec)
+    shutil.move(repositories.checkout(repository_table(spec)), root)
+    return run_git(root, "rev-parse", "HEAD")
 
 
-def _fill(text: str, repo: GitRepo | None, script: Path, closed: str) -> str:
+def _fill(text: str, head: str | None, script: Path, closed: str) -> str:
     text = text.replace("@SCRIPT@", str(script)).replace("@CLOSED@", closed)
-    return substitute(text, repo) if repo is not None else text
+    return text.replace("@HEAD@", head) if head is not None else text
 
 
 def _closed_port() -> int:
@@ -217,9 +227,10 @@ def guide_triggers_file() -> Iterator[Path]:
 
 
 @pytest.mark.parametrize("case", CASES, ids=[case.id for case in CASES])
-def test_guide_example(case: GuideCase, tmp_path: Path, request: pytest.FixtureRequest) -> None:
+def test_guide_example(case: GuideCase, tmp_path: Path, request: pytest.FixtureRequest,
+                       repositories: Repositories) -> None:
     src = tmp_path / "src"
-    repo = _repository(src, case.repo)
+    repo = _repository(src, case.repo, repositories)
     script = tmp_path / "script.py"
     snippet = SNIPPETS[case.snippet].read_text(encoding="utf-8")
     script.write_text(case.prelude + snippet + case.epilogue, encoding="utf-8")
@@ -230,7 +241,13 @@ def test_guide_example(case: GuideCase, tmp_path: Path, request: pytest.FixtureR
     env = {"REACTORCIDE_CODE_DIR": str(src), "REACTORCIDE_TRIGGERS_FILE": str(triggers)}
     env.update({k: _fill(v, repo, script, closed) for k, v in case.env.items()})
     if case.coordinator is not None:
-        env.update(start_coordinator(request, case.coordinator))
+        server: FakeCoordinator = request.getfixturevalue("coordinator")
+        server.add_job("ingest", "running", job_id="ingest-job-1")
+        for job in case.coordinator:
+            server.add_job(**job)
+        env.update({"REACTORCIDE_COORDINATOR_URL": server.url,
+                    "REACTORCIDE_API_TOKEN": server.token,
+                    "REQUESTS_CA_BUNDLE": os.environ["REQUESTS_CA_BUNDLE"]})
 
     result = run_script(script, cwd=tmp_path, env=env)
 

@@ -14,7 +14,7 @@ import pytest
 from engine.core.jobs import OPTIONAL_FIELDS
 from engine.triggers.file import parse_existing
 from tests.conftest import GitRepoFactory
-from tests.support.engine_run import REPO_ROOT, Result, clean_env, run_engine
+from tests.support.engine_run import REPO_ROOT, Result, clean_env, run_cli
 
 UUID_RE = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}\Z")
 REQUIRED_ORDER = ["job_name", "depends_on", "condition", "env"]
@@ -32,7 +32,7 @@ def make_src(root: Path, text: str) -> Path:
 
 def ingest(src: Path, triggers: Path, *extra: str, env: dict[str, str] | None = None) -> Result:
     """`python -m engine ingest` on `src`, writing to `triggers`."""
-    return run_engine("ingest", "--src", src, "--triggers-file", triggers, *extra,
+    return run_cli("ingest", "--src", src, "--triggers-file", triggers, *extra,
                       env={**NO_GIT_ENV, **(env or {})})
 
 
@@ -416,7 +416,7 @@ for path in changed_files("HEAD^", "HEAD"):
 
 
 def _git_ingest(src: Path, triggers: Path) -> Result:
-    return run_engine("--src", src, "--triggers-file", triggers)
+    return run_cli("--src", src, "--triggers-file", triggers)
 
 
 def test_context_and_changes_from_a_real_repository(
