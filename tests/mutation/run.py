@@ -88,6 +88,12 @@ def stage(modules: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore"]\n'
         "use_git_change_detection = false\n"
+        # Each mutant's tests run in a process that has never run pytest: a second
+        # pytest run in one process escapes explicit parametrize ids again (`\\n` for
+        # `\n`), so the recorded test ids no longer select anything and pytest's
+        # "not found" would count the mutant as killed.
+        'process_isolation = "forkserver"\n'
+        'forkserver_warmup = "none"\n'
         "\n[tool.pytest.ini_options]\n"
         'python_files = ["test_*.py"]\n'
         'addopts = "--import-mode=importlib"\n',
