@@ -34,6 +34,7 @@ from engine.policy import (
     render_toml,
 )
 from tests.policy.test_policy import CONFIG_ERRORS
+from tests.support.case_ids import case_id
 
 Settings = dict[str, dict[str, Any]]
 
@@ -328,7 +329,7 @@ FILE_RULES: list[tuple[str, str | None]] = [
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), FILE_RULES, ids=[t for t, _ in FILE_RULES])
+@pytest.mark.parametrize(("text", "message"), FILE_RULES, ids=[case_id(t) for t, _ in FILE_RULES])
 def test_each_rule_of_a_policy_file(tmp_path: Path, text: str, message: str | None) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")

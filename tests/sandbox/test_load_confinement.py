@@ -13,6 +13,7 @@ import pytest
 
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.source_tree import SourceTree
+from tests.support.case_ids import case_id
 
 SECRET = 'trigger_job("from-outside")\n'
 
@@ -156,7 +157,7 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("module", "message"), REFUSED, ids=[m for m, _ in REFUSED])
+@pytest.mark.parametrize(("module", "message"), REFUSED, ids=[case_id(m) for m, _ in REFUSED])
 def test_resolve_refuses_with_a_reason(tmp_path: Path, module: str, message: str) -> None:
     tree, _, path = _plain_tree(tmp_path)
     with pytest.raises(CapabilityError) as caught:
