@@ -30,7 +30,8 @@ EQUIVALENT = Path(__file__).with_name("equivalent.txt")
 # module (as imported from the staging directory) -> the tests that guard it
 SAFEGUARDS: dict[str, list[str]] = {
     "engine/capabilities/source_tree.py": ["tests/sandbox/test_load_confinement.py"],
-    **{f"engine/policy/{name}.py": ["tests/policy/test_layering.py"]
+    **{f"engine/policy/{name}.py": ["tests/policy/test_layering.py",
+                                    "tests/policy/test_sections.py"]
        for name in ("schema", "values", "files", "layering", "recorded", "show")},
     "engine/core/validate.py": ["tests/validation/test_job_rules.py",
                            "tests/validation/test_policy_rules.py",
