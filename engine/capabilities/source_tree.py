@@ -77,7 +77,7 @@ class SourceTree:
 
     def display_name(self, relative: str) -> str:
         """How messages name a loaded file: under the source directory as given."""
-        return os.path.normpath(os.path.join(self.root_display, *relative.split("/")))
+        return os.path.normpath(os.path.join(self.root_display, relative))
 
     def read(self, module: str, loading_file: str) -> dict[str, str]:
         """Resolve, confine and read one load; `{"name": display name, "text": ...}`."""
@@ -85,7 +85,7 @@ class SourceTree:
         name = self.display_name(relative)
         if name in self.texts:
             return {"name": name, "text": self.texts[name]}
-        path = os.path.join(self.root, *relative.split("/"))
+        path = os.path.join(self.root, relative)
         real = os.path.realpath(path)
         if not real.startswith(self.root + os.sep):
             raise CapabilityError(
@@ -106,13 +106,11 @@ class SourceTree:
         from engine.common.regular_file import FileRefused, read_regular
 
         try:
-            raw = read_regular(real, MAX_SOURCE_BYTES, what=name)
+            raw = read_regular(real, MAX_SOURCE_BYTES)
         except FileRefused as err:
             raise CapabilityError(f"cannot load {module!r}: {name} {err.reason}") from None
         except FileNotFoundError:
             raise CapabilityError(f"cannot load {module!r}: {name} does not exist") from None
-        except IsADirectoryError:
-            raise CapabilityError(f"cannot load {module!r}: {name} is a directory") from None
         except OSError as err:
             raise CapabilityError(f"cannot load {module!r}: {err.strerror}") from None
         try:

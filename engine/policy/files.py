@@ -104,9 +104,11 @@ def _read_fork_table(path: str, table: Any) -> Settings:
         raise UsageError("[fork_pr] must be a table", path)
     out: Settings = {}
     for section, settings in table.items():
-        if section not in FORK_SECTIONS or not isinstance(settings, dict):
+        if section not in FORK_SECTIONS:
             known = ", ".join(f"[fork_pr.{name}]" for name in FORK_SECTIONS)
             raise UsageError(f"fork_pr.{section} is not one of {known}", path)
+        if not isinstance(settings, dict):
+            raise UsageError(f"[fork_pr.{section}] must be a table", path)
         out[section] = {}
         for key, value in settings.items():
             if key not in SCHEMA[section]:

@@ -67,7 +67,7 @@ def read_bytes(path: str) -> bytes | None:
     from engine.common.regular_file import FileRefused, read_regular
 
     try:
-        return read_regular(target(path), MAX_BYTES, what="the triggers file")
+        return read_regular(target(path), MAX_BYTES)
     except FileNotFoundError:
         return None
     except FileRefused as err:
@@ -177,9 +177,10 @@ def locked(path: str) -> Iterator[None]:
 def write_atomic(path: str, data: bytes) -> None:
     """Replace `path` with `data`: temp file in the same directory, fsync, rename.
 
-    The temp file has an unpredictable name and is created with O_EXCL and O_NOFOLLOW,
-    so a file or symbolic link planted at a guessed name is never written through, and a
-    stale temp file left by an earlier run is simply not in the way. SIGTERM and SIGINT
+    The temp file has an unpredictable name and is created with O_EXCL, which refuses
+    any file or symbolic link already there (a dangling link too), so nothing planted at
+    a guessed name is ever written through, and a stale temp file left by an earlier run
+    is simply not in the way. SIGTERM and SIGINT
     wait while the file is renamed into place, so that a stopped run has either written
     everything or nothing.
     """
@@ -188,20 +189,20 @@ def write_atomic(path: str, data: bytes) -> None:
     directory = os.path.dirname(path) or "."
     # os.urandom is what `secrets` draws from, without its hashlib and random imports.
     tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(8).hex()}.tmp")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0) | getattr(
-        os, "O_CLOEXEC", 0)
     try:
-        fd = os.open(tmp, flags, 0o644)
+        # os.open makes the descriptor close-on-exec by itself.
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o644)
     except OSError as err:
         raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
     stops = {signal.SIGTERM, signal.SIGINT}
     try:
-        view = memoryview(data)
-        while view:
-            view = view[os.write(fd, view):]
-        os.fsync(fd)
-        os.close(fd)
-        fd = -1
+        try:
+            view = memoryview(data)
+            while view:
+                view = view[os.write(fd, view):]
+            os.fsync(fd)
+        finally:
+            os.close(fd)
         blocked = signal.pthread_sigmask(signal.SIG_BLOCK, stops)
         try:
             os.replace(tmp, path)
@@ -210,11 +211,9 @@ def write_atomic(path: str, data: bytes) -> None:
     except OSError as err:
         raise UsageError(f"cannot write the triggers file: {err.strerror}", path) from None
     finally:
-        if fd >= 0:
-            os.close(fd)
         if os.path.exists(tmp):
             os.unlink(tmp)
-    dir_fd = os.open(directory, os.O_RDONLY | os.O_DIRECTORY)
+    dir_fd = os.open(directory, os.O_RDONLY)
     try:
         os.fsync(dir_fd)
     finally:

@@ -15,6 +15,7 @@ from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from pipeline_builtins.globs import GlobError, all_match, any_match, join_paths, matches
+from tests.support.case_ids import case_id
 
 
 def _class_end(glob: str, start: int) -> int:
@@ -111,7 +112,7 @@ ROWS = [
 
 
 @pytest.mark.parametrize(("glob", "path", "expected"), ROWS,
-                         ids=[f"{g} ~ {p}" for g, p, _ in ROWS])
+                         ids=[case_id(f"{g} ~ {p}") for g, p, _ in ROWS])
 def test_rows_agree_with_the_documented_rules(glob: str, path: str, expected: bool) -> None:
     assert reference_match(glob, path) is expected
     assert matches(glob, path) is expected

@@ -9,6 +9,7 @@ import pytest
 
 from pipeline_builtins.globs import GlobError, all_match, any_match, join_paths, matches
 from tests.git.scenarios import capture
+from tests.support.case_ids import case_id
 from tests.support.gitrepo import make_repo
 
 # glob -> (paths it matches, paths it does not match)
@@ -43,7 +44,7 @@ DIALECT: dict[str, tuple[list[str], list[str]]] = {
 
 
 @pytest.mark.parametrize("glob, yes, no", [(g, y, n) for g, (y, n) in DIALECT.items()],
-                         ids=DIALECT.keys())
+                         ids=[case_id(glob) for glob in DIALECT])
 def test_glob_dialect(glob: str, yes: list[str], no: list[str]) -> None:
     for path in yes:
         assert matches(glob, path), (glob, path)

@@ -32,8 +32,10 @@ from engine.policy import (
     policy_from_json,
     policy_to_json,
     render_toml,
+    tighten,
 )
 from tests.policy.test_policy import CONFIG_ERRORS
+from tests.support.case_ids import case_id
 
 Settings = dict[str, dict[str, Any]]
 
@@ -325,10 +327,28 @@ FILE_RULES: list[tuple[str, str | None]] = [
      "cpu_seconds, memory_mb, max_callstack, max_jobs, max_output_bytes, max_print_bytes)"),
     ("[limits]\nwall_second = 1\n",
      "unknown key limits.wall_second (did you mean 'wall_seconds'?)"),
+    ("[jobs]\nmax_priority = 1.5\n", "jobs.max_priority must be an integer, got the number 1.5"),
+    ('[git]\non_missing_history = "x"\n',
+     "git.on_missing_history must be one of: error, all_changed, got the string 'x'"),
+    ("[limits]\nmax_jobs = 1979-05-27\n",
+     "limits.max_jobs must be a positive integer, got date datetime.date(1979, 5, 27)"),
+    ('[jobs]\nreserved_env_prefixes = [["A_"]]\n',
+     "jobs.reserved_env_prefixes must be a list of strings, got a list with a non-string item"),
+    ('[jobs]\nallowed_images = [["r/*"], [], ["*/team/*"]]\n', None),
+    ("fork_pr = 1\n", "[fork_pr] must be a table"),
+    ("[fork_pr]\nload = {enabled = false}\n",
+     "fork_pr.load is not one of [fork_pr.limits], [fork_pr.builtins], [fork_pr.jobs]"),
+    ("[fork_pr]\nlimits = 3\n", "[fork_pr.limits] must be a table"),
+    ("[fork_pr.limits]\nwall_second = 1\n",
+     "unknown key fork_pr.limits.wall_second (did you mean 'wall_seconds'?)"),
+    ("[fork_pr.jobs]\nzzz = 1\n", "unknown key fork_pr.jobs.zzz"),
+    ("[fork_pr.limits]\nmax_jobs = 0\n",
+     "limits.max_jobs must be a positive integer, got the integer 0"),
+    ("[fork_pr.limits]\nmax_jobs = 5\n", None),
 ]
 
 
-@pytest.mark.parametrize(("text", "message"), FILE_RULES, ids=[t for t, _ in FILE_RULES])
+@pytest.mark.parametrize(("text", "message"), FILE_RULES, ids=[case_id(t) for t, _ in FILE_RULES])
 def test_each_rule_of_a_policy_file(tmp_path: Path, text: str, message: str | None) -> None:
     path = tmp_path / "policy.toml"
     path.write_text(text, encoding="utf-8")
@@ -344,9 +364,12 @@ def test_each_rule_of_a_policy_file(tmp_path: Path, text: str, message: str | No
 def test_files_that_cannot_be_read_name_themselves(tmp_path: Path) -> None:
     latin = tmp_path / "latin.toml"
     latin.write_bytes(b"[limits]\n# \xff\n")
+    (tmp_path / "file").write_text("x", encoding="utf-8")
     for path, message in ((tmp_path / "nope.toml", "policy file not found"),
                           (tmp_path, f"policy file {tmp_path} is not a regular file"),
-                          (latin, "policy file is not UTF-8 text")):
+                          (latin, "policy file is not UTF-8 text"),
+                          (tmp_path / "file" / "p.toml",
+                           "cannot read the policy file: Not a directory")):
         with pytest.raises(UsageError) as caught:
             load_policy([str(path)])
         (diagnostic,) = caught.value.diagnostics
@@ -396,8 +419,75 @@ def test_policy_files_come_from_the_environment_then_the_command_line() -> None:
     environ = {"REACTORCIDE_PIPELINE_POLICY": "org.toml:team.toml"}
     assert policy_files(["cli.toml"], environ) == ["org.toml", "team.toml", "cli.toml"]
     assert policy_files([], {}) == []
-    with pytest.raises(UsageError):  # an empty entry would silently apply nothing
+    assert policy_files(["cli.toml"], {"REACTORCIDE_PIPELINE_POLICY": ""}) == ["cli.toml"]
+    with pytest.raises(UsageError) as caught:  # an empty entry would silently apply nothing
         policy_files([], {"REACTORCIDE_PIPELINE_POLICY": "org.toml::"})
+    (diagnostic,) = caught.value.diagnostics
+    assert (diagnostic.location.file, diagnostic.message) == (
+        "REACTORCIDE_PIPELINE_POLICY", "REACTORCIDE_PIPELINE_POLICY has an empty entry "
+        "('org.toml::'); name each policy file, separated by ':'")
+
+
+def test_files_read_later_layer_over_a_policy_already_read(tmp_path: Path) -> None:
+    org = _written(tmp_path, {"limits": {"max_jobs": 10}, "load": {"enabled": False}}, "o.toml")
+    team = _written(tmp_path, {"limits": {"max_jobs": 50}, "load": {"max_files": 3}}, "t.toml")
+
+    layered = load_policy([team], over=load_policy([org]))
+
+    assert layered == load_policy([org, team])
+    assert (layered.limits.max_jobs, layered.load.enabled, layered.load.max_files) == (
+        10, False, 3)
+    assert layered.files == (org, team)
+
+
+def test_a_fork_gets_every_files_fork_pr_table_layered_on_top(tmp_path: Path) -> None:
+    org = tmp_path / "org.toml"
+    org.write_text("[limits]\nmax_jobs = 100\nwall_seconds = 60\n"
+                   "[fork_pr.limits]\nmax_jobs = 5\nwall_seconds = 600\n", encoding="utf-8")
+    team = tmp_path / "team.toml"
+    team.write_text('[jobs]\nmax_priority = 50\n[fork_pr.jobs]\nmax_priority = 1\n'
+                    '[fork_pr.builtins]\ndisabled = ["print"]\n', encoding="utf-8")
+    policy = load_policy([str(org), str(team)])
+
+    fork = policy.for_fork()
+
+    assert (policy.limits.max_jobs, policy.jobs.max_priority, policy.builtins.disabled) == (
+        100, 50, ())
+    assert fork.limits.max_jobs == 5
+    assert fork.limits.wall_seconds == 60.0  # a fork's table tightens, never loosens
+    assert (fork.jobs.max_priority, fork.builtins.disabled) == (1, ("print",))
+    assert fork.files == (str(org), str(team), f"{org} [fork_pr]", f"{team} [fork_pr]")
+
+
+def test_a_policy_without_fork_tables_is_its_own_fork_policy(tmp_path: Path) -> None:
+    plain = load_policy([_written(tmp_path, {"limits": {"max_jobs": 7}}, "p.toml")])
+    assert plain.for_fork() is plain
+    assert default_policy().for_fork() is not None
+    assert default_policy().for_fork().values == default_policy().values
+
+
+def test_a_recorded_policy_tightens_the_operators_and_never_loosens_it(tmp_path: Path) -> None:
+    operator = load_policy([_written(tmp_path, {"limits": {"max_jobs": 10, "wall_seconds": 5},
+                                                "load": {"enabled": False}}, "op.toml")])
+    recorded = combine([("run.json", _file({"limits": {"max_jobs": 50, "wall_seconds": 2},
+                                            "load": {"enabled": True, "max_files": 4}}))])
+
+    layered = tighten(operator, recorded)
+
+    assert (layered.limits.max_jobs, layered.limits.wall_seconds) == (10, 2.0)
+    assert (layered.load.enabled, layered.load.max_files) == (False, 4)
+    assert layered.files == operator.files
+    assert tighten(operator, default_policy()).values == operator.values
+
+
+def test_several_layers_of_patterns_read_back_from_what_is_shown(tmp_path: Path) -> None:
+    two = combine([("a", _file({"jobs": {"allowed_images": ["r/*"],
+                                         "allowed_source_urls": ["https://git/*"]}})),
+                   ("b", _file({"jobs": {"allowed_images": ["*/team/*"],
+                                         "max_timeout": 60}}))])
+    shown = tmp_path / "shown.toml"
+    shown.write_text(render_toml(two), encoding="utf-8")
+    assert load_policy([str(shown)]).values == two.values
 
 
 def test_the_stricter_choice_when_both_files_say_the_same() -> None:

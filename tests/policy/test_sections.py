@@ -3,6 +3,7 @@ key in its kind's Python type, so that no caller reads raw values and casts them
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -11,7 +12,7 @@ from hypothesis import given, settings
 from engine.core.diagnostics import UsageError
 from engine.core.limits import Limits
 from engine.core.validate import RESERVED_ENV_PREFIXES
-from engine.policy import SCHEMA, combine, default_policy
+from engine.policy import SCHEMA, combine, default_policy, load_policy
 from engine.run.ingest import RunOptions
 from tests.policy.test_layering import _POLICY_FILES, Settings
 
@@ -56,6 +57,18 @@ def test_run_options_limits_are_the_policy_the_run_records() -> None:
     assert options.limits.kill_grace_seconds == 9  # not a policy key: kept beside it
     assert options.policy.builtins == default_policy().builtins
     assert RunOptions().policy == default_policy()
+
+
+def test_run_options_limits_keep_the_files_and_their_layers(tmp_path: Path) -> None:
+    path = tmp_path / "org.toml"
+    path.write_text("[limits]\nmax_jobs = 100\n[fork_pr.limits]\nmax_jobs = 5\n",
+                    encoding="utf-8")
+    policy = load_policy([str(path)])
+
+    limited = RunOptions(policy=policy, limits=Limits(max_jobs=3)).policy
+
+    assert limited.limits.max_jobs == 3
+    assert (limited.files, limited.layers) == ((str(path),), policy.layers)
 
 
 def test_run_options_limits_are_checked_like_a_file() -> None:

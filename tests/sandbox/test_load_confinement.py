@@ -13,6 +13,7 @@ import pytest
 
 from engine.capabilities.base import CapabilityError
 from engine.capabilities.source_tree import SourceTree
+from tests.support.case_ids import case_id
 
 SECRET = 'trigger_job("from-outside")\n'
 
@@ -156,7 +157,7 @@ REFUSED = [
 ]
 
 
-@pytest.mark.parametrize(("module", "message"), REFUSED, ids=[m for m, _ in REFUSED])
+@pytest.mark.parametrize(("module", "message"), REFUSED, ids=[case_id(m) for m, _ in REFUSED])
 def test_resolve_refuses_with_a_reason(tmp_path: Path, module: str, message: str) -> None:
     tree, _, path = _plain_tree(tmp_path)
     with pytest.raises(CapabilityError) as caught:
@@ -199,6 +200,17 @@ def test_read_gives_the_name_under_the_root_as_given_and_reads_once(tmp_path: Pa
     assert again == first  # one snapshot per run
     assert nested == {"name": os.path.join(str(src), "ci", "b.star"), "text": "B = 1\n"}
     assert tree.texts == {name: "A = 1\n", nested["name"]: "B = 1\n"}
+
+
+@pytest.mark.parametrize("module", ["my lib/a b.star", "//tab\there/x.star", "a\nb/c.star"])
+def test_a_name_with_white_space_is_one_path(tmp_path: Path, module: str) -> None:
+    tree, src, path = _plain_tree(tmp_path)
+    relative = module.removeprefix("//")
+    (src / relative).parent.mkdir(parents=True)
+    (src / relative).write_text("A = 1\n", encoding="utf-8")
+
+    assert tree.read(module, path) == {"name": os.path.join(str(src), relative),
+                                       "text": "A = 1\n"}
 
 
 def test_the_root_is_shown_as_given_not_resolved(tmp_path: Path) -> None:

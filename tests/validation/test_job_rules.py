@@ -18,6 +18,7 @@ from engine.core.diagnostics import Location
 from engine.core.job_graph import find_cycles, graph_problems
 from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
 from engine.core.validate import JobError, normalize_job
+from tests.support.case_ids import case_id
 from tests.support.engine_run import run_cli
 
 CASES_DIR = Path(__file__).parent / "cases"
@@ -72,7 +73,8 @@ def test_valid_job_names_are_kept(name: str) -> None:
     assert Call(name=name).run()["job_name"] == name
 
 
-@pytest.mark.parametrize(("name", "needle"), INVALID_NAMES, ids=repr)
+@pytest.mark.parametrize(("name", "needle"), INVALID_NAMES,
+                         ids=lambda name: case_id(repr(name)))
 def test_invalid_job_names_are_refused(name: Any, needle: str) -> None:
     message = _error_of(Call(name=name))
     assert needle in message

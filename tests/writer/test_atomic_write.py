@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import queue
+import re
 import threading
 from pathlib import Path
 from types import ModuleType
@@ -69,9 +70,11 @@ def _write_watched(target: Path, pausing_os: _PausingOs) -> list[bytes | None]:
     try:
         while pausing_os.paused.get(timeout=30) != "done":
             seen.append(target.read_bytes() if target.exists() else None)
-            # The document being written is a temporary file beside the target.
+            # The document being written is a temporary file beside the target, named
+            # with 64 random bits, so that its name cannot be guessed.
             beside = [p.name for p in target.parent.iterdir() if p.name != target.name]
-            assert len(beside) == 1 and beside[0].startswith(f".{target.name}."), beside
+            assert len(beside) == 1, beside
+            assert re.fullmatch(rf"\.{re.escape(target.name)}\.[0-9a-f]{{16}}\.tmp", beside[0])
             pausing_os.resume.put(None)
     finally:
         for _ in range(1000):  # never leave the writer blocked

@@ -3,16 +3,26 @@ and the errors of a file or directory that cannot be used."""
 
 from __future__ import annotations
 
-import contextlib
 import fcntl
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
-from engine.core.diagnostics import UsageError
-from engine.triggers.file import locked, parse_existing, read_bytes, read_existing, render
+from engine.core.diagnostics import Location, UsageError
+from engine.core.jobs import Job
+from engine.core.validate import JobRules
+from engine.triggers.document import write_jobs
+from engine.triggers.file import (
+    locked,
+    parse_existing,
+    read_bytes,
+    read_existing,
+    render,
+    render_workflows,
+)
 from engine.triggers.file import write_atomic as write
 from tests.writer.test_triggers_file import CORRUPT
 
@@ -45,6 +55,44 @@ def test_an_invalid_existing_file_is_refused_with_its_reason(name: str, content:
     else:
         assert diagnostic.message == (
             f"existing triggers file is not valid ({reason}); it was left untouched")
+
+
+# Existing files refused for a reason the table above words only in part: the whole message.
+REFUSED_WHOLE = {
+    "broken JSON": (b"{", "not JSON: Expecting property name enclosed in double quotes: "
+                    "line 1 column 2 (char 1)"),
+    "NaN": (b'{"type": "trigger_job", "jobs": [], "x": NaN}', "not JSON: NaN is not a JSON "
+            "number"),
+    "-Infinity": (b"[-Infinity]", "not JSON: -Infinity is not a JSON number"),
+    "overflowing number": (b'{"jobs": [1e999]}', "not JSON: number 1e999 is out of range"),
+    "long overflowing number": (b"[" + b"9" * 30 + b"e999]",
+                                "not JSON: number 99999999999999999999 is out of range"),
+    "nested too deep": (b"[" * 100_000 + b"]" * 100_000, "nested too deep"),
+    "other trigger type": (b'{"type": "trigger_job", "trigger_type": "eval", "jobs": []}',
+                           '"trigger_type" must be "runnerlib"'),
+}
+
+
+@pytest.mark.parametrize(("content", "reason"), REFUSED_WHOLE.values(), ids=REFUSED_WHOLE.keys())
+def test_an_invalid_existing_file_is_refused_in_these_words(content: bytes, reason: str) -> None:
+    with pytest.raises(UsageError) as caught:
+        parse_existing(content, "out/triggers.json")
+    assert caught.value.diagnostics[0].message == (
+        f"existing triggers file is not valid ({reason}); it was left untouched")
+
+
+def test_jobs_already_in_the_file_meet_the_current_policy(tmp_path: Path) -> None:
+    path = tmp_path / "triggers.json"
+    job = {"job_name": "a", "depends_on": [], "condition": "all_success", "env": {},
+           "priority": 50}
+    path.write_bytes(render("op-1", [job]))
+
+    assert read_existing(str(path)) is not None  # acceptable to the coordinator
+    with pytest.raises(UsageError) as caught:
+        read_existing(str(path), JobRules(max_priority=10))
+    assert caught.value.diagnostics[0].message == (
+        'existing triggers file is not valid (jobs[0]: job "a": priority 50 is above the '
+        "policy's maximum of 10 (jobs.max_priority)); it was left untouched")
 
 
 def test_an_invalid_file_on_disk_is_named_in_the_error(tmp_path: Path) -> None:
@@ -94,6 +142,90 @@ def test_files_and_directories_that_cannot_be_used_say_why(tmp_path: Path) -> No
         assert caught.value.diagnostics[0].location.file in (str(tmp_path), str(missing))
 
 
+def test_a_path_that_cannot_be_opened_says_why(tmp_path: Path) -> None:
+    (tmp_path / "file").write_text("x", encoding="utf-8")
+    (tmp_path / "loop-a").symlink_to("loop-b")
+    (tmp_path / "loop-b").symlink_to("loop-a")
+    cases = {
+        str(tmp_path / "file" / "triggers.json"): "Not a directory",
+        str(tmp_path / "loop-a"): "Too many levels of symbolic links",
+    }
+    for path, reason in cases.items():
+        with pytest.raises(UsageError) as caught:
+            read_bytes(path)
+        (diagnostic,) = caught.value.diagnostics
+        assert (diagnostic.location.file, diagnostic.message) == (
+            path, f"cannot read the triggers file: {reason}")
+
+
+def test_a_link_at_the_triggers_path_is_written_through(tmp_path: Path) -> None:
+    real = tmp_path / "real" / "triggers.json"
+    real.parent.mkdir()
+    link = tmp_path / "out" / "triggers.json"
+    link.parent.mkdir()
+    link.symlink_to(os.path.join("..", "real", "triggers.json"))
+    where = Location("pipeline.star")
+    job = Job("a", {"job_name": "a", "depends_on": [], "condition": "all_success", "env": {}},
+              where)
+
+    written = write_jobs(str(link), [job], job_id=None, commit=None, max_output_bytes=1 << 20,
+                         where=where)
+
+    assert written.written and written.document is not None
+    assert link.is_symlink() and os.readlink(link) == os.path.join("..", "real", "triggers.json")
+    assert real.read_bytes() == written.document
+    assert sorted(p.name for p in link.parent.iterdir()) == ["triggers.json"]
+    assert sorted(p.name for p in real.parent.iterdir()) == ["triggers.json"]
+
+
+# What an attacker might plant where the temporary file goes, once its name is guessed.
+PLANTED: dict[str, Callable[[Path, Path], object]] = {
+    "link to a file": lambda tmp, victim: tmp.symlink_to(victim),
+    "dangling link": lambda tmp, victim: tmp.symlink_to(victim.with_name("created")),
+    "plain file": lambda tmp, victim: tmp.write_bytes(b"planted"),
+}
+
+
+@pytest.mark.parametrize("plant", PLANTED.values(), ids=PLANTED.keys())
+def test_nothing_planted_at_a_guessed_temporary_name_is_written_through(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, plant: Callable[[Path, Path], object],
+) -> None:
+    victim = tmp_path / "victim"
+    victim.write_bytes(b"keep")
+    target = tmp_path / "out" / "triggers.json"
+    target.parent.mkdir()
+    monkeypatch.setattr(os, "urandom", lambda n: b"\x01" * n)  # the name an attacker guessed
+    planted = target.parent / f".triggers.json.{'01' * 8}.tmp"
+    plant(planted, victim)
+    before = sorted(p.name for p in tmp_path.iterdir())
+
+    with pytest.raises(UsageError) as caught:
+        write(str(target), b"{}\n")
+
+    assert caught.value.diagnostics[0].message == "cannot write the triggers file: File exists"
+    assert victim.read_bytes() == b"keep"
+    assert sorted(p.name for p in tmp_path.iterdir()) == before  # nothing created
+    assert [p.name for p in target.parent.iterdir()] == [planted.name]  # nor removed
+    assert not target.exists()
+
+
+def test_the_workflows_form_in_exact_bytes() -> None:
+    job = {"job_name": "é", "depends_on": [], "condition": "all_success", "env": {}}
+    batches: list[dict[str, Any]] = [
+        {"jobs": [job]}, {"name": "release", "vars": {"V": "1"}, "jobs": [job]}]
+    assert render_workflows("id", batches) == (
+        '{\n  "type": "trigger_job",\n  "trigger_type": "runnerlib",\n'
+        '  "operation_id": "id",\n  "workflows": [\n    {\n      "jobs": [\n        {\n'
+        '          "job_name": "é",\n          "depends_on": [],\n'
+        '          "condition": "all_success",\n          "env": {}\n        }\n      ]\n'
+        '    },\n    {\n      "name": "release",\n      "vars": {\n        "V": "1"\n'
+        '      },\n      "jobs": [\n        {\n          "job_name": "é",\n'
+        '          "depends_on": [],\n          "condition": "all_success",\n'
+        '          "env": {}\n        }\n      ]\n    }\n  ]\n}\n').encode()
+    with pytest.raises(ValueError, match="not JSON compliant"):
+        render_workflows("id", [{"jobs": [{**job, "priority": float("nan")}]}])
+
+
 def test_the_lock_is_exclusive_on_the_directory_and_released(tmp_path: Path) -> None:
     path = tmp_path / "triggers.json"
     probe = os.open(tmp_path, os.O_RDONLY | os.O_DIRECTORY)
@@ -112,17 +244,3 @@ def test_a_relative_path_in_the_current_directory(tmp_path: Path,
         write("triggers.json", b"{}\n")
     assert (tmp_path / "triggers.json").read_bytes() == b"{}\n"
     assert sorted(p.name for p in tmp_path.iterdir()) == ["triggers.json"]
-
-
-def test_a_link_planted_where_the_temporary_goes_is_never_written_through(
-    tmp_path: Path,
-) -> None:
-    victim = tmp_path / "victim"
-    victim.write_bytes(b"keep")
-    target = tmp_path / "out" / "triggers.json"
-    target.parent.mkdir()
-    (target.parent / f".triggers.json.{os.getpid()}.tmp").symlink_to(victim)
-    # Refusing is one correct outcome; writing the document elsewhere is the other.
-    with contextlib.suppress(UsageError):
-        write(str(target), b"{}\n")
-    assert victim.read_bytes() == b"keep"
