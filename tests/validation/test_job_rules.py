@@ -14,10 +14,11 @@ from typing import Any
 
 import pytest
 
+from engine.core import validate
 from engine.core.diagnostics import Location
 from engine.core.job_graph import find_cycles, graph_problems
 from engine.core.jobs import AUTHORITY_FIELDS, CONDITIONS, FORBIDDEN_KEYS, OPTIONAL_FIELDS, Job
-from engine.core.validate import JobError, normalize_job
+from engine.core.validate import JobError, JobRules, normalize_document, normalize_job
 from tests.support.case_ids import case_id
 from tests.support.engine_run import run_cli
 
@@ -33,11 +34,22 @@ class Call:
     depends_on: Any = None
     condition: Any = None
     extra: dict[str, Any] = field(default_factory=dict)
+    rules: JobRules | None = None
 
     def run(self) -> dict[str, Any]:
         """`normalize_job` on these arguments."""
         return normalize_job(self.name, self.env, self.depends_on, self.condition,
-                             dict(self.extra))
+                             dict(self.extra), self.rules)
+
+
+@pytest.fixture(params=["one pass", "full check"])
+def check(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> str:
+    """Accepted jobs go through both checks: the one-pass check of plain jobs takes most
+    of them, so the full check is also run alone (as it is for any job with a structured
+    field)."""
+    if request.param == "full check":
+        monkeypatch.setattr(validate, "plain_fields", lambda *args: None)
+    return str(request.param)
 
 
 def _error_of(call: Call) -> str:
@@ -69,7 +81,7 @@ INVALID_NAMES: list[tuple[Any, str]] = [
 
 
 @pytest.mark.parametrize("name", VALID_NAMES, ids=lambda n: f"len{len(n)}:{n[:12]}")
-def test_valid_job_names_are_kept(name: str) -> None:
+def test_valid_job_names_are_kept(name: str, check: str) -> None:
     assert Call(name=name).run()["job_name"] == name
 
 
@@ -96,6 +108,9 @@ ACCEPTED: list[tuple[str, Call, dict[str, Any]]] = [
     ("priority high", Call(extra={"priority": 10}), {"priority": 10}),
     ("timeout one", Call(extra={"timeout": 1}), {"timeout": 1}),
     ("timeout large", Call(extra={"timeout": 86400}), {"timeout": 86400}),
+    ("timeout int64 max", Call(extra={"timeout": 2**63 - 1}), {"timeout": 2**63 - 1}),
+    ("priority int64 max", Call(extra={"priority": 2**63 - 1}), {"priority": 2**63 - 1}),
+    ("priority int64 min", Call(extra={"priority": -(2**63)}), {"priority": -(2**63)}),
     ("unset optional", Call(extra={"priority": None}), {"priority": None}),
     ("item_var", Call(extra={"item_var": "TARGET"}), {"item_var": "TARGET"}),
     # The coordinator reads characteristics values as strings or bools only, and
@@ -138,7 +153,7 @@ ACCEPTED += [
 
 @pytest.mark.parametrize(("call", "expected"), [(c, e) for _, c, e in ACCEPTED],
                          ids=[i for i, _, _ in ACCEPTED])
-def test_accepted_calls(call: Call, expected: dict[str, Any]) -> None:
+def test_accepted_calls(call: Call, expected: dict[str, Any], check: str) -> None:
     fields = call.run()
     assert fields["job_name"] == call.name
     for key, value in expected.items():
@@ -293,6 +308,67 @@ def test_refused_calls_name_the_job_and_the_rule(call: Call, needle: str) -> Non
     assert needle in message
 
 
+INT64_RANGE = "is outside the 64-bit integer range the coordinator decodes"
+# Refusals in their exact words: the whole message, the job's name first.
+EXACT: list[tuple[str, Call, str]] = [
+    ("name not allowed", Call(name="-lead"), "job_name '-lead' is not allowed: use letters, "
+     "digits, '.', '_' and '-', starting with a letter or digit"),
+    ("env key", Call(env={"1A": "x"}), "env key '1A' is not a valid variable name (letters, "
+     "digits and '_', not starting with a digit)"),
+    ("env value dict", Call(env={"D": {"a": 1}}), "env['D'] must be a string, got dict"),
+    ("env value tuple", Call(env={"T": (1, 2)}), "env['T'] must be a string, got tuple"),
+    ("condition", Call(condition="x"),
+     "condition 'x' is not one of all_success, any_success, any_failed, always"),
+    ("condition with one allowed", Call(condition="x", rules=JobRules(
+        allowed_conditions=("always",))),
+     "condition 'x' is not one of all_success, any_success, any_failed, always"),
+    ("source_type", Call(extra={"source_type": "svn"}),
+     "source_type 'svn' is not one of git, copy, none"),
+    ("priority above int64", Call(extra={"priority": 2**63}), f"priority {INT64_RANGE}"),
+    ("priority below int64", Call(extra={"priority": -(2**63) - 1}), f"priority {INT64_RANGE}"),
+    ("timeout above int64", Call(extra={"timeout": 2**63}), f"timeout {INT64_RANGE}"),
+    ("characteristics int key", Call(extra={"characteristics": {1: "x"}}),
+     "characteristics keys must be strings, got int"),
+    ("characteristics list value", Call(extra={"characteristics": {"x": [1]}}),
+     "characteristics['x'] must be a string, number or bool, got list"),
+    ("characteristics NaN", Call(extra={"characteristics": {"x": float("nan")}}),
+     "characteristics['x'] must be a finite number, got nan"),
+    ("characteristics huge int", Call(extra={"characteristics": {"x": 2**64}}),
+     f"characteristics['x'] {INT64_RANGE}"),
+    ("characteristics int", Call(extra={"characteristics": {"x": 1}}),
+     "characteristics['x'] must be a string or a bool, got int (the coordinator refuses "
+     'numbers here; write "1")'),
+    # A suggestion only when it is close: "retries" is not a misspelt "resources".
+    ("unknown field", Call(extra={"retries": 3}), "unknown field 'retries'"),
+    ("unknown trigger_type", Call(extra={"trigger_type": "x"}), "unknown field 'trigger_type'"),
+    ("unknown close field", Call(extra={"priorty": 3}),
+     "unknown field 'priorty' (did you mean 'priority'?)"),
+    ("every problem", Call(env={"N": 3}, extra={"priority": True}),
+     "env['N'] must be a string, got int; priority must be an int, got bool"),
+]
+
+
+@pytest.mark.parametrize(("call", "message"), [(c, m) for _, c, m in EXACT],
+                         ids=[i for i, _, _ in EXACT])
+def test_refusals_in_their_exact_words(call: Call, message: str) -> None:
+    prefix = "" if message.startswith("job_name") else f'job "{call.name}": '
+    assert _error_of(call) == prefix + message
+
+
+def test_no_allowed_condition_refuses_every_job_without_failing() -> None:
+    message = _error_of(Call(condition="x", rules=JobRules(allowed_conditions=())))
+    assert message.startswith('job "job": condition \'x\' is not one of all_success, ')
+    assert "(jobs.allowed_conditions)" in message
+
+
+def test_a_job_from_a_file_is_an_object_and_its_fields_default() -> None:
+    with pytest.raises(JobError) as caught:
+        normalize_document(["job_name", "a"])
+    assert str(caught.value) == "a job must be an object, got list"
+    assert normalize_document({"job_name": "a"}) == {
+        "job_name": "a", "env": {}, "depends_on": [], "condition": "all_success"}
+
+
 @pytest.mark.parametrize(
     "key", [k for k, kind in OPTIONAL_FIELDS.items() if kind != "map"]
 )
@@ -356,6 +432,7 @@ CYCLES: list[tuple[str, list[tuple[str, list[str]]], list[set[str]]]] = [
     ("unknown deps ignored", [("a", ["ghost"]), ("b", ["a"])], []),
     ("long", [(f"n{i}", [f"n{(i + 1) % 20}"]) for i in range(20)],
      [{f"n{i}" for i in range(20)}]),
+    ("below the first job", [("a", ["b"]), ("b", ["c"]), ("c", ["b"])], [{"b", "c"}]),
 ]
 
 

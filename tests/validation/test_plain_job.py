@@ -78,6 +78,14 @@ def test_a_matrix_job_takes_the_one_pass_check() -> None:
     ("ok", None, None, None, {"container_image": "evil/miner"}, STRICT),
     ("ok", None, None, None, {"priority": 11}, STRICT),
     ("ok", None, None, "any_failed", {}, STRICT),
+    # each rule of the policy on its own
+    ("ok", None, None, None, {"priority": 11}, JobRules(max_priority=10)),
+    ("ok", None, None, None, {"timeout": 601}, JobRules(max_timeout=600)),
+    ("ok", None, None, None, {"container_image": "evil/miner"},
+     JobRules(allowed_images=(("registry.example.com/*",),))),
+    ("ok", None, None, None, {"source_url": "https://evil.example/x.git"},
+     JobRules(allowed_source_urls=(("https://git.example.com/*",),))),
+    ("ok", None, None, None, {}, JobRules(allowed_conditions=("always",))),
 ])
 def test_what_it_does_not_accept_goes_to_the_full_check(
         name: Any, env: Any, depends_on: Any, condition: Any, extra: dict[str, Any],
