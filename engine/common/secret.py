@@ -151,26 +151,30 @@ def erase_initial_entry(name: str) -> bool:
     span = initial_environment_span()
     if span is None:
         return False
-    start, end = span
     try:
         fd = os.open("/proc/self/mem", os.O_RDWR)
         try:
-            block = os.pread(fd, end - start, start)
-            key = name.encode() + b"="
-            offset = 0
-            found = False
-            while True:
-                at = block.find(key, offset)
-                if at < 0:
-                    break
-                if at == 0 or block[at - 1] == 0:
-                    stop = block.find(b"\0", at)
-                    stop = len(block) if stop < 0 else stop
-                    os.pwrite(fd, bytes(stop - at), start + at)
-                    found = True
-                offset = at + len(key)
+            return zero_entries(fd, span, name)
         finally:
             os.close(fd)
-    except (OSError, ValueError, IndexError):
+    except (OSError, ValueError):  # ValueError: a name that is not text (a lone surrogate)
         return False
+
+
+def zero_entries(fd: int, span: tuple[int, int], name: str) -> bool:
+    """Zero every `name=value` entry of the NUL-separated environment block at `span`
+    (start, end) of the file `fd` (this process's memory, or a file laid out alike);
+    whether there was one."""
+    start, end = span
+    block = os.pread(fd, end - start, start)
+    key = name.encode() + b"="
+    found = False
+    at = block.find(key)
+    while at >= 0:
+        if at == 0 or block[at - 1] == 0:  # an entry's start, not inside another one
+            stop = block.find(b"\0", at)
+            stop = len(block) if stop < 0 else stop
+            os.pwrite(fd, bytes(stop - at), start + at)
+            found = True
+        at = block.find(key, at + len(key))
     return found

@@ -46,7 +46,8 @@ SAFEGUARDS: dict[str, list[str]] = {
     "engine/triggers/operation_id.py": ["tests/writer/test_operation_id.py"],
     "pipeline_builtins/globs.py": ["tests/git/test_glob_reference.py",
                                    "tests/git/test_globs.py"],
-    "engine/common/secret.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/common/secret.py": ["tests/redaction/test_secret.py",
+                                "tests/redaction/test_token_never_written.py"],
     "engine/transcripts/transcript.py": ["tests/redaction/test_token_never_written.py"],
     "engine/capabilities/coordinator/transport.py": [
         "tests/redaction/test_token_never_written.py",
