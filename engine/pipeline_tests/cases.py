@@ -1,12 +1,8 @@
-"""Pipeline test cases: finding them and reading them (the format: docs/pipeline-tests.md).
-
-A case is a TOML file with a top-level `pipeline` key, or a transcript (JSON written by
-`ingest --record`). Directories are searched recursively; other files are ignored.
-"""
+"""Pipeline test cases: reading and checking one TOML case (the format:
+docs/pipeline-tests.md). Finding them is engine.pipeline_tests.discovery."""
 
 from __future__ import annotations
 
-import json
 import os
 
 from engine.common.record import Record
@@ -18,7 +14,6 @@ if TYPE_CHECKING:
     from typing import Any
 
 DEFAULT_COMMIT = "0123456789abcdef0123456789abcdef01234567"
-_SKIPPED_DIRS = frozenset({"__pycache__", "node_modules"})
 
 
 class CaseError(Exception):
@@ -61,103 +56,6 @@ class Case(Record):
         # A checked [repository] table: git questions go to a real repository built from
         # it (engine.pipeline_tests.repository), not to the [git] answers.
         self.repository = repository
-
-
-def discover(paths: list[str]) -> list[str]:
-    """Case files under `paths` (files as given, directories searched), sorted per path;
-    see also `strays`."""
-    found: list[str] = []
-    for path in paths:
-        if os.path.isdir(path):
-            found.extend(sorted(os.path.normpath(p) for p in _walk(path)))
-        elif os.path.exists(path):
-            found.append(os.path.normpath(path))
-        else:
-            raise CaseError(f"{path}: no such file or directory")
-    return list(dict.fromkeys(found))
-
-
-# The kinds of file a case is written in: one of these beside the cases that is not
-# a case, nor referred to by one, is a case gone wrong.
-_CASE_KINDS = (".toml", ".json")
-
-
-def strays(cases: list[str]) -> list[str]:
-    """`.toml` and `.json` files in the directories holding `cases` that are neither a
-    case nor referred to by one (as its pipeline, golden, existing triggers file or
-    policy): a case with a typo in its keys must fail, never be skipped."""
-    referred: set[str] = set()
-    directories: set[str] = set()
-    for path in cases:
-        directories.add(os.path.dirname(path) or ".")
-        if path.endswith(".toml"):
-            try:
-                case = read_case(path)
-            except CaseError:
-                continue
-            referred.update(p for p in (case.pipeline, case.existing, case.expect.golden,
-                                        *case.policy) if p)
-    known = {os.path.normpath(p) for p in (*cases, *referred)}
-    out: list[str] = []
-    for directory in sorted(directories):
-        try:
-            names = sorted(os.listdir(directory))
-        except OSError:
-            continue
-        for name in names:
-            path = os.path.normpath(os.path.join(directory, name))
-            if (name.startswith(".") or not name.endswith(_CASE_KINDS) or path in known
-                    or not os.path.isfile(path)):
-                continue
-            out.append(path)
-    return out
-
-
-def stray_reason(path: str) -> str:
-    """Why a stray file is reported."""
-    if path.endswith(".toml"):
-        try:
-            read_case(path)
-        except CaseError as err:
-            return f"invalid test case: {err} (and no case refers to this file as its policy)"
-        return "not a test case, and no case refers to this file as its policy"
-    if path.endswith(".json"):
-        return ("not a test case: not a transcript, and no case refers to this file (as its "
-                "golden or existing triggers file)")
-    return "not a test case, and no case refers to it"
-
-
-def _walk(root: str) -> list[str]:
-    out: list[str] = []
-    for directory, subdirs, files in os.walk(root):
-        subdirs[:] = [d for d in subdirs if not d.startswith(".") and d not in _SKIPPED_DIRS]
-        for name in files:
-            path = os.path.join(directory, name)
-            toml = name.endswith(".toml") and _is_toml_case(path)
-            if toml or (name.endswith(".json") and _is_transcript(path)):
-                out.append(path)
-    return out
-
-
-def _is_toml_case(path: str) -> bool:
-    import tomllib
-
-    from engine.common.regular_file import MiB, read_regular
-
-    try:
-        return "pipeline" in tomllib.loads(read_regular(path, MiB).decode("utf-8"))
-    except (OSError, ValueError, tomllib.TOMLDecodeError):
-        return True  # reported as a broken case rather than silently skipped
-
-
-def _is_transcript(path: str) -> bool:
-    from engine.common.regular_file import read_regular
-    from engine.transcripts.transcript import MAX_BYTES, is_transcript
-
-    try:
-        return is_transcript(json.loads(read_regular(path, MAX_BYTES).decode("utf-8")))
-    except (OSError, ValueError, RecursionError):
-        return False
 
 
 # -- reading a TOML case -------------------------------------------------------------
@@ -270,22 +168,9 @@ def read_case(path: str) -> Case:
         raise CaseError("give [git] (answers) or [repository] (a real repository to ask), "
                         "not both")
     repository = repository_table(data["repository"]) if "repository" in data else None
-    git = _checked(data.get("git", {}), _GIT, "git")
-    ranges: dict[tuple[str, str | None], list[dict[str, str | None]]] = {}
-    for expression, items in git.get("ranges", {}).items():
-        ranges[_range_key(expression)] = _changes(items, f'git.ranges."{expression}"')
-    info = {key: git[key] for key in ("branch", "commit", "tag", "remote_url") if key in git}
-    info.setdefault("commit", DEFAULT_COMMIT)
-    git_spec = {"changes": _changes(git.get("changes", []), "git.changes"),
-                "ranges": ranges, "info": info, "missing": tuple(git.get("missing", ()))}
-    coordinator = None
-    if "coordinator" in data:
-        table = _checked(data["coordinator"], _COORDINATOR, "coordinator")
-        results = {}
-        for name, result in table.get("results", {}).items():
-            results[name] = _checked(result, _RESULT, f"coordinator.results.{name}")
-        coordinator = {"running": tuple(table.get("running", ())), "results": results,
-                       "error": table.get("error")}
+    git = _git_answers(data.get("git", {}))
+    coordinator = (_coordinator_answers(data["coordinator"]) if "coordinator" in data
+                   else None)
     return Case(
         path=path,
         description=str(data.get("description", "")),
@@ -294,11 +179,32 @@ def read_case(path: str) -> Case:
         policy=tuple(near(p) for p in data.get("policy", [])),
         existing=near(data["existing"]) if "existing" in data else None,
         env=env,
-        git=git_spec,
+        git=git,
         coordinator=coordinator,
         expect=_expectation(data.get("expect", {}), path, near),
         repository=repository,
     )
+
+
+def _git_answers(table: Any) -> dict[str, Any]:
+    """The `[git]` table, checked: the answers git questions get."""
+    git = _checked(table, _GIT, "git")
+    ranges: dict[tuple[str, str | None], list[dict[str, str | None]]] = {}
+    for expression, items in git.get("ranges", {}).items():
+        ranges[_range_key(expression)] = _changes(items, f'git.ranges."{expression}"')
+    info = {key: git[key] for key in ("branch", "commit", "tag", "remote_url") if key in git}
+    info.setdefault("commit", DEFAULT_COMMIT)
+    return {"changes": _changes(git.get("changes", []), "git.changes"),
+            "ranges": ranges, "info": info, "missing": tuple(git.get("missing", ()))}
+
+
+def _coordinator_answers(table: Any) -> dict[str, Any]:
+    """The `[coordinator]` table, checked: the jobs running and their last results."""
+    checked = _checked(table, _COORDINATOR, "coordinator")
+    results = {name: _checked(result, _RESULT, f"coordinator.results.{name}")
+               for name, result in checked.get("results", {}).items()}
+    return {"running": tuple(checked.get("running", ())), "results": results,
+            "error": checked.get("error")}
 
 
 def repository_table(table: Any) -> dict[str, Any]:

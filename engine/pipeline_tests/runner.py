@@ -17,7 +17,7 @@ import time
 
 from engine.core.diagnostics import EngineFailure, PipelineFailed, UsageError
 from engine.core.jobs import count_jobs
-from engine.pipeline_tests.cases import Case, CaseError, discover, read_case
+from engine.pipeline_tests.cases import Case, CaseError, read_case
 from engine.pipeline_tests.verdict import Verdict
 
 TYPE_CHECKING = False
@@ -44,10 +44,9 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
     """Run every case under `paths` (those whose path matches `pattern`, when given);
     report; exit 1 when one failed, 0 otherwise. A file in a case directory that is
     not a case is a failure, never skipped."""
-    from engine.pipeline_tests.cases import stray_reason, strays
+    from engine.pipeline_tests.discovery import stray_reason
     from engine.policy import load_policy
     from engine.policy import policy_files as named_files
-    from engine.run.arguments import PROG
 
     # Read once for every case (exit 2 if broken); a case's own files layer over it.
     operator = load_policy(named_files(policy_files, os.environ))
@@ -55,44 +54,72 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
         from engine.transcripts.transcript import check_writable
 
         check_writable(junit, "the JUnit report")
+    files, cases = _selected(paths or ["."], pattern)
+    stray = set(files) - set(cases)
+    verdicts: dict[str, Verdict] = {p: Verdict(p, stray_reason(p)) for p in stray}
+    timings: dict[str, float] = {}
+    to_run = [f for f in files if f not in stray]
+    verdicts.update(_run_cases(to_run, operator, update, sandbox, timings))
+    failed = _report(files, verdicts, out, verbose)
+    if junit is not None:
+        from engine.pipeline_tests.junit import write_report
+
+        write_report(junit, [verdicts[p] for p in files], timings)
+    return 1 if failed else 0
+
+
+def _selected(paths: list[str], pattern: str | None) -> tuple[list[str], list[str]]:
+    """The files to report on (cases and strays, filtered by `pattern`) and the cases
+    among them; UsageError when there is nothing to run."""
+    from engine.pipeline_tests.discovery import discover, strays
+    from engine.run.arguments import PROG
+
     try:
-        cases = discover(paths or ["."])
+        cases = discover(paths)
     except CaseError as err:
         raise UsageError(f"test: {err}", PROG) from None
     if not cases:
-        raise UsageError(f"test: no test cases found in {', '.join(paths or ['.'])}", PROG)
+        raise UsageError(f"test: no test cases found in {', '.join(paths)}", PROG)
     # Around the cases found in a directory: a case file named on the command line
     # says nothing about its neighbours.
-    directories = [p for p in paths or ["."] if os.path.isdir(p)]
+    directories = [p for p in paths if os.path.isdir(p)]
     files = sorted({*cases, *strays(discover(directories) if directories else [])})
     if pattern is not None:
         files = [f for f in files if _matches(f, pattern)]
         if not files:
             raise UsageError(f"test: no test case matches -k {pattern!r}", PROG)
-    stray = set(files) - set(cases)
-    verdicts: dict[str, Verdict] = {p: Verdict(p, stray_reason(p)) for p in stray}
-    to_run = [f for f in files if f not in stray]
-    timings: dict[str, float] = {}
-    workers = min(os.cpu_count() or 1, MAX_WORKERS, len(to_run) // 2)
+    return files, cases
+
+
+def _run_cases(to_run: list[str], operator: Policy, update: bool, sandbox: Sandbox | None,
+               timings: dict[str, float]) -> dict[str, Verdict]:
+    """Each case's verdict: in parallel when there are enough cases and CPUs, else one
+    after the other (the first using `sandbox` when given)."""
     from engine.pipeline_tests.repository import Repositories
 
+    workers = min(os.cpu_count() or 1, MAX_WORKERS, len(to_run) // 2)
     repositories = Repositories()
     try:
         if len(to_run) >= PARALLEL_FROM and workers > 1:
-            verdicts.update(_in_parallel(to_run, operator, update, workers, timings,
-                                         repositories))
-        else:
-            spare = [sandbox] if sandbox is not None else []
+            return _in_parallel(to_run, operator, update, workers, timings, repositories)
+        spare = [sandbox] if sandbox is not None else []
 
-            def next_sandbox() -> Sandbox | None:
-                return spare.pop() if spare else None  # None: evaluate forks a fresh one
+        def next_sandbox() -> Sandbox | None:
+            return spare.pop() if spare else None  # None: evaluate forks a fresh one
 
-            for path in to_run:
-                started = time.monotonic()
-                verdicts[path] = run_one(path, operator, update, next_sandbox, repositories)
-                timings[path] = time.monotonic() - started
+        verdicts: dict[str, Verdict] = {}
+        for path in to_run:
+            started = time.monotonic()
+            verdicts[path] = run_one(path, operator, update, next_sandbox, repositories)
+            timings[path] = time.monotonic() - started
+        return verdicts
     finally:
         repositories.close()
+
+
+def _report(files: list[str], verdicts: dict[str, Verdict], out: TextIO,
+            verbose: bool) -> int:
+    """Write each verdict and the totals; the number of failures."""
     passed = failed = 0
     for path in files:
         verdict = verdicts[path]
@@ -107,11 +134,7 @@ def run_all(paths: list[str], policy_files: list[str], update: bool, out: TextIO
         out.write(f"FAIL {path}: {verdict.problem}\n")
         out.write("".join(f"    {line}\n" for line in verdict.detail.splitlines()))
     out.write(f"{passed} passed, {failed} failed\n")
-    if junit is not None:
-        from engine.pipeline_tests.junit import write_report
-
-        write_report(junit, [verdicts[p] for p in files], timings)
-    return 1 if failed else 0
+    return failed
 
 
 def _matches(path: str, pattern: str) -> bool:

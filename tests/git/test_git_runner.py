@@ -6,10 +6,10 @@ from pathlib import Path
 
 import pytest
 
+from engine.capabilities.git.checkout_dir import find_checkout
 from engine.capabilities.git.runner import (
     GitError,
     describe_failure,
-    find_checkout,
     git_config_args,
     git_environment,
 )

@@ -13,11 +13,11 @@ import time
 
 from engine.capabilities.answers import Answers
 from engine.capabilities.base import CapabilityError
+from engine.capabilities.git.checkout_dir import find_checkout
 from engine.capabilities.git.runner import (
     DEFAULT_MEMORY_MB,
     Checkout,
     GitUnusable,
-    find_checkout,
     run_git,
 )
 from engine.capabilities.git.runner import OutOfTime as GitOutOfTime
