@@ -5,15 +5,18 @@ from __future__ import annotations
 import json
 
 from engine.core.diagnostics import Diagnostic, Frame, Location
-from engine.core.jobs import Job
+from engine.core.job_book import JobBook
 from engine.core.starlark_text import callsite_column, parse_frames
-from engine.core.validate import JobError, JobRules, normalize_job
-from engine.core.workflows import Declared, WorkflowError
+from engine.core.validate import JobError, JobRules
+from engine.core.workflows import WorkflowError
 from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
+
+    from engine.core.jobs import Job
+    from engine.core.workflows import Declared
 
 
 class JobCollector:
@@ -26,16 +29,12 @@ class JobCollector:
         rules: JobRules | None = None,
     ) -> None:
         self.sources = sources
-        self.max_jobs = max_jobs
-        self.rules = rules
-        self.jobs: list[Job] = []
-        self._by_name: dict[str, Job] = {}
+        self.book = JobBook(rules, max_jobs)
         self._calls_per_line: dict[tuple[str, int], int] = {}
         # A call in a loop sends the same call-stack text every time: parsed once, and
         # each place (text, column) is one shared location and stack for all its jobs.
         self._frames: dict[str, tuple[Frame, ...]] = {}
         self._sites: dict[tuple[str, int], tuple[Location, tuple[Frame, ...]]] = {}
-        self.declared = Declared()
         # Set when a call is refused: the exact place and message, which the generic
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
@@ -51,27 +50,21 @@ class JobCollector:
             call_stack = ""
         location, stack = self._site(call_stack)
         try:
-            if len(self.jobs) >= self.max_jobs:
-                raise JobError(f"job limit of {self.max_jobs} jobs exceeded")
-            extra = dict(fields) if isinstance(fields, dict) else {}
-            try:
-                workflow = self.declared.check_use(extra.pop("workflow", None))
-            except WorkflowError as err:
-                raise JobError(f'job "{job_name}": {err}') from None
-            normalized = normalize_job(
-                job_name, env, depends_on, condition, extra, self.rules
-            )
-            name = normalized["job_name"]
-            first = self._by_name.get(name)
-            if first is not None:
-                raise JobError(f'job "{name}" is triggered twice (first at {first.location})')
+            job = self.book.add(location, job_name, env, depends_on, condition, fields, stack)
         except JobError as err:
             self.failure = Diagnostic(location, str(err), stack=stack)
             raise BuiltinError(str(err)) from None
-        job = Job(name, normalized, location, stack, workflow)
-        self.jobs.append(job)
-        self._by_name[name] = job
-        return name
+        return job.name
+
+    @property
+    def jobs(self) -> list[Job]:
+        """The jobs triggered so far, in order."""
+        return self.book.jobs
+
+    @property
+    def declared(self) -> Declared:
+        """The workflows declared so far."""
+        return self.book.declared
 
     def _site(self, call_stack: str) -> tuple[Location, tuple[Frame, ...]]:
         """Where the call is (its column found in the source) and its call stack."""
@@ -100,6 +93,6 @@ class JobCollector:
     def declare_workflow(self, name: Any, vars: Any = None) -> str:
         """`workflow(name, vars = None)`."""
         try:
-            return self.declared.declare(name, vars)
+            return self.book.declare(name, vars)
         except WorkflowError as err:
             raise BuiltinError(f"workflow: {err}") from None

@@ -20,7 +20,7 @@ from pipeline_builtins.coordinator import coordinator_builtins
 from pipeline_builtins.errors import BuiltinError
 from pipeline_builtins.git import git_builtins
 from pipeline_builtins.output import output_builtins
-from workflow.book import JobBook
+from workflow.book import WorkflowBook
 from workflow.calls import caller_location
 from workflow.errors import TriggerError, WorkflowError
 from workflow.messages import Stderr, render, say
@@ -103,7 +103,7 @@ class WorkflowContext:
             **coordinator_builtins(state),
             **output_builtins(Stderr()),
         }
-        self._book = JobBook(self.policy.jobs, self._limits.max_jobs, self._env_context)
+        self._book = WorkflowBook(self.policy.jobs, self._limits.max_jobs, self._env_context)
 
     # -- context properties -----------------------------------------------------------
 

@@ -18,10 +18,10 @@ if TYPE_CHECKING:
     from engine.common.secret import Secret
     from engine.core.diagnostics import Location
     from engine.triggers.document import Composition
-    from workflow.book import JobBook
+    from workflow.book import WorkflowBook
 
 
-def write_pending(book: JobBook, path: str, *, job_id: str | None, commit: str | None,
+def write_pending(book: WorkflowBook, path: str, *, job_id: str | None, commit: str | None,
                   max_output_bytes: int, where: Location) -> Composition:
     """Append the book's pending jobs to the triggers file at `path` (the caller holds
     `book.lock` and takes the jobs after); the file is left as it was on any error."""
@@ -34,7 +34,7 @@ def write_pending(book: JobBook, path: str, *, job_id: str | None, commit: str |
     try:
         _make_parent(path)
         return write_jobs(path, book.pending, job_id=job_id, commit=commit,
-                          max_output_bytes=max_output_bytes, where=where, rules=book.rules,
+                          max_output_bytes=max_output_bytes, where=where, rules=book.book.rules,
                           declared=book.declared)
     except PipelineFailed as failure:
         raise TriggerError(

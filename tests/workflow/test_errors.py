@@ -232,3 +232,49 @@ def test_any_success_is_accepted_with_the_engines_warning(
                             "skipped")
     ctx.flush_triggers()
     assert job_names(tmp_path / "t.json") == ["notify"]
+
+
+# The same refusals from the engine's one job book, through `pipeline.star` and through
+# the Python API: the calls (Starlark text; the Python twin is the same text with Python's
+# keyword spacing, run as a file of its own), the policy's job limit, and the words
+# both must say.
+SHARED_WORDS: list[tuple[str, str, int, str]] = [
+    ("workflow not declared", 'trigger_job("y", workflow = "b")', 1000,
+     'job "y": workflow \'b\' is not declared: call workflow("b") before triggering jobs '
+     "in it"),
+    ("declared twice", 'workflow("a")\nworkflow("a")', 1000,
+     "workflow: workflow 'a' is declared twice"),
+    ("triggered twice", 'trigger_job("a")\ntrigger_job("a")', 1000,
+     'job "a" is triggered twice (first at @FILE@:1:1)'),
+    ("job limit", 'trigger_job("a")\ntrigger_job("b")\ntrigger_job("c")', 2,
+     "job limit of 2 jobs exceeded"),
+]
+
+
+@pytest.mark.parametrize(("calls", "max_jobs", "words"), [row[1:] for row in SHARED_WORDS],
+                         ids=[row[0] for row in SHARED_WORDS])
+def test_both_apis_refuse_in_the_same_words(tmp_path: Path, calls: str, max_jobs: int,
+                                            words: str) -> None:
+    from tests.support.engine_run import run_cli
+
+    policy = tmp_path / "policy.toml"
+    policy.write_text(f"[limits]\nmax_jobs = {max_jobs}\n", encoding="utf-8")
+    src = tmp_path / "src"
+    src.mkdir()
+    pipeline = src / "pipeline.star"
+    pipeline.write_text(calls + "\n", encoding="utf-8")
+    result = run_cli("ingest", "--no-submit", "--src", src, "--policy", policy,
+                     "--triggers-file", tmp_path / "t.json")
+    line = len(calls.splitlines())
+    assert result.code == 1, result.output
+    assert f"{pipeline}:{line}:1: error: {words.replace('@FILE@', str(pipeline))}\n" in (
+        result.stderr), result.output
+
+    twin = tmp_path / "twin.py"
+    twin.write_text(calls.replace(" = ", "=") + "\n", encoding="utf-8")
+    ctx = WorkflowContext(tmp_path / "t.json", policy=load_policy([str(policy)]))
+    with pytest.raises((TriggerError, WorkflowError)) as raised:
+        exec(compile(twin.read_text(), str(twin), "exec"),
+             {"trigger_job": ctx.trigger_job, "workflow": ctx.workflow})
+    assert raised.value.diagnostics[0].message == words.replace("@FILE@", str(twin))
+    assert raised.value.diagnostics[0].location.line == line
