@@ -1,21 +1,22 @@
-"""One run, end to end: inputs snapshot -> sandboxed evaluation -> validation -> writer."""
+"""One run, end to end: inputs snapshot -> sandboxed evaluation -> validation -> writer.
+
+`RunOptions` (engine.run.options) and the backends (engine.run.backends) are re-exported
+here for callers that run the engine as a library."""
 
 from __future__ import annotations
 
 import sys
 
-from engine.capabilities.base import CapabilityError, GitSource, JobState, SourceReader
-from engine.capabilities.coordinator.deferred import job_state
-from engine.capabilities.source_tree import SourceTree
+from engine.capabilities.base import CapabilityError
 from engine.common.record import Record
-from engine.core.builtin_table import GIT_VERSION, HTTP_CLIENT, preloads
 from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
 from engine.core.jobs import Job
-from engine.core.limits import Limits
 from engine.core.usage import RunUsage, Usage
-from engine.policy import Policy, default_policy
+from engine.policy import Policy
+from engine.run.backends import Backends, job_state_for, live_backends, source_tree
 from engine.run.context import complete_context
 from engine.run.inputs import Inputs
+from engine.run.options import RunOptions
 from engine.run.recheck import jobs_from_child
 from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.parent import Sandbox
@@ -27,28 +28,6 @@ if TYPE_CHECKING:
 
     from engine.run.recorder import Recorder
     from engine.triggers.file import Existing
-
-
-class RunOptions(Record):
-    """How to run: write or only show, transport permissions, the operator's policy.
-
-    `limits`, when given, replaces the policy's limits (for embedding and tests); `policy`
-    is then the effective one, so that a transcript records the limits the run had.
-    """
-
-    __slots__ = ("allow_insecure_transport", "changed", "dry_run", "limits", "policy")
-
-    def __init__(self, *, dry_run: bool = False, allow_insecure_transport: bool = False,
-                 policy: Policy | None = None, limits: Limits | None = None,
-                 changed: list[str] | None = None) -> None:
-        self.dry_run = dry_run
-        # Changed files stated on the command line (`--changed`), in place of git's.
-        self.changed = changed
-        self.allow_insecure_transport = allow_insecure_transport
-        policy = policy or default_policy()
-        self.policy = policy.with_limits(limits) if limits is not None else policy
-        # The policy's limits, or the given ones with their `kill_grace_seconds`.
-        self.limits = limits or self.policy.limits
 
 
 class Outcome(Record):
@@ -70,18 +49,6 @@ class Outcome(Record):
         # Workflow variables and outputs the run set (engine.core.workflow_state).
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
         self.declared: Any = None  # engine.core.workflows.Declared, when workflows were named
-
-
-def job_state_for(inputs: Inputs, options: RunOptions) -> JobState:
-    """The coordinator backend, or one that explains what configuration is missing."""
-    return job_state(
-        inputs.coordinator_url,
-        inputs.token,
-        allow_insecure_transport=options.allow_insecure_transport,
-        workflow_id=inputs.workflow_id,
-        job_id=inputs.context.get("job_id"),
-        wall_seconds=options.limits.wall_seconds,
-    )
 
 
 def _context(inputs: Inputs, services: HostServices) -> dict[str, Any]:
@@ -113,70 +80,6 @@ class Evaluation(Record):
         self.protections = protections
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
         self.declared: Any = None  # engine.core.workflows.Declared
-
-
-class Backends(Record):
-    """What the parent answers the sandbox's questions with: the live checkout and
-    coordinator for an ingest, in-memory data for a pipeline test. `answers` are questions
-    answered in advance, `(capability, method, args, answer or CapabilityError)`: a replay
-    seeds every recorded answer and leaves nothing for the backends to answer."""
-
-    __slots__ = ("answers", "git", "job_state", "sources")
-
-    def __init__(self, git: GitSource, job_state: JobState, sources: SourceReader,
-                 answers: tuple[tuple[str, str, list[Any], Any], ...] = ()) -> None:
-        self.git = git
-        self.job_state = job_state
-        self.sources = sources
-        self.answers = answers
-
-
-def live_backends(inputs: Inputs, options: RunOptions) -> Backends:
-    """git in the source checkout, the coordinator over HTTPS, `load()` from the source
-    directory. Call after the sandbox is forked: this may start background imports."""
-    from engine.capabilities.git.live import LiveGit, scrub_git_environment
-
-    scrub_git_environment(inputs.code_dir)  # git's environment is fixed; this is belt and braces
-    _start_preloads(inputs)
-    policy = options.policy
-    git = LiveGit(
-        inputs.code_dir,
-        on_missing_history=policy.git.on_missing_history,
-        env_branch=inputs.context.get("branch"),
-        wall_seconds=options.limits.wall_seconds,
-        memory_mb=options.limits.memory_mb,
-    )
-    if options.changed is not None:
-        from engine.capabilities.git.given import GivenChanges
-
-        return Backends(GivenChanges(git, options.changed), job_state_for(inputs, options),
-                        source_tree(inputs, policy))
-    return Backends(git, job_state_for(inputs, options), source_tree(inputs, policy))
-
-
-def _start_preloads(inputs: Inputs) -> None:
-    """Start what the builtins the pipeline names will need, answered while the sandbox
-    warms up (engine.core.builtin_table says which)."""
-    wanted = preloads(inputs.pipeline_text)
-    if GIT_VERSION in wanted:
-        from engine.capabilities.git.runner import start_version_check
-
-        start_version_check()
-    if HTTP_CLIENT in wanted and inputs.coordinator_url:
-        from engine.common import preload
-
-        preload.start("requests")
-
-
-def source_tree(inputs: Inputs, policy: Policy) -> SourceTree:
-    """The files `load()` may read: `.star` files under the source directory."""
-    return SourceTree(
-        inputs.src_dir,
-        inputs.pipeline_path,
-        inputs.pipeline_name,
-        enabled=policy.load.enabled,
-        max_files=policy.load.max_files,
-    )
 
 
 def evaluate(
@@ -361,3 +264,7 @@ def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> d
         "where": Location(inputs.pipeline_name),
         "declared": evaluation.declared,
     }
+
+
+__all__ = ["Backends", "Evaluation", "Outcome", "RunOptions", "compose_in_memory", "evaluate",
+           "job_state_for", "live_backends", "run", "source_tree", "warnings_for"]
