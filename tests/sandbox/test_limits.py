@@ -225,7 +225,7 @@ def test_a_single_operation_ending_in_the_grace_period_still_fails(
         tmp_path: Path, target: Target) -> None:
     # The kill comes after a grace period; an operation that ends within it must not
     # let the run succeed late.
-    pipeline = write_pipeline(tmp_path, 'x = max(range(100000000))\ntrigger_job("a")\n')
+    pipeline = write_pipeline(tmp_path, 'x = max(range(30000000))\ntrigger_job("a")\n')
 
     diagnostic = api_fail(pipeline, target.path,
                           Limits(wall_seconds=0.2, cpu_seconds=30, kill_grace_seconds=20))
@@ -275,17 +275,17 @@ MEMORY_BOMBS = {
 ], ids=["dict comprehension", "dict growth", "list append"])
 def test_table_bombs_hit_the_memory_limit(tmp_path: Path, target: Target, text: str) -> None:
     # Through the command line, in a process of its own: a sandbox forked from the test
-    # runner would start with more than 256 MiB mapped, and fail before running anything.
+    # runner would start with more than 64 MiB mapped, and fail before running anything.
     pipeline = write_pipeline(tmp_path, text)
     policy = tmp_path / "policy.toml"
-    policy.write_text("[limits]\nmemory_mb = 256\nwall_seconds = 30\ncpu_seconds = 30\n",
+    policy.write_text("[limits]\nmemory_mb = 64\nwall_seconds = 30\ncpu_seconds = 30\n",
                       encoding="utf-8")
 
     result = run_cli("--src", pipeline.parent, "--triggers-file", target.path,
                         "--policy", policy, timeout=120)
 
     assert_clean_failure(result)
-    assert result.stderr.startswith(f"{pipeline}: error: memory limit of 256 MiB exceeded")
+    assert result.stderr.startswith(f"{pipeline}: error: memory limit of 64 MiB exceeded")
     assert "used: " in result.stderr and "memory_mb " in result.stderr
     target.assert_untouched()
 
@@ -460,7 +460,7 @@ BIG_PRINTS = {
     # one print far beyond the budget (and beyond what one message to the parent may
     # carry), and many prints past it, which must cost the pipeline nothing more
     "one huge print": 'print("x" * 70000000)\ntrigger_job("after")\n',
-    "a flood of prints": 'for i in range(300000):\n    print("flood")\ntrigger_job("after")\n',
+    "a flood of prints": 'for i in range(100000):\n    print("flood")\ntrigger_job("after")\n',
 }
 
 
