@@ -69,7 +69,12 @@ class Policy(Record):
         table = {name: check_value("RunOptions.limits", f"limits.{name}", key.kind,
                                    getattr(limits, name))
                  for name, key in SCHEMA["limits"].items()}
-        return Policy({**self.values, "limits": table}, self.files, self.layers)
+        # The files' own [limits] give way to the given ones, also in the layers a
+        # fork's policy is built from: a [fork_pr] table still tightens them.
+        layers = tuple((path, {k: v for k, v in settings.items() if k != "limits"})
+                       for path, settings in self.layers)
+        return Policy({**self.values, "limits": table}, self.files,
+                      (*layers, ("RunOptions.limits", {"limits": table})))
 
 
 def combine(parsed: list[tuple[str, Settings]]) -> Policy:

@@ -459,6 +459,23 @@ def test_a_fork_gets_every_files_fork_pr_table_layered_on_top(tmp_path: Path) ->
     assert fork.files == (str(org), str(team), f"{org} [fork_pr]", f"{team} [fork_pr]")
 
 
+def test_given_limits_replace_the_files_and_a_fork_still_tightens_them(tmp_path: Path
+                                                                       ) -> None:
+    from engine.core.limits import Limits
+
+    org = tmp_path / "org.toml"
+    org.write_text("[limits]\nmax_jobs = 100\nwall_seconds = 60\n"
+                   "[fork_pr.limits]\nmax_jobs = 5\n", encoding="utf-8")
+    given = Limits(max_jobs=50, wall_seconds=120, cpu_seconds=120)
+
+    replaced = load_policy([str(org)]).with_limits(given)
+    fork = replaced.for_fork()
+
+    assert (replaced.limits.max_jobs, replaced.limits.wall_seconds) == (50, 120.0)
+    assert (fork.limits.max_jobs, fork.limits.wall_seconds, fork.limits.cpu_seconds) == (
+        5, 120.0, 120)
+
+
 def test_a_policy_without_fork_tables_is_its_own_fork_policy(tmp_path: Path) -> None:
     plain = load_policy([_written(tmp_path, {"limits": {"max_jobs": 7}}, "p.toml")])
     assert plain.for_fork() is plain

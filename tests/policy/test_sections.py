@@ -59,7 +59,7 @@ def test_run_options_limits_are_the_policy_the_run_records() -> None:
     assert RunOptions().policy == default_policy()
 
 
-def test_run_options_limits_keep_the_files_and_their_layers(tmp_path: Path) -> None:
+def test_run_options_limits_keep_the_files_and_a_forks_tables(tmp_path: Path) -> None:
     path = tmp_path / "org.toml"
     path.write_text("[limits]\nmax_jobs = 100\n[fork_pr.limits]\nmax_jobs = 5\n",
                     encoding="utf-8")
@@ -68,7 +68,10 @@ def test_run_options_limits_keep_the_files_and_their_layers(tmp_path: Path) -> N
     limited = RunOptions(policy=policy, limits=Limits(max_jobs=3)).policy
 
     assert limited.limits.max_jobs == 3
-    assert (limited.files, limited.layers) == ((str(path),), policy.layers)
+    assert limited.files == (str(path),)
+    assert limited.for_fork().limits.max_jobs == 3  # the fork's 5 does not loosen it
+    assert RunOptions(policy=policy, limits=Limits(max_jobs=30)).policy.for_fork(
+        ).limits.max_jobs == 5
 
 
 def test_run_options_limits_are_checked_like_a_file() -> None:
