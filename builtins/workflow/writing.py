@@ -34,7 +34,7 @@ def write_pending(book: WorkflowBook, path: str, *, job_id: str | None, commit: 
     try:
         _make_parent(path)
         return write_jobs(path, book.pending, job_id=job_id, commit=commit,
-                          max_output_bytes=max_output_bytes, where=where, rules=book.book.rules,
+                          max_output_bytes=max_output_bytes, where=where, rules=book.rules,
                           declared=book.declared)
     except PipelineFailed as failure:
         raise TriggerError(
