@@ -225,7 +225,7 @@ def test_a_single_operation_ending_in_the_grace_period_still_fails(
         tmp_path: Path, target: Target) -> None:
     # The kill comes after a grace period; an operation that ends within it must not
     # let the run succeed late.
-    pipeline = write_pipeline(tmp_path, 'x = max(range(30000000))\ntrigger_job("a")\n')
+    pipeline = write_pipeline(tmp_path, 'x = max(range(60000000))\ntrigger_job("a")\n')
 
     diagnostic = api_fail(pipeline, target.path,
                           Limits(wall_seconds=0.2, cpu_seconds=30, kill_grace_seconds=20))
