@@ -17,7 +17,7 @@ demo:
 demo-eval:
     {{python}} -m examples.demo_eval
 
-# Lint, type-check and run every test (in parallel, one worker per core).
+# Lint, type-check and run every test (in parallel, one worker more than there are cores).
 test: lint
     {{python}} -m pytest -q -n auto
 
