@@ -120,6 +120,36 @@ def test_no_import_cycles() -> None:
     assert not cycles, "import cycles: " + "; ".join(" -> ".join(c) for c in cycles)
 
 
+# The modules that read the process environment (`os.environ`) and why; everything else
+# gets what it needs from the inputs snapshot (engine.run.inputs, which is handed the
+# environment) or from its caller.
+READS_ENVIRONMENT = {
+    "engine.cli.main": "the token taken out first, the colour choice",
+    "engine.cli.ingest_command": "the environment the run's event flags are written over",
+    "engine.cli.shared": "the policy files the environment names",
+    "engine.plan.diff": "the same, for plan --diff and its event scenarios",
+    "engine.pipeline_tests.runner": "the operator's policy files for `engine test`",
+    "engine.run.arguments": "the terminal width for --help",
+    "engine.run.checkout": "git settings GitPython would pass on to git, removed",
+    "engine.capabilities.git.live": "the same for the live checkout",
+    "engine.capabilities.git.runner": "PATH, the one variable git inherits",
+    "engine.common.secret": "the token, taken and erased",
+    "engine.sandbox.child": "the sandbox's environment, cleared",
+    "workflow.context": "the Python API's own inputs, read as the engine's snapshot reads them",
+}
+
+
+def _reads_environment(path: Path) -> bool:
+    return any(isinstance(node, ast.Attribute) and node.attr in ("environ", "getenv")
+               and isinstance(node.value, ast.Name) and node.value.id == "os"
+               for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))))
+
+
+def test_only_the_listed_modules_read_the_environment() -> None:
+    reading = {module for module, path in MODULES.items() if _reads_environment(path)}
+    assert reading == set(READS_ENVIRONMENT)
+
+
 def test_every_package_is_installed() -> None:
     # A plain (non-editable) install ships only the packages pyproject.toml lists.
     listed = set(tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))

@@ -183,6 +183,9 @@ def assemble(*, src_dir: str, pipeline_path: str, pipeline_text: str,
     if not isinstance(reading, EnvReading):
         reading = EnvReading(reading)
     context = read_context(reading)
+    from engine.policy.files import POLICY_ENV
+
+    reading.get(POLICY_ENV)  # which policy files the environment named, for a transcript
     return Inputs(
         src_dir=src_dir,
         pipeline_path=pipeline_path,

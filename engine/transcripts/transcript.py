@@ -77,7 +77,7 @@ def build(recorder: Recorder, inputs: Inputs, options: RunOptions, *,
 
     scrub = Scrubber(inputs.token)
     environment: dict[str, str | None] = dict(inputs.environment)
-    environment[POLICY_ENV] = os.environ.get(POLICY_ENV) or None
+    environment[POLICY_ENV] = inputs.environment.get(POLICY_ENV)
     environment["REACTORCIDE_API_TOKEN"] = REDACTED if inputs.token else None
     recorded = recorder.services.recorded() if recorder.services is not None else []
     sources = {inputs.pipeline_name: inputs.pipeline_text}

@@ -200,6 +200,20 @@ def test_the_transcript_holds_what_the_run_read(tmp_path: Path) -> None:
     assert json.loads(data["result"]["triggers"]) == json.loads(run.triggers.read_text())
 
 
+def test_the_transcript_names_the_policy_the_environment_gave(tmp_path: Path) -> None:
+    repo = make_repo(tmp_path / "src", [{"pipeline.star": 'trigger_job("a")\n'}])
+    policy = tmp_path / "org.toml"
+    policy.write_text("[limits]\nmax_jobs = 5\n", encoding="utf-8")
+    transcript = tmp_path / "run.json"
+    result = run_cli("ingest", "--no-submit", "--src", repo.path, "--triggers-file",
+                     tmp_path / "t.json", "--record", transcript,
+                     env={"REACTORCIDE_PIPELINE_POLICY": str(policy)})
+    assert result.code == 0, result.output
+    data = json.loads(transcript.read_text("utf-8"))
+    assert data["environment"]["REACTORCIDE_PIPELINE_POLICY"] == str(policy)
+    assert data["policy"]["values"]["limits"]["max_jobs"] == 5
+
+
 # --- drift ---------------------------------------------------------------------------
 
 
