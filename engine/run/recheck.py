@@ -30,14 +30,18 @@ def jobs_from_child(
         raise PipelineFailed(
             [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
         )
-    places = [_place(site) for site in sites] if isinstance(sites, list) else []
+    malformed = PipelineFailed(
+        [Diagnostic(Location(where), "the sandbox returned a malformed job")])
+    try:
+        places = [_place(site) for site in sites] if isinstance(sites, list) else []
+    except (TypeError, ValueError, OverflowError):  # a place whose numbers are not ones
+        raise malformed from None
     jobs: list[Job] = []
     problems: list[Diagnostic] = []
     for item in items:
         site = item.get("site") if isinstance(item, dict) else None
         if type(site) is not int or not 0 <= site < len(places):
-            malformed = Diagnostic(Location(where), "the sandbox returned a malformed job")
-            raise PipelineFailed([malformed])
+            raise malformed
         location, stack = places[site]
         try:
             normalized = normalize_document(item.get("fields"), rules)

@@ -15,11 +15,15 @@ from typing import Any
 
 import pytest
 
-from engine.core.diagnostics import PipelineFailed
+from engine.core.diagnostics import Frame, Location, PipelineFailed
+from engine.core.jobs import Job
 from engine.core.limits import Limits
+from engine.core.validate import JobRules
+from engine.core.workflows import Declared
 from engine.policy import load_policy
 from engine.run.ingest import RunOptions, run
 from engine.run.inputs import snapshot
+from engine.run.recheck import jobs_from_child
 from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 
@@ -146,3 +150,98 @@ def test_an_honest_child_passes_the_same_checks(
 
     assert [job.name for job in outcome.jobs] == ["build"]
     assert b'"registry.example.com/build"' in triggers.read_bytes()
+
+
+# --- the same re-check, in-process, on replies no honest child sends ----------------
+
+WHERE = "src/pipeline.star"
+SITE = {"location": {"file": WHERE, "line": 2, "col": 5},
+        "stack": [{"location": {"file": WHERE, "line": 4, "col": 1}, "function": "<module>"},
+                  {"location": {"file": WHERE, "line": 2, "col": 5}, "function": "build"}]}
+AT_SITE = Location(WHERE, 2, 5)
+SITE_STACK = (Frame(Location(WHERE, 4, 1), "<module>"), Frame(AT_SITE, "build"))
+
+
+def _job(name: str, site: Any = 0, **fields: Any) -> dict[str, Any]:
+    return {"site": site, "fields": {"job_name": name, **fields}}
+
+
+def _declared(*names: str) -> Declared:
+    declared = Declared()
+    for name in names:
+        declared.declare(name, None)
+    return declared
+
+
+def _recheck(items: list[Any], sites: Any, declared: Declared | None = None) -> list[Job]:
+    return jobs_from_child(items, Limits(max_jobs=3), JobRules(), WHERE, declared, sites)
+
+
+# the jobs and places a child returns, and the one diagnostic the parent answers with:
+# (location, message); every malformed reply is refused at the pipeline, not at a place
+MALFORMED = ("src/pipeline.star", "the sandbox returned a malformed job")
+REFUSED_REPLIES: dict[str, tuple[list[Any], Any, tuple[str, str]]] = {
+    "places not a list": ([_job("a")], {"0": SITE}, MALFORMED),
+    "places missing": ([_job("a")], None, MALFORMED),
+    "a place past the last": ([_job("a", site=1)], [SITE], MALFORMED),
+    "a negative place": ([_job("a", site=-1)], [SITE], MALFORMED),
+    "a place not a number": ([_job("a", site="0")], [SITE], MALFORMED),
+    "a stack not a list": ([_job("a")], [{**SITE, "stack": 5}], MALFORMED),
+    "a line not a number": ([_job("a")], [{"location": {"file": WHERE, "line": "x"}}],
+                            MALFORMED),
+    "a column not a number": ([_job("a")], [{"stack": [{"location": {"col": []}}]}],
+                              MALFORMED),
+    "a line not finite": ([_job("a")], [{"location": {"line": float("nan")}}], MALFORMED),
+}
+
+
+@pytest.mark.parametrize(("items", "sites", "refusal"), REFUSED_REPLIES.values(),
+                         ids=REFUSED_REPLIES.keys())
+def test_a_malformed_reply_is_refused_in_words(items: list[Any], sites: Any,
+                                               refusal: tuple[str, str]) -> None:
+    with pytest.raises(PipelineFailed) as caught:
+        _recheck(items, sites)
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [refusal]
+
+
+def test_a_job_keeps_its_place_stack_and_workflow() -> None:
+    jobs = _recheck([_job("a"), {**_job("b", depends_on=["a"]), "workflow": None},
+                     {**_job("c"), "workflow": "nightly"}], [SITE], _declared("nightly"))
+    assert [(j.name, j.location, j.stack, j.workflow) for j in jobs] == [
+        ("a", AT_SITE, SITE_STACK, None), ("b", AT_SITE, SITE_STACK, None),
+        ("c", AT_SITE, SITE_STACK, "nightly")]
+    assert jobs[1].fields["depends_on"] == ["a"]
+
+
+def test_a_place_without_a_stack_or_location_is_still_one() -> None:
+    (job,) = _recheck([_job("a")], [{"location": SITE["location"]}])
+    assert (job.location, job.stack) == (AT_SITE, ())
+    (job,) = _recheck([_job("a")], ["not a place"])
+    assert (str(job.location), job.stack) == ("<unknown>", ())
+
+
+def test_without_declared_workflows_no_job_names_one() -> None:
+    (job,) = _recheck([{**_job("a"), "workflow": "nightly"}], [SITE], None)
+    assert job.workflow is None
+
+
+def test_every_bad_job_is_named_at_its_place() -> None:
+    second = {"location": {"file": WHERE, "line": 3, "col": 5}, "stack": []}
+    with pytest.raises(PipelineFailed) as caught:
+        _recheck([_job("a", env={"A": 1}), {**_job("b", site=1), "workflow": "weekly"},
+                  _job("c")], [SITE, second], _declared("nightly"))
+    assert [(str(d.location), d.message, d.stack) for d in caught.value.diagnostics] == [
+        (f"{WHERE}:2:5", "job \"a\": env['A'] must be a string, got int", SITE_STACK),
+        (f"{WHERE}:3:5", "workflow 'weekly' is not declared: call workflow(\"weekly\") "
+                         "before triggering jobs in it", ())]
+
+
+def test_a_dependency_across_workflows_is_refused_at_the_dependent_job() -> None:
+    second = {"location": {"file": WHERE, "line": 3, "col": 5}, "stack": []}
+    with pytest.raises(PipelineFailed) as caught:
+        _recheck([_job("a", site=1), {**_job("b", depends_on=["a"]), "workflow": "nightly"}],
+                 [SITE, second], _declared("nightly"))
+    assert [(str(d.location), d.message, d.stack) for d in caught.value.diagnostics] == [
+        (f"{WHERE}:2:5", 'job "b" (workflow \'nightly\') depends on "a" (the default '
+                         "workflow): each workflow is its own graph on the coordinator, "
+                         "where this dependency would wait forever", SITE_STACK)]
