@@ -17,7 +17,7 @@ from engine.run.backends import Backends, job_state_for, live_backends, source_t
 from engine.run.context import complete_context
 from engine.run.inputs import Inputs
 from engine.run.options import RunOptions
-from engine.run.recheck import jobs_from_child
+from engine.run.recheck import result_from_child
 from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.parent import Sandbox
 from engine.triggers import document as compose
@@ -145,30 +145,13 @@ def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: 
              ) -> tuple[list[Job], dict[str, dict[str, Any]], Any]:
     """The jobs, workflow state and named workflows of the sandbox's reply, checked again;
     PipelineFailed with the pipeline's problems, or when the reply is not one."""
-    where = Location(inputs.pipeline_name)
     if message.get("type") == "failed":
         raise _failure(message, RunUsage(measured, options.limits), sink)
-    if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
-        raise PipelineFailed([Diagnostic(where, "the sandbox returned no result")])
-    from engine.core.workflows import Declared, WorkflowError
-
-    try:
-        declared = Declared.from_json(message.get("workflows"))
-    except WorkflowError as err:
-        raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
-    jobs = jobs_from_child(
-        message["jobs"], options.limits, options.policy.jobs, inputs.pipeline_name,
-        declared, message.get("sites"),
-    )
+    jobs, state, declared = result_from_child(message, options.limits, options.policy.jobs,
+                                              inputs.pipeline_name)
     from engine.core.job_defaults import fill_jobs
-    from engine.core.workflow_state import StateError, check_state
 
-    jobs = fill_jobs(jobs, context)
-    try:
-        state = check_state(message.get("workflow_state"))
-    except StateError as err:
-        raise PipelineFailed([Diagnostic(where, f"the sandbox returned {err}")]) from None
-    return jobs, state, declared
+    return fill_jobs(jobs, context), state, declared
 
 
 def _failure(message: dict[str, Any], usage: RunUsage, sink: PrintSink) -> PipelineFailed:

@@ -13,6 +13,30 @@ if TYPE_CHECKING:
 
     from engine.core.limits import Limits
     from engine.core.validate import JobRules
+    from engine.core.workflows import Declared
+
+
+def result_from_child(message: dict[str, Any], limits: Limits, rules: JobRules, where: str,
+                      ) -> tuple[list[Job], dict[str, dict[str, Any]], Declared]:
+    """The jobs, workflow state and named workflows of the sandbox's result, each checked
+    again; PipelineFailed with the pipeline's problems, or when the reply is not a result."""
+    from engine.core.workflow_state import StateError, check_state
+    from engine.core.workflows import Declared, WorkflowError
+
+    at = Location(where)
+    if message.get("type") != "result" or not isinstance(message.get("jobs"), list):
+        raise PipelineFailed([Diagnostic(at, "the sandbox returned no result")])
+    try:
+        declared = Declared.from_json(message.get("workflows"))
+    except WorkflowError as err:
+        raise PipelineFailed([Diagnostic(at, f"the sandbox returned {err}")]) from None
+    jobs = jobs_from_child(message["jobs"], limits, rules, where, declared,
+                           message.get("sites"))
+    try:
+        state = check_state(message.get("workflow_state"))
+    except StateError as err:
+        raise PipelineFailed([Diagnostic(at, f"the sandbox returned {err}")]) from None
+    return jobs, state, declared
 
 
 def jobs_from_child(

@@ -185,6 +185,7 @@ def main(argv: list[str]) -> int:
     reviewed = equivalent()
     counts: dict[str, dict[str, int]] = {}
     survivors: list[str] = []
+    killed_but_reviewed: list[str] = []
     for line in listed.stdout.splitlines():
         found = _RESULT.match(line)
         if not found:
@@ -195,6 +196,8 @@ def main(argv: list[str]) -> int:
             status = "killed"
         if status != "killed" and name in reviewed:
             status = "equivalent"
+        elif name in reviewed:
+            killed_but_reviewed.append(name)
         row[status] = row.get(status, 0) + 1
         if status not in ("killed", "equivalent"):
             survivors.append(f"{name}: {status}")
@@ -213,10 +216,15 @@ def main(argv: list[str]) -> int:
             print(f"not reached by the listed tests: {name}")
         else:
             print("\n" + _mutmut("show", name).stdout.strip())
-    stale = sorted(set(reviewed) - {line.split(":")[0] for line in
-                                    listed.stdout.split("\n") if "__mutmut_" in line})
-    if stale and not argv:
+    run_modules = {module.removesuffix(".py").replace("/", ".") for module in modules}
+    generated = {line.split(":")[0].strip() for line in listed.stdout.splitlines()
+                 if "__mutmut_" in line}
+    stale = sorted(name for name in set(reviewed) - generated
+                   if name.rsplit(".x", 1)[0] in run_modules)
+    if stale:
         print("\nreviewed as equivalent but no longer generated:", *stale, sep="\n  ")
+    if killed_but_reviewed:  # a reason that no longer fits: renumbered, or never equivalent
+        print("\nreviewed as equivalent but killed:", *killed_but_reviewed, sep="\n  ")
     return 1 if survivors else 0
 
 

@@ -98,6 +98,7 @@ STRICT_THEN_LOOSE: list[tuple[str, str, Any, Any, Any]] = [
     ("jobs", "allowed_images", ["registry.example.com/*"], ["*"],
      (("registry.example.com/*",), ("*",))),
     ("git", "on_missing_history", "error", "all_changed", "error"),
+    ("trust", "pipeline_source", "ci", "code", "ci"),
 ]
 
 

@@ -23,7 +23,7 @@ from engine.core.workflows import Declared
 from engine.policy import load_policy
 from engine.run.ingest import RunOptions, run
 from engine.run.inputs import snapshot
-from engine.run.recheck import jobs_from_child
+from engine.run.recheck import jobs_from_child, result_from_child
 from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 
@@ -245,3 +245,67 @@ def test_a_dependency_across_workflows_is_refused_at_the_dependent_job() -> None
         (f"{WHERE}:2:5", 'job "b" (workflow \'nightly\') depends on "a" (the default '
                          "workflow): each workflow is its own graph on the coordinator, "
                          "where this dependency would wait forever", SITE_STACK)]
+
+
+def _result(**fields: Any) -> dict[str, Any]:
+    return {"type": "result", "jobs": [_job("a")], "sites": [SITE], **fields}
+
+
+# a reply other than the jobs, and the parent's words for it (at the pipeline)
+REFUSED_RESULTS: dict[str, tuple[dict[str, Any], str]] = {
+    "no type": ({"jobs": []}, "the sandbox returned no result"),
+    "another type": ({"type": "evaluated", "jobs": []}, "the sandbox returned no result"),
+    "jobs not a list": (_result(jobs={"a": {}}), "the sandbox returned no result"),
+    "workflows not a list": (_result(workflows={"name": "x"}),
+                             "the sandbox returned malformed workflows"),
+    "a workflow declared twice": (
+        _result(workflows=[{"name": "x"}, {"name": "x"}]),
+        "the sandbox returned workflow 'x' is declared twice"),
+    "a state not an object": (_result(workflow_state=["vars"]),
+                              "the sandbox returned malformed workflow state"),
+    "a state value not JSON": (
+        _result(workflow_state={"vars": {"k": float("nan")}}),
+        "the sandbox returned the value of 'k' is not JSON: Out of range float values are "
+        "not JSON compliant"),
+}
+
+
+@pytest.mark.parametrize(("message", "words"), REFUSED_RESULTS.values(),
+                         ids=REFUSED_RESULTS.keys())
+def test_a_reply_that_is_not_a_result_is_refused_in_words(message: dict[str, Any],
+                                                          words: str) -> None:
+    with pytest.raises(PipelineFailed) as caught:
+        result_from_child(message, Limits(max_jobs=3), JobRules(), WHERE)
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (WHERE, words)]
+
+
+def test_a_result_gives_its_jobs_workflows_and_state_checked() -> None:
+    message = _result(jobs=[_job("a"), {**_job("b"), "workflow": "x"}],
+                      workflows=[{"name": "x", "vars": {"v": "1"}}],
+                      workflow_state={"vars": {" k ": 1}})
+    jobs, state, declared = result_from_child(message, Limits(max_jobs=3),
+                                              JobRules(max_priority=5), WHERE)
+    assert [(job.name, job.workflow, job.location) for job in jobs] == [
+        ("a", None, AT_SITE), ("b", "x", AT_SITE)]
+    assert declared.vars == {"x": {"v": "1"}}
+    assert state == {"vars": {"k": 1}, "outputs": {}}
+
+
+def test_a_result_without_workflows_or_state_has_none() -> None:
+    jobs, state, declared = result_from_child(_result(), Limits(max_jobs=3), JobRules(),
+                                              WHERE)
+    assert ([job.name for job in jobs], state, declared.vars) == (
+        ["a"], {"vars": {}, "outputs": {}}, {})
+
+
+def test_a_result_is_checked_against_the_limits_and_rules_given() -> None:
+    with pytest.raises(PipelineFailed) as caught:
+        result_from_child(_result(jobs=[_job("a", priority=9)]), Limits(max_jobs=3),
+                          JobRules(max_priority=5), WHERE)
+    assert [d.message for d in caught.value.diagnostics] == [
+        'job "a": priority 9 is above the policy\'s maximum of 5 (jobs.max_priority)']
+    with pytest.raises(PipelineFailed) as caught:
+        result_from_child(_result(jobs=[_job("a"), _job("b")]), Limits(max_jobs=1),
+                          JobRules(), WHERE)
+    assert [d.message for d in caught.value.diagnostics] == ["job limit of 1 jobs exceeded"]
