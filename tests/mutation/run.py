@@ -80,6 +80,7 @@ SAFEGUARDS: dict[str, list[str]] = {
 NOT_UNDER_MUTATION = [
     "tests/capabilities/test_coordinator_http.py::test_requests_is_imported_lazily",
     "tests/workflow/test_errors.py::test_a_refused_trigger_names_job_and_line_and_nothing",
+    "tests/validation/test_job_rules.py::test_cli_reports_the_first_error_at_its_location",
 ]
 
 _LINKS = {"engine": "engine", "pipeline_builtins": "builtins/pipeline_builtins",
