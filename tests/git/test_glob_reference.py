@@ -108,6 +108,10 @@ ROWS = [
     ("[X]", "Y", False),
     ("[x\\y]", "\\", True),  # a backslash in a set is itself
     ("[x\\y]", "y", True),
+    ("[!a]", "!", True),  # the "!" only negates: the set is "a" alone
+    ("[^a]", "^", True),
+    ("[acd]", "b", False),  # a "-" makes a range, no other character does
+    ("[a-c-e]", "-", True),
 ]
 
 
@@ -122,14 +126,33 @@ GLOB_ERRORS = [
     ("x[", "glob 'x[': '[' at 1 is never closed"),
     ("a[!", "glob 'a[!': '[' at 1 is never closed"),
     ("b/[z-a]", "glob 'b/[z-a]': the set '[z-a]' at 2 is not valid (bad character range z-a)"),
+    ("[z-a].txt", "glob '[z-a].txt': the set '[z-a]' at 0 is not valid (bad character range "
+                  "z-a)"),
+    ("", "a glob must not be empty"),
+    ("a\0b", "glob 'a\\x00b' contains a NUL character"),
+    ("/src/*.py", "glob '/src/*.py': globs are relative to the repository root; drop the "
+                  "leading '/' or './'"),
+    ("./src", "glob './src': globs are relative to the repository root; drop the leading "
+              "'/' or './'"),
+    ("!docs/**", "glob '!docs/**': negation is not supported; use changes_only() or `not "
+                 "changes_include(...)`"),
+    ("abc\\", "glob 'abc\\\\' ends with a lone backslash"),
 ]
 
 
-@pytest.mark.parametrize(("glob", "message"), GLOB_ERRORS, ids=[g for g, _ in GLOB_ERRORS])
+@pytest.mark.parametrize(("glob", "message"), GLOB_ERRORS,
+                         ids=[case_id(g) or "empty" for g, _ in GLOB_ERRORS])
 def test_a_glob_outside_the_dialect_is_refused_saying_where(glob: str, message: str) -> None:
     with pytest.raises(GlobError) as caught:
         matches(glob, "x")
     assert str(caught.value) == message
+
+
+@pytest.mark.parametrize("glob", [None, 1, b"*.py"], ids=case_id)
+def test_a_glob_that_is_not_text_is_refused(glob: object) -> None:
+    with pytest.raises(GlobError) as caught:
+        any_match((glob,), join_paths(["x"]))  # type: ignore[arg-type]
+    assert str(caught.value) == "globs must be strings"
 
 
 # --- property: any glob and path over a small alphabet -------------------------------------

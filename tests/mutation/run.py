@@ -86,6 +86,10 @@ NOT_UNDER_MUTATION = [
 _LINKS = {"engine": "engine", "pipeline_builtins": "builtins/pipeline_builtins",
           "workflow": "builtins/workflow", "tests": "tests", "examples": "examples",
           "docs": "docs"}
+# What the fork server imports before forking each mutant's run: test tools only, none
+# of the project's code, so that nothing is computed before a mutant is switched on.
+_PRELOAD = ["pytest", "_pytest.python", "_pytest.fixtures", "hypothesis",
+            "hypothesis.strategies", "requests"]
 _RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
 
 
@@ -102,6 +106,7 @@ def stage(modules: list[str]) -> None:
     tests = sorted({test for module in modules for test in SAFEGUARDS[module]})
     tests += [f"--deselect={test}" for test in NOT_UNDER_MUTATION
               if test.partition("::")[0] in tests]
+    (STAGE / "preload.txt").write_text("\n".join(_PRELOAD) + "\n", encoding="utf-8")
     (STAGE / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         f"source_paths = {_toml_list(['engine', 'pipeline_builtins'])}\n"
@@ -109,6 +114,13 @@ def stage(modules: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore"]\n'
         "use_git_change_detection = false\n"
+        # Each mutant's tests run in a process forked before any test ran: forked from
+        # the process that ran them once, a mutant would find every cache the first run
+        # filled (the compiled globs) and go unseen wherever a cached answer stands in
+        # for the mutated code. The fork server imports only the test tools.
+        'process_isolation = "forkserver"\n'
+        'forkserver_warmup = "import"\n'
+        'preload_modules_file = "preload.txt"\n'
         "\n[tool.pytest.ini_options]\n"
         'python_files = ["test_*.py"]\n'
         'addopts = "--import-mode=importlib"\n',
@@ -119,10 +131,11 @@ def stage(modules: list[str]) -> None:
 def unstable_ids(tests: list[str]) -> list[str]:
     """Test ids that a second pytest run in the same process spells differently.
 
-    mutmut records test ids in a first run and forks every mutant's run from that
-    process; pytest escapes an explicit id with a backslash, a control character or a
-    non-ASCII character once more on each run, so such a recorded id selects nothing, and
-    pytest's "not found" would count each mutant it reaches as killed.
+    mutmut records test ids in one run and selects each mutant's tests by them; pytest
+    escapes an explicit id with a backslash, a control character or a non-ASCII character
+    once more on each run in a process, so wherever a run is not the process's first, such
+    a recorded id selects nothing, and pytest's "not found" would count each mutant it
+    reaches as killed.
     """
     import contextlib
     import io
