@@ -14,18 +14,16 @@ from __future__ import annotations
 
 import json
 import os
-import re
 
 from engine.capabilities.base import CapabilityError
 from engine.common.secret import REDACTED as _REDACTED
-from engine.common.secret import redact
 from engine.core.diagnostics import Diagnostic, UsageError
+from engine.transcripts.scrub import Scrubber
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from typing import Any
 
-    from engine.common.secret import Secret
     from engine.core.diagnostics import EngineFailure
     from engine.run.ingest import RunOptions
     from engine.run.inputs import Inputs
@@ -38,37 +36,6 @@ MAX_BYTES = 64 * 1024 * 1024
 _TOP_KEYS = ("format", "version", "engine_version", "run", "environment", "policy",
              "sources", "context", "answers", "warnings", "output", "previous_triggers",
              "result")
-_URL = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^\s\"'<>]+")
-
-
-class Scrubber:
-    """Removes secrets from text: the token (also URL-encoded) and URL credentials."""
-
-    def __init__(self, token: Secret | None) -> None:
-        self._token = token
-
-    def secret(self, text: str) -> str:
-        """`text` without the token."""
-        return redact(text, self._token)
-
-    def text(self, text: str) -> str:
-        """`text` without the token and without credentials in any URL it contains."""
-        from engine.capabilities.git.urls import strip_credentials
-
-        return _URL.sub(lambda m: strip_credentials(m.group()), self.secret(text))
-
-    def deep(self, value: Any, urls: bool = True) -> Any:
-        """`value` (JSON data) with every string scrubbed, keys included."""
-        clean = self.text if urls else self.secret
-        if isinstance(value, str):
-            return clean(value)
-        if isinstance(value, list):
-            return [self.deep(v, urls) for v in value]
-        if isinstance(value, dict):
-            return {clean(str(k)): self.deep(v, urls) for k, v in value.items()}
-        return value
-
-
 def build(recorder: Recorder, inputs: Inputs, options: RunOptions, *,
           document: bytes | None, failure: EngineFailure | None = None) -> dict[str, Any]:
     """The transcript of the run, scrubbed of secrets."""

@@ -48,7 +48,8 @@ SAFEGUARDS: dict[str, list[str]] = {
                                    "tests/git/test_globs.py"],
     "engine/common/secret.py": ["tests/redaction/test_secret.py",
                                 "tests/redaction/test_token_never_written.py"],
-    "engine/transcripts/transcript.py": ["tests/redaction/test_token_never_written.py"],
+    "engine/transcripts/scrub.py": ["tests/redaction/test_scrubber.py",
+                                    "tests/redaction/test_token_never_written.py"],
     "engine/capabilities/coordinator/transport.py": [
         "tests/redaction/test_token_never_written.py",
         "tests/capabilities/test_coordinator_faults.py",
@@ -86,10 +87,6 @@ NOT_UNDER_MUTATION = [
 _LINKS = {"engine": "engine", "pipeline_builtins": "builtins/pipeline_builtins",
           "workflow": "builtins/workflow", "tests": "tests", "examples": "examples",
           "docs": "docs"}
-# What the fork server imports before forking each mutant's run: test tools only, none
-# of the project's code, so that nothing is computed before a mutant is switched on.
-_PRELOAD = ["pytest", "_pytest.python", "_pytest.fixtures", "hypothesis",
-            "hypothesis.strategies", "requests"]
 _RESULT = re.compile(r"^\s*(\S+__mutmut_\d+): (.+)$")
 
 
@@ -106,7 +103,6 @@ def stage(modules: list[str]) -> None:
     tests = sorted({test for module in modules for test in SAFEGUARDS[module]})
     tests += [f"--deselect={test}" for test in NOT_UNDER_MUTATION
               if test.partition("::")[0] in tests]
-    (STAGE / "preload.txt").write_text("\n".join(_PRELOAD) + "\n", encoding="utf-8")
     (STAGE / "pyproject.toml").write_text(
         "[tool.mutmut]\n"
         f"source_paths = {_toml_list(['engine', 'pipeline_builtins'])}\n"
@@ -114,13 +110,12 @@ def stage(modules: list[str]) -> None:
         f"pytest_add_cli_args_test_selection = {_toml_list(tests)}\n"
         'pytest_add_cli_args = ["-p", "no:cacheprovider", "-W", "ignore"]\n'
         "use_git_change_detection = false\n"
-        # Each mutant's tests run in a process forked before any test ran: forked from
-        # the process that ran them once, a mutant would find every cache the first run
-        # filled (the compiled globs) and go unseen wherever a cached answer stands in
-        # for the mutated code. The fork server imports only the test tools.
+        # Each mutant's tests run in a process forked before any test ran (the fork
+        # server only collects them): forked from the process that ran them once, a
+        # mutant would find every cache the first run filled (the compiled globs) and go
+        # unseen wherever a cached answer stands in for the mutated code.
         'process_isolation = "forkserver"\n'
-        'forkserver_warmup = "import"\n'
-        'preload_modules_file = "preload.txt"\n'
+        'forkserver_warmup = "collect"\n'
         "\n[tool.pytest.ini_options]\n"
         'python_files = ["test_*.py"]\n'
         'addopts = "--import-mode=importlib"\n',

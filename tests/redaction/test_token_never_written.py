@@ -25,7 +25,7 @@ from engine.capabilities.coordinator.transport import Transport
 from engine.cli import main as cli
 from engine.common.secret import Secret
 from engine.run import arguments
-from engine.transcripts.transcript import Scrubber
+from engine.transcripts.scrub import Scrubber
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_cli
 

@@ -21,7 +21,8 @@ from urllib.parse import quote
 import pytest
 
 from engine.common.secret import Secret
-from engine.transcripts.transcript import FORMAT, REDACTED, Scrubber
+from engine.transcripts.scrub import Scrubber
+from engine.transcripts.transcript import FORMAT, REDACTED
 from tests.support.coordinator_server import FakeCoordinator
 from tests.support.engine_run import Result, run_cli
 from tests.support.gitrepo import GitRepo, make_repo
