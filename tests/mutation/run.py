@@ -70,6 +70,8 @@ SAFEGUARDS: dict[str, list[str]] = {
         "tests/capabilities/test_coordinator_faults.py",
         "tests/capabilities/test_coordinator_http.py"],
     "engine/run/recheck.py": ["tests/sandbox/test_parent_recheck.py"],
+    "engine/core/workflow_state.py": ["tests/event/test_state_rules.py",
+                                      "tests/sandbox/test_parent_recheck.py"],
     "engine/core/job_book.py": ["tests/validation/test_job_book.py",
                                 "tests/workflow/test_errors.py"],
 }
