@@ -59,7 +59,10 @@ class Policy(Record):
                  if settings.get("fork_pr")]
         if not extra:
             return self
-        return combine([*self.layers, *extra])
+        forked = combine([*self.layers, *extra])
+        # The files it came from: limits given to the run are a layer, not a file.
+        return Policy(forked.values, (*self.files, *(name for name, _ in extra)),
+                      forked.layers)
 
     def with_limits(self, limits: Limits) -> Policy:
         """This policy with `[limits]` replaced by `limits` (an embedding caller's or a
