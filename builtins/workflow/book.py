@@ -33,7 +33,6 @@ class WorkflowBook:
 
     def __init__(self, rules: JobRules, max_jobs: int, context: Mapping[str, Any]) -> None:
         self.book = JobBook(rules, max_jobs, defaults_from=context)
-        self._rules = rules
         self.lock = threading.RLock()
         self.pending: list[Job] = []
         self.refused: list[Diagnostic] = []
@@ -44,9 +43,9 @@ class WorkflowBook:
         return self.book.declared
 
     @property
-    def rules(self) -> JobRules:
+    def rules(self) -> JobRules | None:
         """The job rules every trigger is checked against."""
-        return self._rules
+        return self.book.rules
 
     def trigger(self, location: Location, job_name: str, env: Any, depends_on: Any,
                 condition: Any, fields: dict[str, Any]) -> Job:
