@@ -150,3 +150,26 @@ def test_the_order_of_keys_in_a_map_does_not_count() -> None:
     reordered = {**BUILD, "env": {"A": "1", "B": "ü"}}
     inputs = KNOWN_IDS[0][0]
     assert derive(**{**inputs, "jobs": [reordered]}) == KNOWN_IDS[0][1]
+
+
+def _reference_id(inputs: dict[str, Any]) -> str:
+    """The documented derivation in one piece: SHA-256 of the whole canonical text, its
+    first 16 bytes marked as a version 8 UUID."""
+    import hashlib
+
+    text = json.dumps(inputs, sort_keys=True, ensure_ascii=False, separators=(",", ":"))
+    digest = bytearray(hashlib.sha256(text.encode("utf-8")).digest()[:16])
+    digest[6] = (digest[6] & 0x0F) | 0x80
+    digest[8] = (digest[8] & 0x3F) | 0x80
+    h = digest.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
+def test_many_jobs_hash_as_the_whole_canonical_text_does() -> None:
+    # The jobs are hashed in slices: around and across a slice's edge, the id is the one
+    # the whole text gives.
+    for count in (0, 1, 2, 255, 256, 257, 511, 512, 513, 700):
+        jobs = [{**TEST, "job_name": f"t{index}", "env": {"I": str(index), "é": "x"}}
+                for index in range(count)]
+        inputs = {"job_id": "job-3", "commit": "c" * 40, "jobs": jobs, "previous": "p"}
+        assert derive(**inputs) == _reference_id(inputs), count
