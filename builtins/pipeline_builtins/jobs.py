@@ -13,6 +13,7 @@ from pipeline_builtins.errors import BuiltinError
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from engine.core.jobs import Job
@@ -38,6 +39,8 @@ class JobCollector:
         # Set when a call is refused: the exact place and message, which the generic
         # error text (pointing into the prelude) cannot give.
         self.failure: Diagnostic | None = None
+        # Told of every job accepted (the sandbox sends them on as they come).
+        self.on_job: Callable[[Job], None] | None = None
 
     def emit(self, arguments: str) -> Any:
         """Called by the prelude's `trigger_job` with its arguments and its call stack's
@@ -54,6 +57,8 @@ class JobCollector:
         except JobError as err:
             self.failure = Diagnostic(location, str(err), stack=stack)
             raise BuiltinError(str(err)) from None
+        if self.on_job is not None:
+            self.on_job(job)
         return job.name
 
     @property

@@ -36,6 +36,20 @@ def dumps_indented(value: Any, end: str = "") -> str:
     return "".join(out)
 
 
+def item_text(value: Any, depth: int) -> str:
+    """`value`'s text as `dumps_indented` writes it as an item of a list `depth` levels
+    deep (the top value is at depth 0): the same bytes, made on its own."""
+    newline = "\n" + _INDENT * depth
+    pieces: list[str] = []
+    try:
+        _render(value, newline, pieces)
+    except _Unusual:
+        # JSON text has line breaks only between its parts (a string's are escaped).
+        text = json.dumps(value, indent=2, ensure_ascii=False, allow_nan=False)
+        return text.replace("\n", newline)
+    return "".join(pieces)
+
+
 def _render(value: Any, newline: str, out: list[str]) -> None:
     """Append `value`'s text; `newline` is a line break plus the current indentation."""
     kind = type(value)

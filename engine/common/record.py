@@ -8,12 +8,16 @@ from __future__ import annotations
 
 
 class Record:
-    """Equality, hashing and repr derived from `__slots__`."""
+    """Equality, hashing and repr derived from `__slots__`; a slot whose name starts
+    with `_` holds something derived from the others (a cache) and is left out."""
 
     __slots__: tuple[str, ...] = ()
 
+    def _names(self) -> list[str]:
+        return [name for name in self.__slots__ if not name.startswith("_")]
+
     def _values(self) -> tuple[object, ...]:
-        return tuple(getattr(self, name) for name in self.__slots__)
+        return tuple(getattr(self, name) for name in self._names())
 
     def __eq__(self, other: object) -> bool:
         if type(other) is not type(self):
@@ -25,5 +29,5 @@ class Record:
         return hash(self._values())
 
     def __repr__(self) -> str:
-        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self.__slots__)
+        inner = ", ".join(f"{n}={getattr(self, n)!r}" for n in self._names())
         return f"{type(self).__name__}({inner})"

@@ -8,8 +8,6 @@ the evaluated commit, and the CI source as git.
 
 from __future__ import annotations
 
-from engine.core.jobs import Job
-
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from collections.abc import Mapping
@@ -41,12 +39,3 @@ def fill(fields: dict[str, Any], defaults: Mapping[str, str]) -> dict[str, Any]:
             if out.get(key) is None and key in defaults:
                 out[key] = defaults[key]
     return out
-
-
-def fill_jobs(jobs: list[Job], context: Mapping[str, Any]) -> list[Job]:
-    """The jobs with the eval run's checkout defaults filled in."""
-    defaults = defaults_for(context)
-    if not defaults:
-        return jobs
-    return [Job(job.name, fill(job.fields, defaults), job.location, job.stack, job.workflow)
-            for job in jobs]

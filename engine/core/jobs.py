@@ -7,6 +7,7 @@ from engine.core.diagnostics import Frame, Location
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
 CONDITIONS = ("all_success", "any_success", "any_failed", "always")
@@ -56,7 +57,7 @@ _RANK = {key: rank for rank, key in enumerate(KEY_ORDER)}
 class Job(Record):
     """One triggered job plus where the pipeline created it."""
 
-    __slots__ = ("fields", "location", "name", "stack", "workflow")
+    __slots__ = ("_document", "_text", "fields", "location", "name", "stack", "workflow")
 
     def __init__(self, name: str, fields: dict[str, Any], location: Location,
                  stack: tuple[Frame, ...] = (), workflow: str | None = None) -> None:
@@ -66,6 +67,8 @@ class Job(Record):
         self.stack = stack
         # The named workflow the job belongs to (None: the default one).
         self.workflow = workflow
+        self._document: dict[str, Any] | None = None
+        self._text: tuple[Callable[[dict[str, Any]], str], str] | None = None
 
     def __hash__(self) -> int:
         return hash(self.name)
@@ -77,7 +80,23 @@ class Job(Record):
         return [d for d in deps if isinstance(d, str)]
 
     def to_document(self) -> dict[str, Any]:
-        """The job as written to the triggers file: fixed key order, unset fields omitted."""
+        """The job as written to the triggers file: fixed key order, unset fields omitted.
+
+        Made once and kept (a job's fields do not change): the parent makes it while the
+        sandbox still runs, and the writer, the operation id and a plan read it. Read it,
+        never change it."""
+        if self._document is None:
+            self._document = self._make_document()
+        return self._document
+
+    def rendered(self, render: Callable[[dict[str, Any]], str]) -> str:
+        """`render(self.to_document())`, made once for each `render` and kept: the
+        writer's text of the job, which the parent makes while the sandbox still runs."""
+        if self._text is None or self._text[0] is not render:
+            self._text = (render, render(self.to_document()))
+        return self._text[1]
+
+    def _make_document(self) -> dict[str, Any]:
         fields = self.fields
         out: dict[str, Any] = {}
         # A job holds a handful of the known keys: ordering those is cheaper than

@@ -17,13 +17,14 @@ from engine.run.backends import Backends, job_state_for, live_backends, source_t
 from engine.run.context import complete_context
 from engine.run.inputs import Inputs
 from engine.run.options import RunOptions
-from engine.run.recheck import result_from_child
+from engine.run.recheck import JobIntake, result_from_child
 from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.parent import Sandbox
 from engine.triggers import document as compose
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any, TextIO
 
     from engine.run.recorder import Recorder
@@ -111,11 +112,14 @@ def evaluate(
         recorder.context = context
     sources = {inputs.pipeline_name: inputs.pipeline_text}
     warnings: list[str] = getattr(backends.git, "warnings", [])
+    # The child's jobs are re-checked and prepared as they arrive, on this process's
+    # own core, while the pipeline still runs.
+    intake = JobIntake(options.limits, options.policy.jobs, inputs.pipeline_name,
+                       _prepare(context))
     try:
         report = sandbox.run(_request(inputs, options.policy, context), options.limits,
-                             services, inputs.pipeline_name)
-        jobs, state, declared = _decided(report.message, report.usage, inputs, options,
-                                         context, sink)
+                             services, inputs.pipeline_name, intake.take)
+        jobs, state, declared = _decided(report.message, report.usage, options, sink, intake)
     except PipelineFailed as failure:
         failure.sources = {**sources, **services.loaded_sources()}
         raise
@@ -140,18 +144,31 @@ def _request(inputs: Inputs, policy: Policy, context: dict[str, Any]) -> dict[st
     }
 
 
-def _decided(message: dict[str, Any], measured: Usage, inputs: Inputs, options: RunOptions,
-             context: dict[str, Any], sink: PrintSink
-             ) -> tuple[list[Job], dict[str, dict[str, Any]], Any]:
+def _prepare(context: dict[str, Any]) -> Callable[[Job], Job]:
+    """What each re-checked job gets before the writer needs it: the eval run's checkout
+    defaults filled in, its document and its text made."""
+    from engine.core.job_defaults import defaults_for, fill
+    from engine.triggers.file import job_text
+
+    defaults = defaults_for(context)
+
+    def prepare(job: Job) -> Job:
+        if defaults:
+            job = Job(job.name, fill(job.fields, defaults), job.location, job.stack)
+        job.rendered(job_text)
+        return job
+
+    return prepare
+
+
+def _decided(message: dict[str, Any], measured: Usage, options: RunOptions, sink: PrintSink,
+             intake: JobIntake) -> tuple[list[Job], dict[str, dict[str, Any]], Any]:
     """The jobs, workflow state and named workflows of the sandbox's reply, checked again;
     PipelineFailed with the pipeline's problems, or when the reply is not one."""
     if message.get("type") == "failed":
         raise _failure(message, RunUsage(measured, options.limits), sink)
-    jobs, state, declared = result_from_child(message, options.limits, options.policy.jobs,
-                                              inputs.pipeline_name)
-    from engine.core.job_defaults import fill_jobs
-
-    return fill_jobs(jobs, context), state, declared
+    return result_from_child(message, options.limits, options.policy.jobs, intake.where,
+                             intake)
 
 
 def _failure(message: dict[str, Any], usage: RunUsage, sink: PrintSink) -> PipelineFailed:

@@ -9,6 +9,7 @@ from engine.core.validate import JobError, normalize_document
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from engine.core.limits import Limits
@@ -17,9 +18,13 @@ if TYPE_CHECKING:
 
 
 def result_from_child(message: dict[str, Any], limits: Limits, rules: JobRules, where: str,
+                      intake: JobIntake | None = None,
                       ) -> tuple[list[Job], dict[str, dict[str, Any]], Declared]:
     """The jobs, workflow state and named workflows of the sandbox's result, each checked
-    again; PipelineFailed with the pipeline's problems, or when the reply is not a result."""
+    again; PipelineFailed with the pipeline's problems, or when the reply is not a result.
+
+    `intake` holds the slices of jobs the child sent before its result (the result
+    holds the rest)."""
     from engine.core.workflow_state import StateError, check_state
     from engine.core.workflows import Declared, WorkflowError
 
@@ -30,8 +35,9 @@ def result_from_child(message: dict[str, Any], limits: Limits, rules: JobRules, 
         declared = Declared.from_json(message.get("workflows"))
     except WorkflowError as err:
         raise PipelineFailed([Diagnostic(at, f"the sandbox returned {err}")]) from None
-    jobs = jobs_from_child(message["jobs"], limits, rules, where, declared,
-                           message.get("sites"))
+    intake = intake or JobIntake(limits, rules, where)
+    intake.take(message)
+    jobs = intake.finish(declared)
     try:
         state = check_state(message.get("workflow_state"))
     except StateError as err:
@@ -48,39 +54,98 @@ def jobs_from_child(
     Each job names its place in `sites` (a location and a call stack, sent once for all
     the jobs made at that place); the places only say where, the fields are checked.
     """
-    from engine.core.workflows import WorkflowError, cross_workflow_problems
+    intake = JobIntake(limits, rules, where)
+    intake.take({"jobs": items, "sites": sites})
+    return intake.finish(declared)
 
-    if len(items) > limits.max_jobs:
-        raise PipelineFailed(
-            [Diagnostic(Location(where), f"job limit of {limits.max_jobs} jobs exceeded")]
-        )
-    malformed = PipelineFailed(
-        [Diagnostic(Location(where), "the sandbox returned a malformed job")])
-    try:
-        places = [_place(site) for site in sites] if isinstance(sites, list) else []
-    except (TypeError, ValueError, OverflowError):  # a place whose numbers are not ones
-        raise malformed from None
-    jobs: list[Job] = []
-    problems: list[Diagnostic] = []
-    for item in items:
-        site = item.get("site") if isinstance(item, dict) else None
-        if type(site) is not int or not 0 <= site < len(places):
-            raise malformed
-        location, stack = places[site]
+
+class JobIntake:
+    """The parent's re-check of the child's jobs, a slice at a time as they arrive.
+
+    Each job is rebuilt from its fields and checked as if the child had lied, then
+    handed to `prepare` (the run's defaults filled in, the document made), all while
+    the child still runs. Nothing is decided before `finish`: the verdict (the job
+    limit, then a malformed reply, then every job's problems in order) is the one the
+    whole reply at once would get, and it counts only if a result follows.
+    """
+
+    def __init__(self, limits: Limits, rules: JobRules, where: str,
+                 prepare: Callable[[Job], Job] | None = None) -> None:
+        self._limits = limits
+        self._rules = rules
+        self.where = where
+        self._prepare = prepare
+        self._places: list[tuple[Location, tuple[Frame, ...]]] = []
+        # Per job in order: the job and the workflow the child named, or its problem.
+        self._taken: list[tuple[Job, Any] | Diagnostic] = []
+        self._count = 0
+        self._malformed = False
+
+    def take(self, message: dict[str, Any]) -> None:
+        """One slice (or the result's rest): its new places, then its jobs."""
+        items = message.get("jobs")
+        if not isinstance(items, list):
+            self._malformed = True
+            return
+        self._count += len(items)
+        if self._malformed or self._count > self._limits.max_jobs:
+            return  # the verdict is decided: nothing more is kept
+        sites = message.get("sites")
         try:
-            normalized = normalize_document(item.get("fields"), rules)
-            workflow = declared.check_use(item.get("workflow")) if declared else None
-        except (JobError, WorkflowError) as err:
-            problems.append(Diagnostic(location, str(err), stack=stack))
-            continue
-        jobs.append(Job(normalized["job_name"], normalized, location, stack, workflow))
-    if problems:
-        raise PipelineFailed(problems)
-    problems = [Diagnostic(job.location, text, stack=job.stack)
-                for job, text in cross_workflow_problems(jobs)]
-    if problems:
-        raise PipelineFailed(problems)
-    return jobs
+            self._places += [_place(site) for site in sites] if isinstance(sites, list) else []
+        except (TypeError, ValueError, OverflowError):  # a place whose numbers are not ones
+            self._malformed = True
+            return
+        for item in items:
+            self._take_one(item)
+            if self._malformed:
+                return
+
+    def _take_one(self, item: Any) -> None:
+        site = item.get("site") if isinstance(item, dict) else None
+        if type(site) is not int or not 0 <= site < len(self._places):
+            self._malformed = True
+            return
+        location, stack = self._places[site]
+        try:
+            normalized = normalize_document(item.get("fields"), self._rules)
+        except JobError as err:
+            self._taken.append(Diagnostic(location, str(err), stack=stack))
+            return
+        job = Job(normalized["job_name"], normalized, location, stack)
+        self._taken.append((job if self._prepare is None else self._prepare(job),
+                            item.get("workflow")))
+
+    def finish(self, declared: Declared | None) -> list[Job]:
+        """The checked jobs in order, each in its workflow; PipelineFailed otherwise."""
+        from engine.core.workflows import WorkflowError, cross_workflow_problems
+
+        at = Location(self.where)
+        if self._count > self._limits.max_jobs:
+            raise PipelineFailed(
+                [Diagnostic(at, f"job limit of {self._limits.max_jobs} jobs exceeded")])
+        if self._malformed:
+            raise PipelineFailed([Diagnostic(at, "the sandbox returned a malformed job")])
+        jobs: list[Job] = []
+        problems: list[Diagnostic] = []
+        for taken in self._taken:
+            if isinstance(taken, Diagnostic):
+                problems.append(taken)
+                continue
+            job, named = taken
+            try:
+                job.workflow = declared.check_use(named) if declared else None
+            except WorkflowError as err:
+                problems.append(Diagnostic(job.location, str(err), stack=job.stack))
+                continue
+            jobs.append(job)
+        if problems:
+            raise PipelineFailed(problems)
+        problems = [Diagnostic(job.location, text, stack=job.stack)
+                    for job, text in cross_workflow_problems(jobs)]
+        if problems:
+            raise PipelineFailed(problems)
+        return jobs
 
 
 def _place(site: Any) -> tuple[Location, tuple[Frame, ...]]:

@@ -183,6 +183,7 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
     from engine.core.diagnostics import PipelineFailed
     from engine.core.validate import JobRules
     from engine.interpreter.evaluate import PipelineSource, evaluate
+    from engine.sandbox.outbox import JobOutbox
     from engine.sandbox.proxies import (
         Channel,
         RemoteGit,
@@ -206,8 +207,11 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         disabled=tuple(request.get("disabled", ())),
         sources=RemoteSources(channel),
     )
+    # Asked to, the jobs go to the parent in slices while the pipeline runs.
+    outbox = JobOutbox(channel.notify if request.get("stream_jobs") else None)
+    host.collector.on_job = outbox.add
     try:
-        jobs = evaluate(source, host, limits, float(request["deadline"]))
+        evaluate(source, host, limits, float(request["deadline"]))
     except PipelineFailed as failure:
         failure.triggered = len(host.collector.jobs)  # type: ignore[attr-defined]
         raise
@@ -216,18 +220,6 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         extra["workflow_state"] = state
     if host.collector.declared.vars:
         extra["workflows"] = host.collector.declared.to_json()
-    # Jobs made at the same place share its location and call stack: each place crosses
-    # the pipe once, in `sites`, and a job names its place by index.
-    sites: dict[tuple[int, int], int] = {}
-    table: list[dict[str, Any]] = []
-    out: list[dict[str, Any]] = []
-    for job in jobs:
-        key = (id(job.location), id(job.stack))
-        index = sites.get(key)
-        if index is None:
-            index = sites[key] = len(table)
-            table.append({"location": job.location.to_json(),
-                          "stack": [frame.to_json() for frame in job.stack]})
-        out.append({"workflow": job.workflow, "fields": job.fields, "site": index})
-    extra["sites"] = table
-    return out
+    items, places = outbox.rest()
+    extra["sites"] = places
+    return items

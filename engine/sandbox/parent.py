@@ -25,6 +25,7 @@ from engine.sandbox.child import child_main, looks_like_memory
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
+    from collections.abc import Callable
     from typing import Any
 
     from engine.common.secret import Secret
@@ -89,24 +90,31 @@ class Sandbox:
         self._done = False
 
     def run(
-        self, request: dict[str, Any], limits: Limits, services: Services, where: str
+        self, request: dict[str, Any], limits: Limits, services: Services, where: str,
+        on_jobs: Callable[[dict[str, Any]], None] | None = None,
     ) -> ChildReport:
-        """Evaluate one request; raise PipelineFailed on a limit or a crash."""
+        """Evaluate one request; raise PipelineFailed on a limit or a crash.
+
+        With `on_jobs`, the child is asked to send its jobs in slices while it runs, and
+        each slice (a `jobs` message) is handed to `on_jobs` as it arrives; the report's
+        result then holds only the jobs not sent before. Without it, a child that sends
+        a slice has broken the protocol."""
         if self._done:
             raise RuntimeError("a sandbox runs one request only")
         self._done = True
         start = time.monotonic()
         deadline = start + limits.wall_seconds
-        request = {**request, "limits": limits.to_json(), "deadline": deadline}
+        request = {**request, "limits": limits.to_json(), "deadline": deadline,
+                   "stream_jobs": on_jobs is not None}
         try:
             try:
                 protocol.send(self._write_fd, request)
             except OSError:
-                final, killed = None, False  # the child died before it could listen
+                final, stopped = None, None  # the child died before it could listen
             else:
-                final, killed = _serve(
+                final, stopped = _serve(
                     self.pid, self._read_fd, self._write_fd, self._stderr, services,
-                    deadline, limits,
+                    deadline, limits, on_jobs,
                 )
         except BaseException:
             _kill(self.pid)  # interrupted, or a bug on this side: never leave it running
@@ -124,10 +132,12 @@ class Sandbox:
         )
         crash_text = self._stderr.drain()
         failure: PipelineFailed | None = None
-        if killed:
+        if stopped == _OUT_OF_TIME:
             failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
                              "exceeded (a single operation ran past the deadline and was "
                              "stopped)")
+        elif stopped is not None:
+            failure = _limit(where, f"the sandbox failed: {stopped}")
         elif final is None or final.get("type") in ("limit", "crash"):
             failure = _explain_death(where, status, final, crash_text, limits,
                                      usage.peak_memory_mb)
@@ -198,6 +208,10 @@ class _StderrTail:
             self._open = False
 
 
+# Why the parent stopped a child that did not end by itself in time.
+_OUT_OF_TIME = "out of time"
+
+
 def _serve(
     pid: int,
     read_fd: int,
@@ -206,7 +220,10 @@ def _serve(
     services: Services,
     deadline: float,
     limits: Limits,
-) -> tuple[dict[str, Any] | None, bool]:
+    on_jobs: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[dict[str, Any] | None, str | None]:
+    """Answer the child until it ends; its last message, and why this side stopped it
+    (None: it ended by itself; `_OUT_OF_TIME`; or how it broke the protocol)."""
     reader = protocol.FrameReader()
     final: dict[str, Any] | None = None
     hard_deadline = deadline + limits.kill_grace_seconds
@@ -215,7 +232,7 @@ def _serve(
         remaining = hard_deadline - time.monotonic()
         if remaining <= 0:
             _kill(pid)
-            return None, True
+            return None, _OUT_OF_TIME
         ready, _, _ = select.select(watching, [], [], remaining)
         if stderr.read_fd in ready and not stderr.take():
             watching.remove(stderr.read_fd)
@@ -223,18 +240,23 @@ def _serve(
             continue
         chunk = os.read(read_fd, 1 << 20)
         if not chunk:
-            return final, False
+            return final, None
         try:
             messages = reader.feed(chunk)
         except protocol.ProtocolError:
             _kill(pid)
-            return {"type": "crash", "message": "the sandbox sent a malformed message"}, False
+            return None, "it sent a malformed message"
         for message in messages:
             kind = message.get("type")
             if kind == "print":
                 services.show(str(message.get("text", "")))
             elif kind == "call":
                 protocol.send(write_fd, _answer(services, message))
+            elif kind == "jobs":
+                if on_jobs is None:
+                    _kill(pid)
+                    return None, "it sent jobs it was not asked to send"
+                on_jobs(message)
             else:
                 final = message
 

@@ -114,7 +114,9 @@ def compose(
     if named:
         data = triggers_file.render_workflows(op_id, batches)
     else:
-        data = triggers_file.render(op_id, [*existing_jobs, *new_docs])
+        job_text = triggers_file.job_text
+        data = triggers_file.render_texts(op_id, [*map(job_text, existing_jobs),
+                                                  *(job.rendered(job_text) for job in jobs)])
     if len(data) > max_output_bytes:
         raise PipelineFailed([Diagnostic(
             where,

@@ -145,6 +145,27 @@ def render(operation_id: str, jobs: list[dict[str, Any]]) -> bytes:
     return dumps_indented(doc, end="\n").encode("utf-8")
 
 
+def job_text(job: dict[str, Any]) -> str:
+    """One job's text as `render` writes it in the `jobs` list (made as the job arrives,
+    long before the document is put together)."""
+    from engine.common.json_text import item_text
+
+    return item_text(job, 2)
+
+
+def render_texts(operation_id: str, texts: list[str]) -> bytes:
+    """The bytes `render` gives for jobs whose texts `job_text` made."""
+    from engine.common.json_text import dumps_indented
+
+    head = dumps_indented({"type": TYPE, "trigger_type": TRIGGER_TYPE,
+                           "operation_id": operation_id, "jobs": []})
+    if not texts:
+        return (head + "\n").encode("utf-8")
+    # "jobs" is the last key: the text ends with its empty list, which the jobs fill.
+    assert head.endswith('"jobs": []\n}')
+    return (head[:-4] + "[\n    " + ",\n    ".join(texts) + "\n  ]\n}\n").encode("utf-8")
+
+
 def render_workflows(operation_id: str, batches: list[dict[str, Any]]) -> bytes:
     """The exact bytes of a document in the `workflows` form (named workflows)."""
     doc = {"type": TYPE, "trigger_type": TRIGGER_TYPE, "operation_id": operation_id,

@@ -171,5 +171,6 @@ def test_many_jobs_hash_as_the_whole_canonical_text_does() -> None:
     for count in (0, 1, 2, 255, 256, 257, 511, 512, 513, 700):
         jobs = [{**TEST, "job_name": f"t{index}", "env": {"I": str(index), "é": "x"}}
                 for index in range(count)]
-        inputs = {"job_id": "job-3", "commit": "c" * 40, "jobs": jobs, "previous": "p"}
+        inputs: dict[str, Any] = {"job_id": "job-3", "commit": "c" * 40, "jobs": jobs,
+                                  "previous": "p"}
         assert derive(**inputs) == _reference_id(inputs), count
