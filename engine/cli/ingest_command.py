@@ -128,7 +128,9 @@ def _warn(args: Arguments, inputs: Inputs, options: RunOptions, outcome: Outcome
         console.report(plan_warnings(outcome.jobs), sources)
         return
     console.err.write(f"{outcome.usage}\n")
-    if trusted is None or not trusted.from_ci:
+    from engine.run.event import diff_base
+
+    if (trusted is None or not trusted.from_ci) and diff_base(env) is not None:
         # Evaluating the trusted CI source, the base's pipeline is the one that ran.
         from engine.plan.diff import show_in_pull_request
 
@@ -180,10 +182,11 @@ def _write_state(inputs: Inputs, state: dict[str, dict[str, object]], out: TextI
     """Hand the workflow variables and outputs the run set to the worker (only after the
     run succeeded); nothing is touched when none were set."""
     from engine.core import workflow_state
-    from engine.triggers import state_file
 
     if workflow_state.is_empty(state):
         return
+    from engine.triggers import state_file
+
     path = (inputs.environment.get("RC_WF_OUTPUT_FILE")
             or workflow_state.DEFAULT_OUTPUT_FILE)
     state_file.write(path, state)

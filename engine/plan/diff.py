@@ -119,10 +119,12 @@ def show_in_pull_request(inputs: Inputs, options: RunOptions, jobs: list[Job],
     `REACTORCIDE_DIFF_BASE`) whose pipeline files differ from the base's, print the
     plan at the base against the plan just made, for the log. The base's plan is only
     evaluated, never written or submitted; a failure here is a note, never the run's."""
-    event = env.get("REACTORCIDE_EVENT_TYPE") or ""
-    base = env.get("REACTORCIDE_DIFF_BASE") or ""
-    if not event.startswith("pull_request_") or not base:
+    from engine.run.event import diff_base
+
+    base = diff_base(env)
+    if base is None:
         return
+    event = env.get("REACTORCIDE_EVENT_TYPE") or ""
     from engine.capabilities.git.live import LiveGit
 
     try:

@@ -128,6 +128,14 @@ def is_pull_request(event: str | None) -> bool:
     return event in PR_EVENTS
 
 
+def diff_base(env: Mapping[str, str]) -> str | None:
+    """The commit an eval job for a pull request compares its plan with
+    (`REACTORCIDE_DIFF_BASE`, for a `pull_request_*` event); None for any other run."""
+    event = env.get("REACTORCIDE_EVENT_TYPE") or ""
+    base = env.get("REACTORCIDE_DIFF_BASE") or ""
+    return base if event.startswith("pull_request_") and base else None
+
+
 def _pull_request(reading: EnvReading, event: str | None) -> dict[str, Any] | None:
     get = reading.get
     number_text = get("REACTORCIDE_PR_NUMBER")
