@@ -7,6 +7,7 @@ meanwhile; every verdict must be the one the whole reply at once would get.
 
 from __future__ import annotations
 
+import functools
 import io
 import os
 from collections.abc import Callable
@@ -184,7 +185,7 @@ def test_any_slicing_of_a_reply_gets_the_whole_replys_verdict(items: list[Any],
     whole = _verdict(lambda: jobs_from_child(items, Limits(max_jobs=4), JobRules(), WHERE,
                                              declared, sites))
     for cut in range(len(items) + 1):
-        assert _verdict(lambda cut=cut: _sliced(items, sites, cut, declared)) == whole, cut
+        assert _verdict(functools.partial(_sliced, items, sites, cut, declared)) == whole, cut
 
 
 def test_a_prepared_job_keeps_its_workflow() -> None:
