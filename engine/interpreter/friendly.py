@@ -13,32 +13,33 @@ from __future__ import annotations
 import functools
 import re
 
+from engine.common.lazy_pattern import LazyPattern
 from engine.common.suggest import did_you_mean
 
 _QUALIFIED = r"`?(?:<[^>]*>\.|[\w./-]+\.star\.)?(?P<fn>\w+)`?"
-_EXTRA_NAMED = re.compile(
+_EXTRA_NAMED = LazyPattern(
     r"Found (?P<names>`\w+`(?:, `\w+`)*) extra named parameter\(s\) for call to " + _QUALIFIED
 )
-_EXTRA_POSITIONAL = re.compile(
+_EXTRA_POSITIONAL = LazyPattern(
     r"Found (?P<n>\d+) extra positional argument\(s\) for call to " + _QUALIFIED
 )
-_MISSING = re.compile(r"Missing parameter `(?P<name>\w+)` for call to " + _QUALIFIED)
-_PY_UNEXPECTED = re.compile(
+_MISSING = LazyPattern(r"Missing parameter `(?P<name>\w+)` for call to " + _QUALIFIED)
+_PY_UNEXPECTED = LazyPattern(
     r"(?:TypeError: )?(?:[\w.]*<locals>\.)?(?P<fn>\w+)\(\) got an unexpected keyword "
     r"argument '(?P<name>\w+)'"
 )
-_PY_MISSING = re.compile(
+_PY_MISSING = LazyPattern(
     r"(?:TypeError: )?(?:[\w.]*<locals>\.)?(?P<fn>\w+)\(\) missing \d+ required "
     r"(?:positional |keyword-only )?arguments?: (?P<names>.+)"
 )
-_PY_OTHER = re.compile(r"(?:TypeError: )?[\w.]*<locals>\.(?P<fn>\w+)\(\)")
-_POSITIONAL_PARAM = re.compile(r"`a(?P<n>\d+)`")
-_TYPE_MISMATCH = re.compile(
+_PY_OTHER = LazyPattern(r"(?:TypeError: )?[\w.]*<locals>\.(?P<fn>\w+)\(\)")
+_POSITIONAL_PARAM = LazyPattern(r"`a(?P<n>\d+)`")
+_TYPE_MISMATCH = LazyPattern(
     r"Type of parameters? (?:`(?P<param>\w+)` doesn't match|mismatch), expected "
     r"`(?P<expected>[^`]+)`, actual `(?P<actual>\w+)(?: \(repr: (?P<repr>.*)\))?`"
 )
-_TOO_BIG = re.compile(r"Integer value is too big to fit in i32: (?P<n>-?\d+)")
-_UNPACKING = re.compile(
+_TOO_BIG = LazyPattern(r"Integer value is too big to fit in i32: (?P<n>-?\d+)")
+_UNPACKING = LazyPattern(
     r"Error unpacking value for parameter `(?P<param>\w+)` of type `(?P<expected>[^`]+)`?"
 )
 
@@ -137,9 +138,9 @@ def builtin_parameters() -> dict[str, tuple[str, ...]]:
     return out
 
 
-_CALLEE = re.compile(r"([A-Za-z_][\w]*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\(")
-_METHOD = re.compile(r"\.\s*([A-Za-z_]\w*)\s*\(")
-_DEF = re.compile(r"^(\s*)def\s+(\w+)\s*\(")
+_CALLEE = LazyPattern(r"([A-Za-z_][\w]*(?:\s*\.\s*[A-Za-z_]\w*)*)\s*\(")
+_METHOD = LazyPattern(r"\.\s*([A-Za-z_]\w*)\s*\(")
+_DEF = LazyPattern(r"^(\s*)def\s+(\w+)\s*\(")
 
 
 def callee_at(source: str | None, line: int, col: int) -> str | None:

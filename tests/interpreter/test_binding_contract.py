@@ -19,6 +19,7 @@ from typing import Any
 import pytest
 import starlark as sl
 
+from engine.common.lazy_pattern import LazyPattern
 from engine.core import starlark_text
 from engine.core.diagnostics import Location
 from engine.core.validate import JobError
@@ -53,7 +54,7 @@ def _broken(pattern: str, what: str, text: str) -> str:
             f"text was:\n{text}")
 
 
-def _matches(regex: re.Pattern[str], name: str, text: str) -> re.Match[str]:
+def _matches(regex: re.Pattern[str] | LazyPattern, name: str, text: str) -> re.Match[str]:
     found = regex.search(text)
     assert found is not None, _broken(name, "the message", text)
     return found
@@ -154,7 +155,7 @@ def changes(name: str, ref: str = "HEAD") -> str:
 
 
 # id: (the pattern, the program, Python callables, what `rewrite` must say)
-CALL_MISTAKES: dict[str, tuple[re.Pattern[str], str, dict[str, Any], str]] = {
+CALL_MISTAKES: dict[str, tuple[LazyPattern, str, dict[str, Any], str]] = {
     "friendly._EXTRA_NAMED": (
         friendly._EXTRA_NAMED, "def f(a):\n    pass\n\nf(a = 1, b = 2)\n", {},
         "f() has no parameter 'b'"),
