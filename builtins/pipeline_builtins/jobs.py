@@ -28,9 +28,12 @@ class JobCollector:
         sources: dict[str, str],
         max_jobs: int,
         rules: JobRules | None = None,
+        keep_fields: bool = True,
     ) -> None:
+        """`keep_fields=False`: `jobs` keeps each job's name, place and workflow only;
+        `on_job` is where the fields go."""
         self.sources = sources
-        self.book = JobBook(rules, max_jobs)
+        self.book = JobBook(rules, max_jobs, keep_fields=keep_fields)
         self._calls_per_line: dict[tuple[str, int], int] = {}
         # A call in a loop sends the same call-stack text every time: parsed once, and
         # each place (text, column) is one shared location and stack for all its jobs.
@@ -63,7 +66,8 @@ class JobCollector:
 
     @property
     def jobs(self) -> list[Job]:
-        """The jobs triggered so far, in order."""
+        """The jobs triggered so far, in order (without their fields when the collector
+        was made with `keep_fields=False`)."""
         return self.book.jobs
 
     @property

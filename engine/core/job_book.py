@@ -25,9 +25,14 @@ class JobBook:
     """The jobs triggered so far, in order, and the workflows declared."""
 
     def __init__(self, rules: JobRules | None, max_jobs: int,
-                 defaults_from: Mapping[str, Any] | None = None) -> None:
+                 defaults_from: Mapping[str, Any] | None = None,
+                 keep_fields: bool = True) -> None:
         self.rules = rules
         self.max_jobs = max_jobs
+        # False: the book remembers each job's name, place and workflow, not its fields,
+        # which the caller takes away (the sandbox sends them on as jobs are made, and a
+        # large matrix would otherwise hold every job's fields until the end).
+        self.keep_fields = keep_fields
         # The `ctx` values a job's unset fields are filled from, when the book fills them
         # (the Python API writes its own files); None: left to the writer.
         self.defaults_from = defaults_from
@@ -56,8 +61,9 @@ class JobBook:
 
             normalized = fill(normalized, defaults_for(self.defaults_from))
         job = Job(name, normalized, location, stack, workflow)
-        self.jobs.append(job)
-        self._by_name[name] = job
+        kept = job if self.keep_fields else Job(name, {}, location, stack, workflow)
+        self.jobs.append(kept)
+        self._by_name[name] = kept
         return job
 
     def declare(self, name: Any, vars: Any) -> str:

@@ -57,7 +57,7 @@ _RANK = {key: rank for rank, key in enumerate(KEY_ORDER)}
 class Job(Record):
     """One triggered job plus where the pipeline created it."""
 
-    __slots__ = ("_document", "_text", "fields", "location", "name", "stack", "workflow")
+    __slots__ = ("_text", "fields", "location", "name", "stack", "workflow")
 
     def __init__(self, name: str, fields: dict[str, Any], location: Location,
                  stack: tuple[Frame, ...] = (), workflow: str | None = None) -> None:
@@ -67,7 +67,6 @@ class Job(Record):
         self.stack = stack
         # The named workflow the job belongs to (None: the default one).
         self.workflow = workflow
-        self._document: dict[str, Any] | None = None
         self._text: tuple[Callable[[dict[str, Any]], str], str] | None = None
 
     def __hash__(self) -> int:
@@ -80,23 +79,7 @@ class Job(Record):
         return [d for d in deps if isinstance(d, str)]
 
     def to_document(self) -> dict[str, Any]:
-        """The job as written to the triggers file: fixed key order, unset fields omitted.
-
-        Made once and kept (a job's fields do not change): the parent makes it while the
-        sandbox still runs, and the writer, the operation id and a plan read it. Read it,
-        never change it."""
-        if self._document is None:
-            self._document = self._make_document()
-        return self._document
-
-    def rendered(self, render: Callable[[dict[str, Any]], str]) -> str:
-        """`render(self.to_document())`, made once for each `render` and kept: the
-        writer's text of the job, which the parent makes while the sandbox still runs."""
-        if self._text is None or self._text[0] is not render:
-            self._text = (render, render(self.to_document()))
-        return self._text[1]
-
-    def _make_document(self) -> dict[str, Any]:
+        """The job as written to the triggers file: fixed key order, unset fields omitted."""
         fields = self.fields
         out: dict[str, Any] = {}
         # A job holds a handful of the known keys: ordering those is cheaper than
@@ -106,6 +89,16 @@ class Job(Record):
             if value is not None or key in REQUIRED_KEYS:
                 out[key] = _canonical(value)
         return out
+
+    def rendered(self, render: Callable[[dict[str, Any]], str],
+                 document: dict[str, Any] | None = None) -> str:
+        """`render(self.to_document())`, made once for each `render` and kept: the
+        writer's text of the job, which the parent makes while the sandbox still runs.
+        `document`, when given, is that document, made already."""
+        if self._text is None or self._text[0] is not render:
+            made = document if document is not None else self.to_document()
+            self._text = (render, render(made))
+        return self._text[1]
 
 
 def _canonical(value: Any) -> Any:

@@ -29,6 +29,7 @@ if TYPE_CHECKING:
 
     from engine.run.recorder import Recorder
     from engine.triggers.file import Existing
+    from engine.triggers.operation_id import Derivation
 
 
 class Outcome(Record):
@@ -70,7 +71,8 @@ class Evaluation(Record):
     """What the sandbox decided: checked jobs, what it used, the `ctx` values it saw and
     the text of every pipeline file it read (the pipeline and what it loaded)."""
 
-    __slots__ = ("context", "declared", "jobs", "protections", "sources", "state", "usage")
+    __slots__ = ("context", "declared", "derivation", "jobs", "protections", "sources", "state",
+                 "usage")
 
     def __init__(self, jobs: list[Job], usage: Usage, context: dict[str, Any],
                  sources: dict[str, str], protections: tuple[str, ...] = ()) -> None:
@@ -81,6 +83,8 @@ class Evaluation(Record):
         self.protections = protections
         self.state: dict[str, dict[str, Any]] = {"vars": {}, "outputs": {}}
         self.declared: Any = None  # engine.core.workflows.Declared
+        # The operation id of the jobs, derived as they arrived (None: derive it later).
+        self.derivation: Derivation | None = None
 
 
 def evaluate(
@@ -114,8 +118,11 @@ def evaluate(
     warnings: list[str] = getattr(backends.git, "warnings", [])
     # The child's jobs are re-checked and prepared as they arrive, on this process's
     # own core, while the pipeline still runs.
+    from engine.triggers.operation_id import Derivation
+
+    derivation = Derivation(job_id=context.get("job_id"), commit=context.get("commit"))
     intake = JobIntake(options.limits, options.policy.jobs, inputs.pipeline_name,
-                       _prepare(context))
+                       _prepare(context, derivation))
     try:
         report = sandbox.run(_request(inputs, options.policy, context), options.limits,
                              services, inputs.pipeline_name, intake.take)
@@ -130,6 +137,7 @@ def evaluate(
                             {**sources, **services.loaded_sources()}, protections)
     evaluation.state = state
     evaluation.declared = declared
+    evaluation.derivation = derivation
     return evaluation
 
 
@@ -144,9 +152,9 @@ def _request(inputs: Inputs, policy: Policy, context: dict[str, Any]) -> dict[st
     }
 
 
-def _prepare(context: dict[str, Any]) -> Callable[[Job], Job]:
+def _prepare(context: dict[str, Any], derivation: Derivation) -> Callable[[Job], Job]:
     """What each re-checked job gets before the writer needs it: the eval run's checkout
-    defaults filled in, its document and its text made."""
+    defaults filled in, its text made, its document added to the operation id."""
     from engine.core.job_defaults import defaults_for, fill
     from engine.triggers.file import job_text
 
@@ -155,7 +163,9 @@ def _prepare(context: dict[str, Any]) -> Callable[[Job], Job]:
     def prepare(job: Job) -> Job:
         if defaults:
             job = Job(job.name, fill(job.fields, defaults), job.location, job.stack)
-        job.rendered(job_text)
+        document = job.to_document()
+        job.rendered(job_text, document)
+        derivation.add(document, job)
         return job
 
     return prepare
@@ -263,6 +273,7 @@ def _composing(inputs: Inputs, evaluation: Evaluation, options: RunOptions) -> d
         "max_output_bytes": options.limits.max_output_bytes,
         "where": Location(inputs.pipeline_name),
         "declared": evaluation.declared,
+        "derivation": evaluation.derivation,
     }
 
 

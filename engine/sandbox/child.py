@@ -200,9 +200,9 @@ def _evaluate(request: dict[str, Any], limits: Any, to_parent: int,
         git=RemoteGit(channel),
         job_state=RemoteJobState(channel),
         output=RemoteOutput(channel, limits.max_print_bytes),
-        collector=JobCollector(
-            {source.name: source.text}, limits.max_jobs, JobRules.from_json(request["rules"])
-        ),
+        # The outbox takes every job's fields: the book keeps only what its checks need.
+        collector=JobCollector({source.name: source.text}, limits.max_jobs,
+                               JobRules.from_json(request["rules"]), keep_fields=False),
         context=request.get("context", {}),
         disabled=tuple(request.get("disabled", ())),
         sources=RemoteSources(channel),

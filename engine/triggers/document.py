@@ -80,12 +80,14 @@ def compose(
     max_output_bytes: int,
     where: Location,
     declared: Declared | None = None,
+    derivation: operation_id.Derivation | None = None,
 ) -> Composition:
     """Check the graph and render the combined document; PipelineFailed when invalid.
 
     No jobs give no document. `where` is blamed when the document would exceed the size
     limit. `declared` names the run's workflows: with named ones the document takes the
-    `workflows` form (engine.core.workflows).
+    `workflows` form (engine.core.workflows). `derivation` is the operation id derived
+    while the jobs arrived; it is used when it covers exactly these jobs.
     """
     existing_jobs = existing.jobs if existing else []
     problems = graph_diagnostics(jobs, existing.names if existing else [])
@@ -98,19 +100,20 @@ def compose(
         raise PipelineFailed([Diagnostic(
             where, "named workflows cannot be appended to an existing triggers file (it "
             "holds a plain jobs list); write to a new file")])
-    new_docs = [job.to_document() for job in jobs]
     batches: list[dict[str, Any]] = []
     if named:
         from engine.core.workflows import batches as workflow_batches
 
         assert declared is not None
         batches = workflow_batches(declared, jobs)
-    op_id = operation_id.derive(
-        job_id=job_id,
-        commit=commit,
-        jobs=batches if named else new_docs,
-        previous=(existing.operation_id or "") if existing else None,
-    )
+    previous = (existing.operation_id or "") if existing else None
+    if not named and _covers(derivation, jobs, job_id, commit):
+        assert derivation is not None
+        op_id = derivation.finish(previous)
+    else:
+        op_id = operation_id.derive(
+            job_id=job_id, commit=commit, previous=previous,
+            jobs=batches if named else [job.to_document() for job in jobs])
     if named:
         data = triggers_file.render_workflows(op_id, batches)
     else:
@@ -126,6 +129,15 @@ def compose(
     return Composition(op_id, data, len(existing_jobs))
 
 
+def _covers(derivation: operation_id.Derivation | None, jobs: list[Job],
+            job_id: str | None, commit: str | None) -> bool:
+    """Whether `derivation` was made from exactly these jobs, in this order, for this
+    job id and commit."""
+    return (derivation is not None and derivation.job_id == job_id
+            and derivation.commit == commit and len(derivation.tags) == len(jobs)
+            and all(tag is job for tag, job in zip(derivation.tags, jobs, strict=True)))
+
+
 def write_jobs(
     path: str,
     jobs: list[Job],
@@ -138,6 +150,7 @@ def write_jobs(
     on_read: Callable[[bytes | None], None] | None = None,
     rules: JobRules | None = None,
     declared: Declared | None = None,
+    derivation: operation_id.Derivation | None = None,
 ) -> Composition:
     """`compose` against the file at `path` and, when `write` and there are jobs, replace
     it atomically while holding the directory lock (read, check and write under one lock,
@@ -155,7 +168,8 @@ def write_jobs(
             on_read(raw)
         existing = None if raw is None else triggers_file.parse_existing(raw, shown, rules)
         return compose(jobs, existing, job_id=job_id, commit=commit,
-                       max_output_bytes=max_output_bytes, where=where, declared=declared)
+                       max_output_bytes=max_output_bytes, where=where, declared=declared,
+                       derivation=derivation)
 
     if not write or not jobs:
         return against_file()

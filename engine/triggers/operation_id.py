@@ -37,22 +37,56 @@ def derive(
     previous: str | None,
 ) -> str:
     """A UUID-shaped (version 8) id from a SHA-256 of the canonical inputs."""
-    # The canonical text is the compact, key-sorted JSON of {"commit", "job_id", "jobs",
-    # "previous"}; it is hashed a slice of jobs at a time: the text of every job never
-    # exists at once, and each slice is one call of the C encoder (one call per job
-    # spent more time setting the encoder up than encoding).
-    dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False, separators=(",", ":")).encode
-    digest_of = _sha256()
-    digest_of.update(f'{{"commit":{dumps(commit)},"job_id":{dumps(job_id)},"jobs":['
-                     .encode())
-    separator = ""
-    for start in range(0, len(jobs), _SLICE):
-        # "[a,b]" without its brackets is "a,b": slices join with a comma, as jobs do.
-        digest_of.update((separator + dumps(jobs[start:start + _SLICE])[1:-1]).encode("utf-8"))
-        separator = ","
-    digest_of.update(f'],"previous":{dumps(previous)}}}'.encode())
-    digest = bytearray(digest_of.digest()[:16])
-    digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom
-    digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
-    h = digest.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    derivation = Derivation(job_id=job_id, commit=commit)
+    for job in jobs:
+        derivation.add(job)
+    return derivation.finish(previous)
+
+
+class Derivation:
+    """An id being derived while its jobs arrive, in order: `derive` made in steps.
+
+    The canonical text is the compact, key-sorted JSON of {"commit", "job_id", "jobs",
+    "previous"}; it is hashed a slice of jobs at a time: the text of every job never
+    exists at once, and each slice is one call of the C encoder (one call per job
+    spent more time setting the encoder up than encoding). `tags` lists what the caller
+    said each job was, so that it can tell which jobs the id covers.
+    """
+
+    def __init__(self, *, job_id: str | None, commit: str | None) -> None:
+        self.job_id = job_id
+        self.commit = commit
+        self.tags: list[object] = []
+        self._dumps = json.JSONEncoder(sort_keys=True, ensure_ascii=False,
+                                       separators=(",", ":")).encode
+        self._digest = _sha256()
+        self._digest.update(f'{{"commit":{self._dumps(commit)},"job_id":'
+                            f'{self._dumps(job_id)},"jobs":['.encode())
+        self._separator = ""
+        self._slice: list[dict[str, Any]] = []
+
+    def add(self, job: dict[str, Any], tag: object = None) -> None:
+        """The next job's document (read now or later: it must not change meanwhile)."""
+        self._slice.append(job)
+        self.tags.append(tag)
+        if len(self._slice) >= _SLICE:
+            self._hash_slice()
+
+    def _hash_slice(self) -> None:
+        if self._slice:
+            # "[a,b]" without its brackets is "a,b": slices join with a comma, as jobs do.
+            text = self._dumps(self._slice)[1:-1]
+            self._digest.update((self._separator + text).encode("utf-8"))
+            self._separator = ","
+            self._slice = []
+
+    def finish(self, previous: str | None) -> str:
+        """The id of the jobs added so far with `previous`; more jobs may follow."""
+        self._hash_slice()
+        digest_of = self._digest.copy()
+        digest_of.update(f'],"previous":{self._dumps(previous)}}}'.encode())
+        digest = bytearray(digest_of.digest()[:16])
+        digest[6] = (digest[6] & 0x0F) | 0x80  # version 8: custom
+        digest[8] = (digest[8] & 0x3F) | 0x80  # RFC 4122 variant
+        h = digest.hex()
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"

@@ -27,6 +27,7 @@ from engine.sandbox.parent import Sandbox
 from tests.sandbox.test_parent_recheck import (
     EXISTING,
     SITE,
+    SITE_STACK,
     TAMPERED,
     WHERE,
     Jobs,
@@ -203,3 +204,61 @@ def test_a_prepared_job_keeps_its_workflow() -> None:
     assert seen == ["a", "b"]
     assert [(j.name, j.workflow) for j in intake.finish(declared)] == [
         ("a", "nightly"), ("b", None)]
+
+
+def _intake(max_jobs: int = 4, rules: JobRules | None = None,
+            prepare: Callable[[Any], Any] | None = None) -> JobIntake:
+    return JobIntake(Limits(max_jobs=max_jobs), rules or JobRules(), WHERE, prepare)
+
+
+def test_a_slice_whose_jobs_are_not_a_list_is_malformed() -> None:
+    intake = _intake()
+    intake.take({"type": "jobs", "jobs": {"a": _job("a")}, "sites": [SITE]})
+    intake.take({"type": "result", "jobs": [_job("b")], "sites": [SITE]})
+    with pytest.raises(PipelineFailed) as caught:
+        intake.finish(None)
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (WHERE, "the sandbox returned a malformed job")]
+
+
+def test_past_the_job_limit_nothing_more_is_rechecked_or_prepared() -> None:
+    prepared: list[str] = []
+
+    def prepare(job: Any) -> Any:
+        prepared.append(job.name)
+        return job
+
+    intake = _intake(max_jobs=2, prepare=prepare)
+    intake.take({"jobs": [_job("a")], "sites": [SITE]})
+    intake.take({"jobs": [_job("b"), _job("c")], "sites": []})
+    intake.take({"jobs": [_job("d")], "sites": []})
+    assert prepared == ["a"]
+    with pytest.raises(PipelineFailed) as caught:
+        intake.finish(None)
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (WHERE, "job limit of 2 jobs exceeded")]
+
+
+def test_after_a_malformed_slice_nothing_more_is_rechecked() -> None:
+    prepared: list[str] = []
+
+    def prepare(job: Any) -> Any:
+        prepared.append(job.name)
+        return job
+
+    intake = _intake(prepare=prepare)
+    intake.take({"jobs": ["not a job"], "sites": [SITE]})
+    intake.take({"jobs": [_job("b")], "sites": []})
+    assert prepared == []
+
+
+def test_every_workflow_problem_is_named_with_its_stack() -> None:
+    intake = _intake()
+    intake.take({"jobs": [{**_job("a"), "workflow": "weekly"}, {**_job("b"), "workflow": "x"},
+                          _job("c", priority="high")], "sites": [SITE]})
+    with pytest.raises(PipelineFailed) as caught:
+        intake.finish(Declared())
+    assert [(d.message.split(":")[0], d.stack) for d in caught.value.diagnostics] == [
+        ("workflow 'weekly' is not declared", SITE_STACK),
+        ("workflow 'x' is not declared", SITE_STACK),
+        ('job "c"', SITE_STACK)]

@@ -308,4 +308,10 @@ def test_a_result_is_checked_against_the_limits_and_rules_given() -> None:
     with pytest.raises(PipelineFailed) as caught:
         result_from_child(_result(jobs=[_job("a"), _job("b")]), Limits(max_jobs=1),
                           JobRules(), WHERE)
-    assert [d.message for d in caught.value.diagnostics] == ["job limit of 1 jobs exceeded"]
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (WHERE, "job limit of 1 jobs exceeded")]
+    with pytest.raises(PipelineFailed) as caught:
+        jobs_from_child([_job("a", priority=9)], Limits(max_jobs=3), JobRules(max_priority=5),
+                        WHERE, None, [SITE])
+    assert [d.message for d in caught.value.diagnostics] == [
+        'job "a": priority 9 is above the policy\'s maximum of 5 (jobs.max_priority)']

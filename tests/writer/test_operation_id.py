@@ -174,3 +174,28 @@ def test_many_jobs_hash_as_the_whole_canonical_text_does() -> None:
         inputs: dict[str, Any] = {"job_id": "job-3", "commit": "c" * 40, "jobs": jobs,
                                   "previous": "p"}
         assert derive(**inputs) == _reference_id(inputs), count
+
+
+def test_an_id_derived_as_the_jobs_arrived_is_used_only_for_exactly_those_jobs() -> None:
+    from engine.triggers.operation_id import Derivation
+
+    jobs = [_job("build"), _job("test", depends_on=["build"])]
+    fresh = _compose(jobs, None)
+
+    def derivation(tagged: list[Job], documents: list[dict[str, Any]],
+                   commit: str = "a" * 40) -> Derivation:
+        made = Derivation(job_id="job-1", commit=commit)
+        for job, document in zip(tagged, documents, strict=True):
+            made.add(document, job)
+        return made
+
+    right = derivation(jobs, [job.to_document() for job in jobs])
+    assert _compose(jobs, None, derivation=right) == fresh
+    # Made from other documents but for these very jobs: it is what is used.
+    other = derivation(jobs, [{"job_name": "x"}, {"job_name": "y"}])
+    assert _compose(jobs, None, derivation=other) == other.finish(None) != fresh
+    # For fewer jobs, other job objects, or another commit: derived afresh.
+    for unrelated in (derivation(jobs[:1], [{"job_name": "x"}]),
+                      derivation([_job("build"), _job("test")], [{}, {}]),
+                      derivation(jobs, [{}, {}], commit="b" * 40)):
+        assert _compose(jobs, None, derivation=unrelated) == fresh
