@@ -95,3 +95,18 @@ def test_the_rules_given_are_applied() -> None:
         'job "build": priority 9 is above the policy\'s maximum of 5 (jobs.max_priority)')
     assert JobBook(None, 5).add(HERE, "build", None, None, None,
                                 {"priority": 9}).fields["priority"] == 9
+
+
+def test_a_book_that_keeps_no_fields_still_applies_every_rule() -> None:
+    # The sandbox's book: the caller takes each job's fields, the book keeps the rest.
+    book = JobBook(None, 2, keep_fields=False)
+    book.declare("nightly", None)
+    job = book.add(HERE, "build", {"A": "1"}, ["setup"], "always",
+                   {"priority": 3, "workflow": "nightly"}, STACK)
+    assert (job.name, job.fields, job.workflow) == ("build", PLAIN, "nightly")
+    (kept,) = book.jobs
+    assert (kept.name, kept.fields, kept.location, kept.stack, kept.workflow) == (
+        "build", {}, HERE, STACK, "nightly")
+    assert _refusal(book) == 'job "build" is triggered twice (first at pipeline.star:4:5)'
+    book.add(HERE, "test", None, None, None, {})
+    assert _refusal(book, "lint") == "job limit of 2 jobs exceeded"
