@@ -4,6 +4,7 @@ and the errors of a file or directory that cannot be used."""
 from __future__ import annotations
 
 import fcntl
+import json
 import os
 from collections.abc import Callable
 from pathlib import Path
@@ -16,11 +17,13 @@ from engine.core.jobs import Job
 from engine.core.validate import JobRules
 from engine.triggers.document import write_jobs
 from engine.triggers.file import (
+    job_text,
     locked,
     parse_existing,
     read_bytes,
     read_existing,
     render,
+    render_texts,
     render_workflows,
 )
 from engine.triggers.file import write_atomic as write
@@ -123,6 +126,31 @@ def test_the_exact_bytes_of_a_document() -> None:
         '  "operation_id": "id",\n  "jobs": [\n    {\n'
         '      "job_name": "é",\n      "depends_on": [],\n      "condition": "all_success",\n'
         '      "env": {\n        "K": "v"\n      }\n    }\n  ]\n}\n').encode()
+
+
+class _Name(str):
+    """A str subclass: the renderer hands a job holding one to json.dumps itself."""
+
+
+DOCUMENT_JOBS = [
+    {"job_name": "é", "depends_on": [], "condition": "all_success", "env": {"K": "v"}},
+    {"job_name": "b", "depends_on": ["é"], "condition": "always", "env": {},
+     "priority": 5, "resources": {"cpu": 1.5, "gpu": True, "limits": {"m": ["1G", None]}}},
+    {"job_name": _Name("c"), "depends_on": [], "condition": "any_failed",
+     "env": {"Q": "\"\n\u2028"}, "capabilities": ["x", "y"]},
+]
+
+
+@pytest.mark.parametrize("count", range(len(DOCUMENT_JOBS) + 1))
+def test_jobs_rendered_one_by_one_make_the_bytes_of_the_whole_document(count: int) -> None:
+    # The engine renders each job's text as it arrives and puts the document together at
+    # the end: the bytes are those of the whole document rendered at once.
+    jobs = DOCUMENT_JOBS[:count]
+    whole = {"type": "trigger_job", "trigger_type": "runnerlib", "operation_id": "id",
+             "jobs": jobs}
+    expected = (json.dumps(whole, indent=2, ensure_ascii=False) + "\n").encode("utf-8")
+    assert render("id", jobs) == expected
+    assert render_texts("id", [job_text(job) for job in jobs]) == expected
 
 
 def test_files_and_directories_that_cannot_be_used_say_why(tmp_path: Path) -> None:
