@@ -64,9 +64,10 @@ class JobIntake:
 
     Each job is rebuilt from its fields and checked as if the child had lied, then
     handed to `prepare` (in a run: its defaults filled in, its text and its share of the
-    operation id made), all while the child still runs. Nothing is decided before `finish`: the verdict (the job
-    limit, then a malformed reply, then every job's problems in order) is the one the
-    whole reply at once would get, and it counts only if a result follows.
+    operation id made), all while the child still runs. Nothing is decided before
+    `finish`: the verdict (the job limit, then a malformed reply, then every job's
+    problems in order) is the one the whole reply at once would get, and it counts only
+    if a result follows.
     """
 
     def __init__(self, limits: Limits, rules: JobRules, where: str,

@@ -132,7 +132,7 @@ class _Name(str):
     """A str subclass: the renderer hands a job holding one to json.dumps itself."""
 
 
-DOCUMENT_JOBS = [
+DOCUMENT_JOBS: list[dict[str, Any]] = [
     {"job_name": "é", "depends_on": [], "condition": "all_success", "env": {"K": "v"}},
     {"job_name": "b", "depends_on": ["é"], "condition": "always", "env": {},
      "priority": 5, "resources": {"cpu": 1.5, "gpu": True, "limits": {"m": ["1G", None]}}},
