@@ -189,63 +189,47 @@ def test_any_slicing_of_a_reply_gets_the_whole_replys_verdict(items: list[Any],
         assert _verdict(functools.partial(_sliced, items, sites, cut, declared)) == whole, cut
 
 
-def test_a_prepared_job_keeps_its_workflow() -> None:
-    declared = Declared()
-    declared.declare("nightly", None)
-    seen: list[str] = []
-
-    def prepare(job: Any) -> Any:
-        seen.append(job.name)
-        return job
-
-    intake = JobIntake(Limits(max_jobs=4), JobRules(), WHERE, prepare)
-    intake.take({"jobs": [{**_job("a"), "workflow": "nightly"}], "sites": [SITE]})
-    intake.take({"jobs": [_job("b")], "sites": []})
-    assert seen == ["a", "b"]
-    assert [(j.name, j.workflow) for j in intake.finish(declared)] == [
-        ("a", "nightly"), ("b", None)]
-
-
 def _intake(max_jobs: int = 4, rules: JobRules | None = None,
             prepare: Callable[[Any], Any] | None = None) -> JobIntake:
     return JobIntake(Limits(max_jobs=max_jobs), rules or JobRules(), WHERE, prepare)
+
+
+def _recording() -> tuple[list[str], Callable[[Any], Any]]:
+    """A `prepare` that notes the name of each job it is handed, and its notes."""
+    prepared: list[str] = []
+
+    def prepare(job: Any) -> Any:
+        prepared.append(job.name)
+        return job
+
+    return prepared, prepare
+
+
+def _refusal(intake: JobIntake) -> list[tuple[str, str]]:
+    with pytest.raises(PipelineFailed) as caught:
+        intake.finish(None)
+    return [(str(d.location), d.message) for d in caught.value.diagnostics]
 
 
 def test_a_slice_whose_jobs_are_not_a_list_is_malformed() -> None:
     intake = _intake()
     intake.take({"type": "jobs", "jobs": {"a": _job("a")}, "sites": [SITE]})
     intake.take({"type": "result", "jobs": [_job("b")], "sites": [SITE]})
-    with pytest.raises(PipelineFailed) as caught:
-        intake.finish(None)
-    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
-        (WHERE, "the sandbox returned a malformed job")]
+    assert _refusal(intake) == [(WHERE, "the sandbox returned a malformed job")]
 
 
 def test_past_the_job_limit_nothing_more_is_rechecked_or_prepared() -> None:
-    prepared: list[str] = []
-
-    def prepare(job: Any) -> Any:
-        prepared.append(job.name)
-        return job
-
+    prepared, prepare = _recording()
     intake = _intake(max_jobs=2, prepare=prepare)
     intake.take({"jobs": [_job("a")], "sites": [SITE]})
     intake.take({"jobs": [_job("b"), _job("c")], "sites": []})
     intake.take({"jobs": [_job("d")], "sites": []})
     assert prepared == ["a"]
-    with pytest.raises(PipelineFailed) as caught:
-        intake.finish(None)
-    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
-        (WHERE, "job limit of 2 jobs exceeded")]
+    assert _refusal(intake) == [(WHERE, "job limit of 2 jobs exceeded")]
 
 
 def test_after_a_malformed_slice_nothing_more_is_rechecked() -> None:
-    prepared: list[str] = []
-
-    def prepare(job: Any) -> Any:
-        prepared.append(job.name)
-        return job
-
+    prepared, prepare = _recording()
     intake = _intake(prepare=prepare)
     intake.take({"jobs": ["not a job"], "sites": [SITE]})
     intake.take({"jobs": [_job("b")], "sites": []})
@@ -262,3 +246,15 @@ def test_every_workflow_problem_is_named_with_its_stack() -> None:
         ("workflow 'weekly' is not declared", SITE_STACK),
         ("workflow 'x' is not declared", SITE_STACK),
         ('job "c"', SITE_STACK)]
+
+
+def test_a_prepared_job_keeps_its_workflow() -> None:
+    declared = Declared()
+    declared.declare("nightly", None)
+    seen, prepare = _recording()
+    intake = _intake(prepare=prepare)
+    intake.take({"jobs": [{**_job("a"), "workflow": "nightly"}], "sites": [SITE]})
+    intake.take({"jobs": [_job("b")], "sites": []})
+    assert seen == ["a", "b"]
+    assert [(j.name, j.workflow) for j in intake.finish(declared)] == [
+        ("a", "nightly"), ("b", None)]
