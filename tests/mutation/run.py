@@ -38,6 +38,8 @@ SAFEGUARDS: dict[str, list[str]] = {
                            "tests/writer/test_writer_rules.py",
                            "tests/sandbox/test_parent_recheck.py"],
     "engine/core/job_graph.py": ["tests/validation/test_job_rules.py"],
+    "engine/core/coordinator_rules.py": ["tests/validation/test_coordinator_field_rules.py",
+                                         "tests/validation/test_job_rules.py"],
     "engine/core/plain_job.py": ["tests/validation/test_plain_job.py",
                                  "tests/validation/test_job_rules.py"],
     "engine/triggers/file.py": ["tests/writer/test_atomic_write.py",
