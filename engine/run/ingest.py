@@ -9,7 +9,7 @@ import sys
 
 from engine.capabilities.base import CapabilityError
 from engine.common.record import Record
-from engine.core.diagnostics import Diagnostic, Location, PipelineFailed
+from engine.core.diagnostics import Location, PipelineFailed
 from engine.core.jobs import Job
 from engine.core.usage import RunUsage, Usage
 from engine.policy import Policy
@@ -17,7 +17,7 @@ from engine.run.backends import Backends, job_state_for, live_backends, source_t
 from engine.run.context import complete_context
 from engine.run.inputs import Inputs
 from engine.run.options import RunOptions
-from engine.run.recheck import JobIntake, result_from_child
+from engine.run.recheck import JobIntake, diagnostics_from_child, result_from_child
 from engine.sandbox.broker import HostServices, PrintSink
 from engine.sandbox.parent import Sandbox
 from engine.triggers import document as compose
@@ -176,19 +176,19 @@ def _decided(message: dict[str, Any], measured: Usage, options: RunOptions, sink
     """The jobs, workflow state and named workflows of the sandbox's reply, checked again;
     PipelineFailed with the pipeline's problems, or when the reply is not one."""
     if message.get("type") == "failed":
-        raise _failure(message, RunUsage(measured, options.limits), sink)
+        raise _failure(message, RunUsage(measured, options.limits), sink, intake.where)
     return result_from_child(message, options.limits, options.policy.jobs, intake.where,
                              intake)
 
 
-def _failure(message: dict[str, Any], usage: RunUsage, sink: PrintSink) -> PipelineFailed:
-    """The pipeline's failure as the sandbox reported it, with how far it got."""
+def _failure(message: dict[str, Any], usage: RunUsage, sink: PrintSink,
+             where: str) -> PipelineFailed:
+    """The pipeline's failure as the sandbox reported it, with how far it got; raises
+    PipelineFailed when the report is malformed (the parent never trusts the child)."""
+    failure = PipelineFailed(diagnostics_from_child(message.get("diagnostics"), where, sink.fit))
     triggered = message.get("jobs")
     if isinstance(triggered, int) and not isinstance(triggered, bool):
         usage.jobs = triggered  # how far the pipeline got
-    failure = PipelineFailed(
-        [Diagnostic.from_json(_within_budget(d, sink)) for d in message.get("diagnostics", [])]
-    )
     if message.get("evaluated") is not False:  # a file that does not parse ran nothing
         failure.usage = usage
     return failure
@@ -203,13 +203,6 @@ def _show_warnings(warnings: list[str], pipeline_name: str, stderr: TextIO | Non
         (stderr or sys.stderr).write(f"{pipeline_name}: warning: {escape_controls(warning)}\n")
     if recorder is not None:
         recorder.warnings = list(warnings)
-
-
-def _within_budget(diagnostic: Any, sink: PrintSink) -> Any:
-    """A diagnostic from the child with its message cut to the print budget's rest."""
-    if isinstance(diagnostic, dict) and isinstance(diagnostic.get("message"), str):
-        return {**diagnostic, "message": sink.fit(diagnostic["message"])}
-    return diagnostic
 
 
 warnings_for = compose.warnings_for

@@ -45,6 +45,26 @@ def result_from_child(message: dict[str, Any], limits: Limits, rules: JobRules, 
     return jobs, state, declared
 
 
+def diagnostics_from_child(items: Any, where: str, fit: Callable[[str], str],
+                           ) -> list[Diagnostic]:
+    """The diagnostics of the sandbox's failure, rebuilt, each message passed through
+    `fit`; PipelineFailed at the pipeline when the reply holds none or a malformed one."""
+    malformed = PipelineFailed(
+        [Diagnostic(Location(where), "the sandbox returned a malformed failure")])
+    if not isinstance(items, list) or not items:
+        raise malformed
+    diagnostics: list[Diagnostic] = []
+    for item in items:
+        if not (isinstance(item, dict) and isinstance(item.get("message"), str)
+                and isinstance(item.get("stack", []), list)):
+            raise malformed
+        try:
+            diagnostics.append(Diagnostic.from_json({**item, "message": fit(item["message"])}))
+        except (TypeError, ValueError, OverflowError):  # numbers that are not ones
+            raise malformed from None
+    return diagnostics
+
+
 def jobs_from_child(
     items: list[Any], limits: Limits, rules: JobRules, where: str,
     declared: Any = None, sites: Any = None,

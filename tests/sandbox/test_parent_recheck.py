@@ -23,7 +23,7 @@ from engine.core.workflows import Declared
 from engine.policy import load_policy
 from engine.run.ingest import RunOptions, run
 from engine.run.inputs import snapshot
-from engine.run.recheck import jobs_from_child, result_from_child
+from engine.run.recheck import diagnostics_from_child, jobs_from_child, result_from_child
 from engine.sandbox import child
 from engine.sandbox.parent import Sandbox
 
@@ -88,10 +88,10 @@ def lying_child(monkeypatch: pytest.MonkeyPatch) -> Callable[[Callable[[Jobs], J
     return fork
 
 
-def _inputs(tmp_path: Path) -> tuple[Any, Path]:
+def _inputs(tmp_path: Path, pipeline: str = PIPELINE) -> tuple[Any, Path]:
     src = tmp_path / "src"
     src.mkdir()
-    (src / "pipeline.star").write_text(PIPELINE, encoding="utf-8")
+    (src / "pipeline.star").write_text(pipeline, encoding="utf-8")
     triggers = tmp_path / "triggers.json"
     triggers.write_bytes(EXISTING)
     env = {"REACTORCIDE_BRANCH": "main", "REACTORCIDE_SHA": "a" * 40}
@@ -315,3 +315,94 @@ def test_a_result_is_checked_against_the_limits_and_rules_given() -> None:
                         WHERE, None, [SITE])
     assert [d.message for d in caught.value.diagnostics] == [
         'job "a": priority 9 is above the policy\'s maximum of 5 (jobs.max_priority)']
+
+
+# --- a failure the child reports is checked too -------------------------------------
+
+FAILING = 'fail("broken")\n'
+GOOD_DIAGNOSTIC = {"location": {"file": WHERE, "line": 1, "col": 1}, "message": "broken",
+                   "stack": [{"location": {"file": WHERE, "line": 1, "col": 1},
+                              "function": "<module>"}]}
+
+# the diagnostics of a failure a child reports, when they are not diagnostics
+MALFORMED_FAILURES: dict[str, Any] = {
+    "diagnostics missing": None,
+    "diagnostics not a list": {"0": GOOD_DIAGNOSTIC},
+    "no diagnostic": [],
+    "a diagnostic not an object": ["broken"],
+    "a message not a string": [{**GOOD_DIAGNOSTIC, "message": ["broken"]}],
+    "a message missing": [{"location": GOOD_DIAGNOSTIC["location"]}],
+    "a stack not a list": [{**GOOD_DIAGNOSTIC, "stack": 5}],
+    "a line not a number": [{**GOOD_DIAGNOSTIC, "location": {"file": WHERE, "line": "x"}}],
+    "a column not a number in the stack": [
+        {**GOOD_DIAGNOSTIC, "stack": [{"location": {"col": []}, "function": "f"}]}],
+    "a line not finite": [{**GOOD_DIAGNOSTIC, "location": {"line": float("inf")}}],
+    "one good, one not": [GOOD_DIAGNOSTIC, {**GOOD_DIAGNOSTIC, "stack": "x"}],
+}
+
+
+@pytest.mark.parametrize("items", MALFORMED_FAILURES.values(), ids=MALFORMED_FAILURES.keys())
+def test_a_malformed_failure_is_refused_in_words(items: Any) -> None:
+    with pytest.raises(PipelineFailed) as caught:
+        diagnostics_from_child(items, WHERE, str)
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (WHERE, "the sandbox returned a malformed failure")]
+
+
+def test_a_failure_gives_its_diagnostics_with_their_messages_fitted() -> None:
+    plain = {"location": {"file": WHERE, "line": 3, "col": 2}, "message": "second"}
+    diagnostics = diagnostics_from_child([GOOD_DIAGNOSTIC, plain], WHERE, str.upper)
+    assert [(str(d.location), d.message, d.stack) for d in diagnostics] == [
+        (f"{WHERE}:1:1", "BROKEN", (Frame(Location(WHERE, 1, 1), "<module>"),)),
+        (f"{WHERE}:3:2", "SECOND", ())]
+
+
+@pytest.fixture
+def failing_child(monkeypatch: pytest.MonkeyPatch
+                  ) -> Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Sandbox]:
+    """A sandbox whose child evaluates for real, then alters the failure it reports."""
+
+    def fork(tamper: Callable[[dict[str, Any]], dict[str, Any]]) -> Sandbox:
+        real = child._run
+
+        def run_then_lie(*args: Any, **kwargs: Any) -> dict[str, Any]:
+            reply = real(*args, **kwargs)
+            return tamper(reply) if reply.get("type") == "failed" else reply
+
+        monkeypatch.setattr(child, "_run", run_then_lie)
+        return Sandbox()  # forked now: the child inherits the fault
+
+    return fork
+
+
+@pytest.mark.parametrize("items", [None, [], ["broken"], [{"message": "x", "stack": 5}],
+                                   [{"message": "x", "location": {"line": "one"}}]],
+                         ids=["missing", "empty", "not an object", "stack not a list",
+                              "line not a number"])
+def test_the_parent_refuses_a_malformed_failure_a_child_reports(
+    tmp_path: Path,
+    failing_child: Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Sandbox],
+    items: Any,
+) -> None:
+    inputs, triggers = _inputs(tmp_path, FAILING)
+    sandbox = failing_child(lambda reply: {**reply, "diagnostics": items})
+
+    with pytest.raises(PipelineFailed) as caught:
+        run(inputs, _options(tmp_path), io.StringIO(), sandbox)
+
+    assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+        (str(tmp_path / "src" / "pipeline.star"), "the sandbox returned a malformed failure")]
+    assert triggers.read_bytes() == EXISTING
+
+
+def test_an_honest_failure_is_reported_as_the_child_said(
+    tmp_path: Path,
+    failing_child: Callable[[Callable[[dict[str, Any]], dict[str, Any]]], Sandbox],
+) -> None:
+    inputs, triggers = _inputs(tmp_path, FAILING)
+    with pytest.raises(PipelineFailed) as caught:
+        run(inputs, _options(tmp_path), io.StringIO(), failing_child(lambda reply: reply))
+    (diagnostic,) = caught.value.diagnostics
+    assert (str(diagnostic.location), diagnostic.message) == (
+        f"{tmp_path / 'src' / 'pipeline.star'}:1:1", "fail: broken")
+    assert triggers.read_bytes() == EXISTING
