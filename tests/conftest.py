@@ -13,6 +13,7 @@ import pytest
 from engine.pipeline_tests.repository import Repositories
 from tests.support.coordinator_server import DEFAULT_TOKEN, FakeCoordinator
 from tests.support.gitrepo import GitRepo, make_repo
+from tests.support.raw_http import RawHTTPServer
 from tests.support.tls import make_self_signed_cert
 
 _PROXY_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "http_proxy", "https_proxy")
@@ -77,6 +78,14 @@ def http_coordinator(
     """A plain-http fake coordinator."""
     _bypass_proxies(monkeypatch)
     with FakeCoordinator(coordinator_token) as server:
+        yield server
+
+
+@pytest.fixture
+def raw_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[RawHTTPServer]:
+    """A plain-http server that answers from scripts of raw writes and hang-ups."""
+    _bypass_proxies(monkeypatch)
+    with RawHTTPServer() as server:
         yield server
 
 

@@ -55,7 +55,8 @@ SAFEGUARDS: dict[str, list[str]] = {
     "engine/capabilities/coordinator/transport.py": [
         "tests/redaction/test_token_never_written.py",
         "tests/capabilities/test_coordinator_faults.py",
-        "tests/capabilities/test_coordinator_http.py"],
+        "tests/capabilities/test_coordinator_http.py",
+        "tests/capabilities/test_coordinator_wire.py"],
     "engine/capabilities/coordinator/urls.py": [
         "tests/capabilities/test_coordinator_rules.py",
         "tests/redaction/test_token_never_written.py",
