@@ -45,6 +45,7 @@ bench *args:
 
 # Mutation testing of the safeguard modules (slow; not part of `just test`). With
 # arguments, only those modules (e.g. `just mutate engine/capabilities/source_tree.py`). Prints every
-# surviving mutant not reviewed as equivalent in tests/mutation/equivalent.txt.
+# surviving mutant not reviewed as equivalent in tests/mutation/equivalent.txt. `just mutate --again`
+# tries only the last run's survivors once more (after writing tests for them).
 mutate *modules:
     {{python}} -m tests.mutation.run {{modules}}

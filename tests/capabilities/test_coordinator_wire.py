@@ -266,6 +266,32 @@ def test_a_request_cut_by_the_deadline_says_that_the_whole_request_counts(
         "requests while reading jobs (connect, headers and body count)")
 
 
+def test_a_body_that_keeps_coming_past_the_deadline_is_cut_at_the_deadline(
+    raw_server: RawHTTPServer,
+) -> None:
+    # One byte of body per chunk, sent faster than the client can read chunks: bytes are
+    # always waiting, so no read ever waits and the size cap is far away; only the
+    # deadline ends the answer.
+    raw_server.enqueue(Send(head(200, {"Transfer-Encoding": "chunked"}) + b"1\r\n{\r\n"),
+                       Send(b"1\r\n \r\n" * 700_000), Hold())
+    client = transport(raw_server, timeout=(2.0, 5.0), budget_seconds=0.3)
+    assert failure(client) == said(
+        raw_server, "did not finish answering within the 0.3s time budget for coordinator "
+        "requests while reading jobs")
+
+
+def test_a_body_that_stops_before_the_deadline_is_cut_at_the_deadline(
+    raw_server: RawHTTPServer,
+) -> None:
+    # Read to the hang-up: without a length, only the deadline says the body is not whole.
+    raw_server.enqueue(Send(head(200, {"Connection": "close"}) + b'{"jobs": []'), Hold())
+    client = transport(raw_server, timeout=(2.0, 5.0), budget_seconds=0.3)
+    assert failure(client).startswith(said(
+        raw_server,
+        "did not finish answering within the 0.3s time budget for coordinator requests "
+        "while reading jobs"))
+
+
 def test_a_body_trickling_past_the_deadline_is_cut(raw_server: RawHTTPServer) -> None:
     # Read to the hang-up: without a length, only the deadline says the body is not whole.
     raw_server.enqueue(Send(head(200, {"Connection": "close"}) + b'{"jobs": []'),
@@ -447,8 +473,10 @@ def test_timeouts_must_be_positive(raw_server: RawHTTPServer,
     assert str(caught.value) == "the connect and read timeouts must be positive"
 
 
-def test_short_timeouts_are_accepted(raw_server: RawHTTPServer) -> None:
-    assert get(transport(raw_server, timeout=(0.5, 0.5))) == {}
+def test_short_timeouts_and_a_short_budget_are_accepted(raw_server: RawHTTPServer) -> None:
+    raw_server.enqueue(answer(200, b'{"jobs": []}'))
+    client = transport(raw_server, timeout=(0.5, 0.5), budget_seconds=0.9)
+    assert get(client) == {"jobs": []}
 
 
 def test_a_budget_counted_from_the_start_of_the_run_allows_a_request_at_once(

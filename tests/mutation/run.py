@@ -11,6 +11,13 @@ the packages sit at the top (`engine`, `pipeline_builtins`), as they are importe
 
     python -m tests.mutation.run                  every safeguard module
     python -m tests.mutation.run engine/capabilities/source_tree.py pipeline_builtins/globs.py
+    python -m tests.mutation.run --again          the last run's unreviewed survivors only
+
+`--again` reuses the last run's build/mutation/ as it is (the same modules and test
+files; tests added to those files are found) and tries only the mutants that no test
+killed (or that a stopped run never reached) and that are not reviewed as equivalent,
+then reports the whole run: the quick way to check the tests written for the survivors
+of a long run.
 """
 
 from __future__ import annotations
@@ -177,8 +184,29 @@ def _mutmut(*args: str) -> subprocess.CompletedProcess[str]:
                           capture_output=True, check=False)
 
 
+def _results() -> list[tuple[str, str]]:
+    """(mutant, status) of every mutant of the staged run, as mutmut lists them."""
+    listed = _mutmut("results", "--all", "true")
+    found = (_RESULT.match(line) for line in listed.stdout.splitlines())
+    return [(match.group(1), match.group(2).strip()) for match in found if match]
+
+
+def _staged_modules() -> list[str]:
+    """The modules of the staged run (its mutmut settings name them)."""
+    import tomllib
+
+    settings = tomllib.loads((STAGE / "pyproject.toml").read_text(encoding="utf-8"))
+    modules: list[str] = settings["tool"]["mutmut"]["only_mutate"]
+    return modules
+
+
 def main(argv: list[str]) -> int:
-    modules = argv or list(SAFEGUARDS)
+    again = "--again" in argv
+    argv = [arg for arg in argv if arg != "--again"]
+    if again and (argv or not (STAGE / "mutants").is_dir()):
+        print("--again goes over the last run, whose modules it knows; give no module")
+        return 2
+    modules = _staged_modules() if again else argv or list(SAFEGUARDS)
     unknown = [m for m in modules if m not in SAFEGUARDS]
     if unknown:
         print(f"not a safeguard module: {', '.join(unknown)} (known: {', '.join(SAFEGUARDS)})")
@@ -189,23 +217,25 @@ def main(argv: list[str]) -> int:
         print("these tests cannot be selected again by their ids; give their parametrized "
               "cases printable ids (tests/support/case_ids.py):", *unstable, sep="\n  ")
         return 2
-    stage(modules)
+    reviewed = equivalent()
+    jobs = os.environ.get("MUTATE_JOBS", "2")
     started = time.monotonic()
-    run = _mutmut("run", "--max-children", os.environ.get("MUTATE_JOBS", "2"))
+    if again:
+        retried = [name for name, status in _results()
+                   if status not in ("killed", "timeout") and name not in reviewed]
+        run = _mutmut("run", "--max-children", jobs, *retried) if retried else None
+    else:
+        stage(modules)
+        run = _mutmut("run", "--max-children", jobs)
     elapsed = time.monotonic() - started
-    if run.returncode != 0:
+    if run is not None and run.returncode != 0:
         print(run.stdout[-4000:], run.stderr[-4000:])
         return 2
-    listed = _mutmut("results", "--all", "true")
-    reviewed = equivalent()
+    results = _results()
     counts: dict[str, dict[str, int]] = {}
     survivors: list[str] = []
     killed_but_reviewed: list[str] = []
-    for line in listed.stdout.splitlines():
-        found = _RESULT.match(line)
-        if not found:
-            continue
-        name, status = found.group(1), found.group(2).strip()
+    for name, status in results:
         row = counts.setdefault(name.rsplit(".x", 1)[0], {})
         if status == "timeout":  # the tests did not pass within their time: caught
             status = "killed"
@@ -216,7 +246,10 @@ def main(argv: list[str]) -> int:
         row[status] = row.get(status, 0) + 1
         if status not in ("killed", "equivalent"):
             survivors.append(f"{name}: {status}")
-    print(f"mutation run over {len(modules)} module(s) in {elapsed:.0f} s")
+    if again:
+        print(f"{len(retried)} surviving mutant(s) tried again in {elapsed:.0f} s")
+    else:
+        print(f"mutation run over {len(modules)} module(s) in {elapsed:.0f} s")
     print(f"{'module':48} {'mutants':>7} {'killed':>7} {'equiv.':>7} {'survived':>8} "
           f"{'no tests':>8}")
     for module, row in sorted(counts.items()):
@@ -232,8 +265,7 @@ def main(argv: list[str]) -> int:
         else:
             print("\n" + _mutmut("show", name).stdout.strip())
     run_modules = {module.removesuffix(".py").replace("/", ".") for module in modules}
-    generated = {line.split(":")[0].strip() for line in listed.stdout.splitlines()
-                 if "__mutmut_" in line}
+    generated = {name for name, _ in results}
     stale = sorted(name for name in set(reviewed) - generated
                    if name.rsplit(".x", 1)[0] in run_modules)
     if stale:
