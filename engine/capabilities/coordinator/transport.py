@@ -279,7 +279,8 @@ class Transport:
         self, response: requests.Response, action: str, deadline: float, read_timeout: float
     ) -> bytes:
         declared = response.headers.get("Content-Length")
-        if declared is not None and declared.strip().isdigit() and (
+        # isdecimal, not isdigit: "²" is a digit that int() refuses.
+        if declared is not None and declared.strip().isdecimal() and (
             int(declared) > MAX_RESPONSE_BYTES
         ):
             raise self.fail(errors.oversized(MAX_RESPONSE_BYTES, action))
