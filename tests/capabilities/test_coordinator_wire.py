@@ -369,6 +369,8 @@ REFUSED_REDIRECTS: list[tuple[str, Send, str, str]] = [
      "redirected (302) while reading jobs; a 302 would turn the POST into a GET, so it is "
      "refused"),
     ("nowhere", answer(302), "GET", "redirected (302) without a Location while reading jobs"),
+    ("to a malformed location", answer(302, b"", {"Location": "http://[oops/x"}), "GET",
+     "redirected (302) to a malformed location while reading jobs"),
 ]
 
 

@@ -100,7 +100,13 @@ class Transport:
         if self._session is None:
             import requests  # lazy: importing requests is slow
 
-            session = requests.Session()
+            class _Session(requests.Session):
+                def get_redirect_target(self, resp: requests.Response) -> None:
+                    # Where a redirect leads is for `_redirect_target` to say; requests
+                    # would parse it anyway, and fail on a malformed one.
+                    return None
+
+            session = _Session()
             bearer = self._token.authorization()
 
             def _auth(request: requests.PreparedRequest) -> requests.PreparedRequest:
@@ -269,7 +275,11 @@ class Transport:
         location = response.headers.get("Location")
         if not location:
             raise self.fail(f"redirected ({status}) without a Location while {action}")
-        target = urljoin(url, location)
+        try:
+            target = urljoin(url, location)
+        except ValueError:  # e.g. an unclosed "[" where an IPv6 address goes
+            raise self.fail(f"redirected ({status}) to a malformed location while {action}"
+                            ) from None
         refusal = redirect_refusal(status, target, method, self._origin, action)
         if refusal is not None:
             raise self.fail(refusal)
