@@ -232,6 +232,7 @@ def main(argv: list[str]) -> int:
         print(run.stdout[-4000:], run.stderr[-4000:])
         return 2
     results = _results()
+    reviewed = equivalent()  # read again: reviewed while the run went on
     counts: dict[str, dict[str, int]] = {}
     survivors: list[str] = []
     killed_but_reviewed: list[str] = []
