@@ -328,6 +328,7 @@ GOOD_DIAGNOSTIC = {"location": {"file": WHERE, "line": 1, "col": 1}, "message": 
 MALFORMED_FAILURES: dict[str, Any] = {
     "diagnostics missing": None,
     "diagnostics not a list": {"0": GOOD_DIAGNOSTIC},
+    "diagnostics a number": 5,
     "no diagnostic": [],
     "a diagnostic not an object": ["broken"],
     "a message not a string": [{**GOOD_DIAGNOSTIC, "message": ["broken"]}],
