@@ -45,7 +45,11 @@ def run(args: Arguments, console: Console, sandbox: Sandbox) -> int:
                           "rules": policy.jobs.to_json()},
                          policy.limits, _NoServices(), files[0])
     order = {name: index for index, name in enumerate(sources)}
-    found = problems + [Diagnostic.from_json(d) for d in result.message.get("diagnostics", [])]
+    # The child's reply is checked like any other: it may have been subverted.
+    from engine.run.recheck import diagnostics_from_child
+
+    found = problems + diagnostics_from_child(result.message.get("diagnostics"), files[0],
+                                              str, "check")
     # A file reached from several of the files checked is reported once.
     unique = list({(str(d.location), d.message): d for d in found}.values())
     diagnostics = sorted(

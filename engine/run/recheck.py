@@ -46,12 +46,14 @@ def result_from_child(message: dict[str, Any], limits: Limits, rules: JobRules, 
 
 
 def diagnostics_from_child(items: Any, where: str, fit: Callable[[str], str],
-                           ) -> list[Diagnostic]:
+                           what: str = "failure") -> list[Diagnostic]:
     """The diagnostics of the sandbox's failure, rebuilt, each message passed through
-    `fit`; PipelineFailed at the pipeline when the reply holds none or a malformed one."""
+    `fit`; PipelineFailed at the pipeline when the reply holds none or a malformed one.
+
+    `what="check"`: the diagnostics of a `check`, where none at all is a clean result."""
     malformed = PipelineFailed(
-        [Diagnostic(Location(where), "the sandbox returned a malformed failure")])
-    if not isinstance(items, list) or not items:
+        [Diagnostic(Location(where), f"the sandbox returned a malformed {what}")])
+    if not isinstance(items, list) or (not items and what == "failure"):
         raise malformed
     diagnostics: list[Diagnostic] = []
     for item in items:

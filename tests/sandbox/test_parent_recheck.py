@@ -407,3 +407,45 @@ def test_an_honest_failure_is_reported_as_the_child_said(
     assert (str(diagnostic.location), diagnostic.message) == (
         f"{tmp_path / 'src' / 'pipeline.star'}:1:1", "fail: broken")
     assert triggers.read_bytes() == EXISTING
+
+
+# --- the diagnostics of `check`, which a child may also tamper with --------------------
+
+
+def test_a_check_may_find_nothing_but_its_diagnostics_are_checked_the_same() -> None:
+    assert diagnostics_from_child([], WHERE, str, "check") == []
+    (found,) = diagnostics_from_child([GOOD_DIAGNOSTIC], WHERE, str, "check")
+    assert (str(found.location), found.message) == (f"{WHERE}:1:1", "broken")
+    for items in (None, 5, ["broken"], [{**GOOD_DIAGNOSTIC, "stack": 5}]):
+        with pytest.raises(PipelineFailed) as caught:
+            diagnostics_from_child(items, WHERE, str, "check")
+        assert [(str(d.location), d.message) for d in caught.value.diagnostics] == [
+            (WHERE, "the sandbox returned a malformed check")]
+
+
+@pytest.mark.parametrize(("items", "code", "said"), [
+    (None, 1, "the sandbox returned a malformed check"),
+    ([{"message": "x", "location": {"line": "one"}}], 1,
+     "the sandbox returned a malformed check"),
+    ([], 0, ""),
+], ids=["missing", "line not a number", "honest and clean"])
+def test_check_refuses_a_malformed_reply_a_child_sends(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, items: Any, code: int, said: str,
+) -> None:
+    from engine.cli.main import main
+
+    real = child._run
+
+    def run_then_lie(*args: Any, **kwargs: Any) -> dict[str, Any]:
+        reply = real(*args, **kwargs)
+        return {**reply, "diagnostics": items} if reply.get("type") == "checked" else reply
+
+    monkeypatch.setattr(child, "_run", run_then_lie)  # the child forked in main inherits it
+    pipeline = tmp_path / "pipeline.star"
+    pipeline.write_text('trigger_job("a")\n', encoding="utf-8")
+    out, err = io.StringIO(), io.StringIO()
+
+    assert main(["check", str(pipeline)], out, err) == code
+
+    assert said in err.getvalue()
+    assert "internal error" not in err.getvalue()
