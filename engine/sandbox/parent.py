@@ -130,22 +130,7 @@ class Sandbox:
             cpu_seconds=rusage.ru_utime + rusage.ru_stime,
             peak_memory_mb=rusage.ru_maxrss / 1024.0,
         )
-        crash_text = self._stderr.drain()
-        failure: PipelineFailed | None = None
-        if stopped == _OUT_OF_TIME:
-            failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
-                             "exceeded (a single operation ran past the deadline and was "
-                             "stopped)")
-        elif stopped is not None:
-            failure = _limit(where, f"the sandbox failed: {stopped}")
-        elif final is None or final.get("type") in ("limit", "crash"):
-            failure = _explain_death(where, status, final, crash_text, limits,
-                                     usage.peak_memory_mb)
-        elif final.get("type") == "result" and usage.wall_seconds > limits.wall_seconds:
-            # A single operation that ended within the kill's grace period: the limit
-            # holds all the same, or a run could end late and still write.
-            failure = _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} "
-                             "exceeded (a single operation ran past the deadline)")
+        failure = _ending(where, final, stopped, status, self._stderr.drain(), limits, usage)
         if failure is not None:
             failure.usage = RunUsage(usage, limits)
             raise failure
@@ -273,6 +258,24 @@ def _answer(services: Services, message: dict[str, Any]) -> dict[str, Any]:
         return {"value": services.answer(capability, method, args)}
     except CapabilityError as err:
         return {"error": str(err)}
+
+
+def _ending(where: str, final: dict[str, Any] | None, stopped: str | None, status: int,
+            crash_text: str, limits: Limits, usage: Usage) -> PipelineFailed | None:
+    """How a child that has ended failed the run, or None when its last message stands."""
+    if stopped == _OUT_OF_TIME:
+        return _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded "
+                      "(a single operation ran past the deadline and was stopped)")
+    if stopped is not None:
+        return _limit(where, f"the sandbox failed: {stopped}")
+    if final is None or final.get("type") in ("limit", "crash"):
+        return _explain_death(where, status, final, crash_text, limits, usage.peak_memory_mb)
+    if final.get("type") == "result" and usage.wall_seconds > limits.wall_seconds:
+        # A single operation that ended within the kill's grace period: the limit holds
+        # all the same, or a run could end late and still write.
+        return _limit(where, f"wall-clock limit of {_seconds(limits.wall_seconds)} exceeded "
+                      "(a single operation ran past the deadline)")
+    return None
 
 
 def _kill(pid: int) -> None:
