@@ -477,6 +477,10 @@ def test_given_limits_replace_the_files_and_a_fork_still_tightens_them(tmp_path:
         5, 120.0, 120)
     # what the fork's policy says it was layered from (`policy show`, a transcript)
     assert fork.files == (str(org), f"{org} [fork_pr]")  # given limits are not a file
+    # the layers each value came from, the given limits named as such
+    assert [name for name, _ in replaced.layers] == [str(org), "RunOptions.limits"]
+    assert [name for name, _ in fork.layers] == [str(org), "RunOptions.limits",
+                                                 f"{org} [fork_pr]"]
 
 
 def test_a_policy_without_fork_tables_is_its_own_fork_policy(tmp_path: Path) -> None:
